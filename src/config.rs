@@ -1,0 +1,268 @@
+//! Typed configuration: an optional TOML file (`MADOGUCHI_CONFIG`) overlaid by `MADOGUCHI_*`
+//! environment variables. Unknown keys are refused; every key has a default so a bare start works.
+//! Secret keys not given are generated once into the data directory and never regenerated.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use rand::RngCore;
+use serde::Deserialize;
+
+/// Holds a secret; its `Debug` prints nothing of it.
+#[derive(Clone)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Where outgoing mail goes.
+#[derive(Clone, Debug)]
+pub enum MailConfig {
+    /// `.eml` files in a folder (the default: `<data dir>/outbox`).
+    Outbox(PathBuf),
+    /// `smtp://…` or `smtps://…`, credentials included in the URL.
+    Smtp(Secret<String>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: Secret<String>,
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub mail: MailConfig,
+    pub mail_from: String,
+    pub session_key: Secret<[u8; 64]>,
+    pub totp_key: Secret<[u8; 32]>,
+    pub tls: Option<TlsFiles>,
+    pub invitation_lifetime_secs: i64,
+    pub sign_in_rate_per_minute: u32,
+    pub database_max_connections: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Every key, as written in the TOML file; the environment variable is `MADOGUCHI_` + upper case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub data_dir: Option<String>,
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub mail: Option<String>,
+    pub mail_from: Option<String>,
+    pub session_key: Option<String>,
+    pub totp_key: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub invitation_hours: Option<i64>,
+    pub sign_in_rate_per_minute: Option<u32>,
+    pub database_max_connections: Option<u32>,
+}
+
+const KEYS: &[&str] = &[
+    "DATA_DIR",
+    "DATABASE_URL",
+    "LISTEN",
+    "PUBLIC_URL",
+    "MAIL",
+    "MAIL_FROM",
+    "SESSION_KEY",
+    "TOTP_KEY",
+    "TLS_CERT",
+    "TLS_KEY",
+    "INVITATION_HOURS",
+    "SIGN_IN_RATE_PER_MINUTE",
+    "DATABASE_MAX_CONNECTIONS",
+    "CONFIG",
+];
+
+impl RawConfig {
+    /// Reads the optional file named by `MADOGUCHI_CONFIG`, then the environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let vars: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("MADOGUCHI_") && !k.starts_with("MADOGUCHI_TEST_"))
+            .collect();
+        for (k, _) in &vars {
+            let key = &k["MADOGUCHI_".len()..];
+            if !KEYS.contains(&key) {
+                bail!("unknown configuration variable {k}");
+            }
+        }
+        let get = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| k == &format!("MADOGUCHI_{name}"))
+                .map(|(_, v)| v.clone())
+        };
+        let mut raw = match get("CONFIG") {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading configuration file {path}"))?;
+                toml::from_str(&text).with_context(|| format!("parsing configuration file {path}"))?
+            }
+            None => RawConfig::default(),
+        };
+        macro_rules! overlay {
+            ($field:ident, $name:literal) => {
+                if let Some(v) = get($name) {
+                    raw.$field = Some(v);
+                }
+            };
+            ($field:ident, $name:literal, parse) => {
+                if let Some(v) = get($name) {
+                    raw.$field = Some(
+                        v.parse()
+                            .with_context(|| format!("MADOGUCHI_{} is not a number", $name))?,
+                    );
+                }
+            };
+        }
+        overlay!(data_dir, "DATA_DIR");
+        overlay!(database_url, "DATABASE_URL");
+        overlay!(listen, "LISTEN");
+        overlay!(public_url, "PUBLIC_URL");
+        overlay!(mail, "MAIL");
+        overlay!(mail_from, "MAIL_FROM");
+        overlay!(session_key, "SESSION_KEY");
+        overlay!(totp_key, "TOTP_KEY");
+        overlay!(tls_cert, "TLS_CERT");
+        overlay!(tls_key, "TLS_KEY");
+        overlay!(invitation_hours, "INVITATION_HOURS", parse);
+        overlay!(sign_in_rate_per_minute, "SIGN_IN_RATE_PER_MINUTE", parse);
+        overlay!(database_max_connections, "DATABASE_MAX_CONNECTIONS", parse);
+        Ok(raw)
+    }
+
+    /// Fills defaults, creates the data directory and the key files it needs.
+    pub fn resolve(self) -> anyhow::Result<Config> {
+        let data_dir = PathBuf::from(self.data_dir.unwrap_or_else(|| "data".into()));
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let database_url = self.database_url.unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("madoguchi.db").display()
+            )
+        });
+        let listen: SocketAddr = self
+            .listen
+            .as_deref()
+            .unwrap_or("127.0.0.1:8080")
+            .parse()
+            .context("MADOGUCHI_LISTEN must be an address such as 127.0.0.1:8080")?;
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (None, None) => None,
+            _ => bail!("MADOGUCHI_TLS_CERT and MADOGUCHI_TLS_KEY must be given together"),
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let public_url = self
+            .public_url
+            .unwrap_or_else(|| format!("{scheme}://{listen}"))
+            .trim_end_matches('/')
+            .to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("MADOGUCHI_PUBLIC_URL must start with http:// or https://");
+        }
+        let mail = match self.mail.as_deref() {
+            None | Some("outbox") => MailConfig::Outbox(data_dir.join("outbox")),
+            Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => {
+                MailConfig::Smtp(Secret::new(url.to_string()))
+            }
+            Some(_) => bail!("MADOGUCHI_MAIL must be `outbox`, smtp://… or smtps://…"),
+        };
+        let session_key = key_from(self.session_key, &data_dir.join("session.key"))?;
+        let totp_key = key_from(self.totp_key, &data_dir.join("totp.key"))?;
+        let invitation_hours = self.invitation_hours.unwrap_or(72);
+        if !(1..=24 * 30).contains(&invitation_hours) {
+            bail!("MADOGUCHI_INVITATION_HOURS must be between 1 and 720");
+        }
+        Ok(Config {
+            data_dir,
+            database_url: Secret::new(database_url),
+            listen,
+            public_url,
+            mail,
+            mail_from: self
+                .mail_from
+                .unwrap_or_else(|| "Madoguchi <madoguchi@localhost>".into()),
+            session_key: Secret::new(session_key),
+            totp_key: Secret::new(totp_key),
+            tls,
+            invitation_lifetime_secs: invitation_hours * 3600,
+            sign_in_rate_per_minute: self.sign_in_rate_per_minute.unwrap_or(30),
+            database_max_connections: self.database_max_connections.unwrap_or(8),
+        })
+    }
+}
+
+/// A key given in base64, or else read from (or, the first time, generated into) a file.
+fn key_from<const N: usize>(given: Option<String>, file: &Path) -> anyhow::Result<[u8; N]> {
+    let encoded = match given {
+        Some(v) => v,
+        None => match std::fs::read_to_string(file) {
+            Ok(v) => v,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; N];
+                rand::rngs::OsRng.fill_bytes(&mut key);
+                let encoded = B64.encode(key);
+                write_private(file, &encoded)?;
+                encoded
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
+        },
+    };
+    let bytes = B64
+        .decode(encoded.trim())
+        .with_context(|| format!("key {} is not base64", file.display()))?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("key {} must be {N} bytes", file.display()))
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+impl Config {
+    /// Whether cookies must be `Secure` with the `__Host-` prefix.
+    pub fn secure_cookies(&self) -> bool {
+        self.tls.is_some() || self.public_url.starts_with("https://")
+    }
+}

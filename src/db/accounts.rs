@@ -1,0 +1,293 @@
+//! Accounts (anything that signs in), clerks and departments.
+
+use sqlx::{AnyConnection, FromRow};
+
+use super::{Db, new_id};
+use crate::clock::Timestamp;
+
+const ACCOUNT_COLUMNS: &str = "account_id, kind, email, name, status, password_hash, totp_secret, \
+     totp_last_step, totp_failures, totp_locked_until, password_failures, password_locked_until, \
+     created_at";
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Account {
+    pub account_id: String,
+    pub kind: String,
+    pub email: String,
+    pub name: String,
+    pub status: String,
+    pub password_hash: Option<String>,
+    pub totp_secret: Option<Vec<u8>>,
+    pub totp_last_step: Option<i64>,
+    pub totp_failures: i64,
+    pub totp_locked_until: i64,
+    pub password_failures: i64,
+    pub password_locked_until: i64,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct ClerkRow {
+    pub account_id: String,
+    pub email: String,
+    pub name: String,
+    pub status: String,
+    pub role: String,
+    pub department_id: Option<String>,
+    pub department_name: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Department {
+    pub department_id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+pub async fn by_email(db: &Db, email: &str) -> Result<Option<Account>, sqlx::Error> {
+    sqlx::query_as::<_, Account>(&format!(
+        "select {ACCOUNT_COLUMNS} from account where email = $1"
+    ))
+    .bind(email)
+    .fetch_optional(&db.pool)
+    .await
+}
+
+pub async fn by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<Account>, sqlx::Error> {
+    sqlx::query_as::<_, Account>(&format!(
+        "select {ACCOUNT_COLUMNS} from account where account_id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn admin_exists(db: &Db) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "select count(*) from clerk c join account a on a.account_id = c.account_id \
+         where c.role = 'admin' and a.status = 'active'",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n > 0)
+}
+
+pub struct NewClerk<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub department_id: Option<&'a str>,
+    pub status: &'a str,
+}
+
+pub async fn insert_clerk(
+    conn: &mut AnyConnection,
+    clerk: &NewClerk<'_>,
+    now: Timestamp,
+) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    sqlx::query(
+        "insert into account (account_id, kind, email, name, status, created_at) \
+         values ($1, 'clerk', $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(clerk.email)
+    .bind(clerk.name)
+    .bind(clerk.status)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("insert into clerk (account_id, department_id, role) values ($1, $2, $3)")
+        .bind(&id)
+        .bind(clerk.department_id)
+        .bind(clerk.role)
+        .execute(&mut *conn)
+        .await?;
+    Ok(id)
+}
+
+pub async fn clerks(db: &Db) -> Result<Vec<ClerkRow>, sqlx::Error> {
+    sqlx::query_as::<_, ClerkRow>(
+        "select a.account_id, a.email, a.name, a.status, c.role, c.department_id, \
+         d.name as department_name, a.created_at \
+         from clerk c join account a on a.account_id = c.account_id \
+         left join department d on d.department_id = c.department_id \
+         order by lower(a.name), a.email",
+    )
+    .fetch_all(&db.pool)
+    .await
+}
+
+pub async fn clerk(conn: &mut AnyConnection, id: &str) -> Result<Option<ClerkRow>, sqlx::Error> {
+    sqlx::query_as::<_, ClerkRow>(
+        "select a.account_id, a.email, a.name, a.status, c.role, c.department_id, \
+         d.name as department_name, a.created_at \
+         from clerk c join account a on a.account_id = c.account_id \
+         left join department d on d.department_id = c.department_id \
+         where a.account_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn set_status(
+    conn: &mut AnyConnection,
+    id: &str,
+    status: &str,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("update account set status = $1 where account_id = $2")
+        .bind(status)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Stores the credentials chosen at enrolment and marks the account active. The confirming
+/// code's step becomes the last accepted step, so it cannot be replayed at sign-in (A10).
+pub async fn complete_enrolment(
+    conn: &mut AnyConnection,
+    id: &str,
+    password_hash: &str,
+    encrypted_secret: &[u8],
+    confirmed_step: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update account set password_hash = $1, totp_secret = $2, totp_last_step = $3, \
+         status = 'active', totp_failures = 0, totp_locked_until = 0, password_failures = 0, \
+         password_locked_until = 0 where account_id = $4",
+    )
+    .bind(password_hash)
+    .bind(encrypted_secret)
+    .bind(confirmed_step)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The replay guard (B3): succeeds only if `step` is later than every step accepted before.
+pub async fn accept_totp_step(
+    conn: &mut AnyConnection,
+    id: &str,
+    step: i64,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "update account set totp_last_step = $1, totp_failures = 0, totp_locked_until = 0 \
+         where account_id = $2 and (totp_last_step is null or totp_last_step < $1)",
+    )
+    .bind(step)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Counts one failure of a factor and returns the new count; the caller decides the lockout.
+pub async fn record_failure(
+    conn: &mut AnyConnection,
+    id: &str,
+    factor: Factor,
+) -> Result<i64, sqlx::Error> {
+    let sql = match factor {
+        Factor::Password => {
+            "update account set password_failures = password_failures + 1 where account_id = $1 \
+             returning password_failures"
+        }
+        Factor::Totp => {
+            "update account set totp_failures = totp_failures + 1 where account_id = $1 \
+             returning totp_failures"
+        }
+    };
+    sqlx::query_scalar(sql).bind(id).fetch_one(conn).await
+}
+
+pub async fn lock_until(
+    conn: &mut AnyConnection,
+    id: &str,
+    factor: Factor,
+    until: Timestamp,
+) -> Result<(), sqlx::Error> {
+    let sql = match factor {
+        Factor::Password => "update account set password_locked_until = $1 where account_id = $2",
+        Factor::Totp => "update account set totp_locked_until = $1 where account_id = $2",
+    };
+    sqlx::query(sql).bind(until).bind(id).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn reset_password_failures(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update account set password_failures = 0, password_locked_until = 0 where account_id = $1",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Clears every counter and lock after a clerk has checked the person (B5).
+pub async fn unlock(conn: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update account set status = 'active', totp_failures = 0, totp_locked_until = 0, \
+         password_failures = 0, password_locked_until = 0 where account_id = $1 and status = 'locked'",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Factor {
+    Password,
+    Totp,
+}
+
+pub async fn departments(db: &Db) -> Result<Vec<Department>, sqlx::Error> {
+    sqlx::query_as::<_, Department>(
+        "select department_id, name, created_at from department order by name",
+    )
+    .fetch_all(&db.pool)
+    .await
+}
+
+pub async fn department_by_name(
+    conn: &mut AnyConnection,
+    name: &str,
+) -> Result<Option<Department>, sqlx::Error> {
+    sqlx::query_as::<_, Department>(
+        "select department_id, name, created_at from department where name = $1",
+    )
+    .bind(name)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn department_exists(conn: &mut AnyConnection, id: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("select count(*) from department where department_id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn insert_department(
+    conn: &mut AnyConnection,
+    name: &str,
+    now: Timestamp,
+) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    sqlx::query("insert into department (department_id, name, created_at) values ($1, $2, $3)")
+        .bind(&id)
+        .bind(name)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(id)
+}

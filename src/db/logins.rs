@@ -1,0 +1,106 @@
+//! Completed sign-ins. The cookie session only names a login; every request re-reads the login
+//! and its account (status, idle and absolute limits), so ending a login needs no cache flush.
+
+use sqlx::{AnyConnection, FromRow};
+
+use super::{Db, new_id};
+use crate::clock::Timestamp;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct LoginRow {
+    pub login_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub account_id: String,
+    pub kind: String,
+    pub name: String,
+    pub email: String,
+    pub status: String,
+    pub role: Option<String>,
+    pub department_id: Option<String>,
+    pub department_name: Option<String>,
+}
+
+pub async fn insert(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    now: Timestamp,
+) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    sqlx::query(
+        "insert into login (login_id, account_id, created_at, last_seen_at) values ($1, $2, $3, $3)",
+    )
+    .bind(&id)
+    .bind(account_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn open(db: &Db, login_id: &str) -> Result<Option<LoginRow>, sqlx::Error> {
+    sqlx::query_as::<_, LoginRow>(
+        "select l.login_id, l.created_at, l.last_seen_at, a.account_id, a.kind, a.name, a.email, \
+         a.status, c.role, c.department_id, d.name as department_name \
+         from login l join account a on a.account_id = l.account_id \
+         left join clerk c on c.account_id = a.account_id \
+         left join department d on d.department_id = c.department_id \
+         where l.login_id = $1 and l.ended_at is null",
+    )
+    .bind(login_id)
+    .fetch_optional(&db.pool)
+    .await
+}
+
+/// Marks the login as seen; written at most once a minute to keep requests cheap.
+pub async fn touch(db: &Db, login_id: &str, now: Timestamp) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update login set last_seen_at = $1 where login_id = $2 and ended_at is null \
+         and last_seen_at < $3",
+    )
+    .bind(now)
+    .bind(login_id)
+    .bind(now - 60)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Ends one login; returns whether it was still open.
+pub async fn end(
+    conn: &mut AnyConnection,
+    login_id: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "update login set ended_at = $1, end_reason = $2 where login_id = $3 and ended_at is null",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(login_id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Ends every open login of an account, except `keep`; returns how many ended.
+pub async fn end_all(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    keep: Option<&str>,
+    reason: &str,
+    now: Timestamp,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        "update login set ended_at = $1, end_reason = $2 \
+         where account_id = $3 and ended_at is null and login_id <> $4",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(account_id)
+    .bind(keep.unwrap_or(""))
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected())
+}

@@ -1,0 +1,121 @@
+//! Madoguchi (窓口): time-limited, two-factor guest accounts scoped to one project channel,
+//! with a tamper-evident audit trail. `Application` is what `main` and the tests start.
+
+pub mod audit;
+pub mod auth;
+pub mod clerks;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod mail;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::task::JoinHandle;
+use tower_sessions::ExpiredDeletion;
+
+use clock::{SharedClock, SystemClock};
+use config::Config;
+use db::Db;
+use db::sessions::Store;
+use mail::Mailer;
+use web::AppState;
+
+/// The database (migrated), mailer and clock, without a listener: for command-line tasks.
+pub async fn open_state(config: Config, overrides: Overrides) -> anyhow::Result<AppState> {
+    let db = Db::connect(config.database_url.expose(), config.database_max_connections).await?;
+    db.migrate().await?;
+    let mailer = match overrides.mailer {
+        Some(m) => m,
+        None => Mailer::new(&config.mail, &config.mail_from)?,
+    };
+    let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+    Ok(AppState::new(db, config, clock, mailer))
+}
+
+/// The built application, bound to its port, ready to serve.
+pub struct Application {
+    listener: std::net::TcpListener,
+    port: u16,
+    router: Router,
+    state: AppState,
+    store: Store,
+    bootstrap_link: Option<String>,
+}
+
+/// What can be swapped when building (tests inject a clock and a mailer).
+#[derive(Default)]
+pub struct Overrides {
+    pub clock: Option<SharedClock>,
+    pub mailer: Option<Mailer>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, Overrides::default()).await
+    }
+
+    pub async fn build_with(config: Config, overrides: Overrides) -> anyhow::Result<Self> {
+        let listen = config.listen;
+        let state = open_state(config, overrides).await?;
+        let store = Store::open(state.config.database_url.expose()).await?;
+        let listener = std::net::TcpListener::bind(listen)
+            .with_context(|| format!("listening on {listen}"))?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let bootstrap_link = clerks::bootstrap_link(&state).await?;
+        let router = web::router(state.clone(), store.clone());
+        Ok(Self {
+            listener,
+            port,
+            router,
+            state,
+            store,
+            bootstrap_link,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The one-time link for the first admin, issued at start while no admin exists.
+    pub fn bootstrap_link(&self) -> Option<&str> {
+        self.bootstrap_link.as_deref()
+    }
+
+    pub async fn serve(self) -> anyhow::Result<()> {
+        let store = self.store.clone();
+        let _cleanup: JoinHandle<()> = tokio::spawn(async move {
+            let _ = store
+                .continuously_delete_expired(tokio::time::Duration::from_secs(600))
+                .await;
+        });
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        match &self.state.config.tls {
+            Some(tls) => {
+                let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                    .await
+                    .context("reading the TLS certificate and key")?;
+                axum_server::from_tcp_rustls(self.listener, rustls)?
+                    .serve(app)
+                    .await?;
+            }
+            None => {
+                let listener = tokio::net::TcpListener::from_std(self.listener)?;
+                axum::serve(listener, app).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,106 @@
+# Madoguchi — English
+app-name = Madoguchi
+skip-to-content = Skip to content
+lang-switch = 日本語
+sign-out = Sign out
+menu = Menu
+
+error-status = Status
+error-request-id = Request ID
+error-home = Back to the start page
+error-400-title = We could not accept that
+error-400 = What was sent could not be read. Please try again.
+error-403-title = Not allowed
+error-403 = You do not have permission to see this page.
+error-404-title = Page not found
+error-404 = The page you asked for was not found. Please check the address.
+error-413-title = Too large
+error-413 = What was sent is larger than allowed.
+error-429-title = Too many attempts
+error-429 = There were too many attempts in a short time. Please wait about a minute and try again.
+error-500-title = Something went wrong
+error-500 = Sorry, a problem occurred. Please tell the staff and give them the request ID.
+error-csrf-title = This page has expired
+error-csrf = For your safety this form was not accepted. Please open the page again and retry.
+
+field-email = E-mail address
+field-password = Password
+field-new-password = New password
+field-password-confirm = New password (again)
+field-name = Name
+field-role = Role
+field-department = Department
+field-department-name = Department name
+field-status = Status
+field-actions = Actions
+field-code = Code (6 digits)
+
+signin-title = Staff sign-in
+signin-next = Next
+signin-submit = Sign in
+signin-wrong = The e-mail address or password is not correct. After repeated mistakes, please wait a little before trying again.
+signin-expired = Too much time has passed. Please start again.
+signin-throttled = Too many wrong codes. Please wait a little before trying again.
+signin-locked = Too many wrong codes: this account has been locked. Please ask an administrator to unlock it.
+signin-code-wrong = That code is not correct. Enter the latest 6 digits shown in your authenticator app.
+code-title = Enter your code
+code-help = Enter the 6-digit number shown in the authenticator app on your phone.
+code-start-over = Start again
+
+link-invalid-title = This link cannot be used
+link-invalid = This link is invalid, has expired or has already been used. Please ask the sender for a new link.
+
+setup-title = Set up your account
+setup-step-password = Choose a password
+setup-step-app = Register an authenticator app
+setup-bootstrap-intro = Set up the first administrator. Enter a name, an e-mail address and a password.
+setup-intro = { $name }, let us set up your Madoguchi account. First choose a password.
+setup-next = Next
+password-hint = At least { $min } characters. A long phrase works well.
+password-too-short = The password must have at least { $min } characters.
+password-too-long = The password is too long (128 characters at most).
+password-common = This password is common and easy to guess. Please choose another.
+password-mismatch = The two passwords do not match.
+setup-app-title = Register your authenticator app
+setup-app-help = Scan this QR code with an authenticator app on your phone (Google Authenticator, Microsoft Authenticator and others), or type in the key below.
+setup-qr-label = QR code for the authenticator app
+setup-open-app = Open in this phone's authenticator app
+setup-key-label = If you cannot scan the QR code, type in this key:
+setup-code-label = The 6-digit code shown in the app
+setup-finish = Finish
+setup-code-wrong = That code is not correct. Enter the latest 6 digits shown in your authenticator app.
+
+form-required = Please fill this in.
+form-too-long = This is too long. Please shorten it.
+form-invalid-chars = This contains characters that cannot be used.
+form-email-invalid = This is not a valid e-mail address.
+form-email-taken = This e-mail address is already registered.
+form-department-taken = A department with this name already exists.
+form-department-required = Choose the clerk's department.
+
+staff-home-title = Staff home
+staff-welcome = Welcome, { $name }.
+departments-title = Departments
+departments-none = There are no departments yet.
+departments-add = Add department
+clerks-title = Clerks
+clerks-add = Add a clerk
+clerks-add-submit = Add and send the setup link
+clerks-added-mailed = The clerk was added and the setup link was sent by e-mail.
+clerks-added-mail-failed = The clerk was added but the e-mail could not be sent. Use "Send link again".
+clerks-disable = Disable
+clerks-enable = Enable
+clerks-resend = Send link again
+role-admin = Administrator
+role-clerk = Clerk
+status-invited = Waiting for setup
+status-active = Active
+status-disabled = Disabled
+status-locked = Locked
+
+mail-setup-subject = Please set up your Madoguchi account
+mail-setup-greeting = Dear { $name },
+mail-setup-body = A staff account has been created for you on Madoguchi. Open the link below and set your password and authenticator app.
+mail-setup-button = Set up my account
+mail-setup-expiry = This link is valid for { $hours } hours and can be used once.
+mail-setup-ignore = If you did not expect this, please ignore this e-mail.

@@ -1,0 +1,106 @@
+# Madoguchi — 日本語 (既定の言語)
+app-name = 窓口 Madoguchi
+skip-to-content = 本文へ移動
+lang-switch = English
+sign-out = ログアウト
+menu = メニュー
+
+error-status = 状態
+error-request-id = 問い合わせ番号
+error-home = トップページへ戻る
+error-400-title = 入力を受け付けられませんでした
+error-400 = 送信された内容を読み取れませんでした。もう一度お試しください。
+error-403-title = この操作はできません
+error-403 = このページを表示する権限がありません。
+error-404-title = ページが見つかりません
+error-404 = お探しのページは見つかりませんでした。アドレスをお確かめください。
+error-413-title = 送信内容が大きすぎます
+error-413 = 送信された内容が上限を超えています。
+error-429-title = 操作が多すぎます
+error-429 = 短い時間に操作が続いたため、一時的に受け付けを止めています。1分ほど待ってからお試しください。
+error-500-title = エラーが発生しました
+error-500 = 申し訳ありません。処理中に問題が発生しました。問い合わせ番号を添えて担当者にお知らせください。
+error-csrf-title = ページの有効期限が切れました
+error-csrf = 安全のため、この送信は受け付けられませんでした。ページを開き直してから、もう一度お試しください。
+
+field-email = メールアドレス
+field-password = パスワード
+field-new-password = 新しいパスワード
+field-password-confirm = 新しいパスワード(確認)
+field-name = 氏名
+field-role = 役割
+field-department = 所属課
+field-department-name = 課の名前
+field-status = 状態
+field-actions = 操作
+field-code = 確認コード(6桁)
+
+signin-title = 職員ログイン
+signin-next = 次へ
+signin-submit = ログイン
+signin-wrong = メールアドレスまたはパスワードが正しくありません。続けて間違えた場合は、しばらく待ってからお試しください。
+signin-expired = 時間が経ったため、最初からやり直してください。
+signin-throttled = 確認コードの誤りが続いたため、しばらく受け付けを止めています。少し待ってからお試しください。
+signin-locked = 確認コードの誤りが多すぎるため、このアカウントは止められています。管理者に解除を依頼してください。
+signin-code-wrong = 確認コードが正しくありません。認証アプリに表示されている最新の6桁を入力してください。
+code-title = 確認コードの入力
+code-help = スマートフォンの認証アプリに表示されている6桁の数字を入力してください。
+code-start-over = 最初からやり直す
+
+link-invalid-title = このリンクは使えません
+link-invalid = このリンクは無効か、期限切れか、すでに使われています。送り主に新しいリンクを依頼してください。
+
+setup-title = アカウントの設定
+setup-step-password = パスワードを決める
+setup-step-app = 認証アプリを登録する
+setup-bootstrap-intro = 最初の管理者を設定します。氏名、メールアドレス、パスワードを入力してください。
+setup-intro = { $name } 様、窓口のアカウントを設定します。まずパスワードを決めてください。
+setup-next = 次へ
+password-hint = { $min } 文字以上。長い文章のようなパスワードも使えます。
+password-too-short = パスワードは { $min } 文字以上にしてください。
+password-too-long = パスワードが長すぎます(128文字まで)。
+password-common = よく使われていて推測されやすいパスワードです。別のものにしてください。
+password-mismatch = 確認用のパスワードが一致しません。
+setup-app-title = 認証アプリの登録
+setup-app-help = スマートフォンの認証アプリ(Google Authenticator、Microsoft Authenticator など)で次のQRコードを読み取るか、下のキーを入力してください。
+setup-qr-label = 認証アプリ用のQRコード
+setup-open-app = このスマートフォンの認証アプリで開く
+setup-key-label = QRコードを読み取れない場合は、このキーを入力してください:
+setup-code-label = 認証アプリに表示された6桁のコード
+setup-finish = 登録を完了する
+setup-code-wrong = コードが正しくありません。認証アプリに表示されている最新の6桁を入力してください。
+
+form-required = 入力してください。
+form-too-long = 長すぎます。短くしてください。
+form-invalid-chars = 使えない文字が含まれています。
+form-email-invalid = メールアドレスの形式が正しくありません。
+form-email-taken = このメールアドレスはすでに登録されています。
+form-department-taken = 同じ名前の課がすでにあります。
+form-department-required = 職員には所属課を選んでください。
+
+staff-home-title = 職員ホーム
+staff-welcome = { $name } さん、ようこそ。
+departments-title = 課の管理
+departments-none = まだ課がありません。
+departments-add = 課を追加
+clerks-title = 職員の管理
+clerks-add = 職員を追加
+clerks-add-submit = 追加して設定用リンクを送る
+clerks-added-mailed = 職員を追加し、設定用リンクをメールで送りました。
+clerks-added-mail-failed = 職員を追加しましたが、メールを送れませんでした。「リンクを再送」でもう一度送ってください。
+clerks-disable = 利用停止
+clerks-enable = 利用再開
+clerks-resend = リンクを再送
+role-admin = 管理者
+role-clerk = 職員
+status-invited = 設定待ち
+status-active = 利用中
+status-disabled = 停止中
+status-locked = ロック中
+
+mail-setup-subject = 窓口アカウントの設定のお願い
+mail-setup-greeting = { $name } 様
+mail-setup-body = 窓口の職員アカウントが作成されました。次のリンクを開き、パスワードと認証アプリを設定してください。
+mail-setup-button = アカウントを設定する
+mail-setup-expiry = このリンクは { $hours } 時間有効で、一度だけ使えます。
+mail-setup-ignore = 心当たりがない場合は、このメールを破棄してください。

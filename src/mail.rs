@@ -1,0 +1,105 @@
+//! Outgoing mail through lettre: `.eml` files in the outbox folder by default, or SMTP with
+//! rustls. Addresses are parsed, never pasted into headers, so CR/LF cannot add headers (E6).
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use lettre::message::{Mailbox, MultiPart, header::ContentType};
+use lettre::{
+    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
+
+use crate::config::MailConfig;
+
+#[derive(Clone)]
+enum Transport {
+    Outbox(AsyncFileTransport<Tokio1Executor>),
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+}
+
+/// A message ready to send: subject and both bodies, already localised.
+pub struct Mail {
+    pub to_name: String,
+    pub to_email: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Mailer {
+    pub fn new(config: &MailConfig, from: &str) -> anyhow::Result<Self> {
+        let from = Mailbox::from_str(from).context("MADOGUCHI_MAIL_FROM is not an address")?;
+        let transport = match config {
+            MailConfig::Outbox(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating outbox {}", dir.display()))?;
+                Transport::Outbox(AsyncFileTransport::new(dir))
+            }
+            MailConfig::Smtp(url) => Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+                    .context("MADOGUCHI_MAIL is not a valid smtp:// or smtps:// URL")?
+                    .build(),
+            ),
+        };
+        Ok(Self { transport, from })
+    }
+
+    /// A mailer for tests that talk to an SMTP sink without TLS.
+    pub fn plain_smtp(host: &str, port: u16, from: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            transport: Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                    .port(port)
+                    .build(),
+            ),
+            from: Mailbox::from_str(from)?,
+        })
+    }
+
+    pub fn build(&self, mail: &Mail) -> anyhow::Result<Message> {
+        let address = mail
+            .to_email
+            .parse()
+            .context("recipient address is not valid")?;
+        // The display name is passed as data; lettre encodes it, so CR/LF stay inside it.
+        let name = mail.to_name.replace(['\r', '\n'], " ");
+        let to = Mailbox::new(Some(name), address);
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.replace(['\r', '\n'], " "))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(
+                        lettre::message::SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(mail.text.clone()),
+                    )
+                    .singlepart(
+                        lettre::message::SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(mail.html.clone()),
+                    ),
+            )
+            .context("building a message")
+    }
+
+    pub async fn send(&self, mail: &Mail) -> anyhow::Result<()> {
+        let message = self.build(mail)?;
+        match &self.transport {
+            Transport::Outbox(t) => {
+                t.send(message).await.context("writing to the outbox")?;
+            }
+            Transport::Smtp(t) => {
+                t.send(message).await.context("sending by SMTP")?;
+            }
+        }
+        Ok(())
+    }
+}

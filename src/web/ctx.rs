@@ -1,0 +1,121 @@
+//! What every page needs: language, CSRF token, request id and source address.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use tower_sessions::Session;
+
+use super::error::{AppError, AppResult};
+use super::i18n::Lang;
+use crate::audit::Source;
+
+pub const CSRF_KEY: &str = "csrf";
+pub const CSRF_FIELD: &str = "csrf";
+
+/// The request id and source address, put into the request by the outermost middleware.
+#[derive(Clone, Debug)]
+pub struct RequestInfo {
+    pub request_id: String,
+    pub address: Option<std::net::IpAddr>,
+}
+
+impl RequestInfo {
+    pub fn source(&self) -> Source {
+        Source {
+            address: self.address.map(|a| a.to_string()),
+            request_id: Some(self.request_id.clone()),
+        }
+    }
+}
+
+/// The page context handed to every template.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub lang: Lang,
+    pub csrf: String,
+    pub path: String,
+    pub request_id: String,
+    pub source: Source,
+    pub address: Option<std::net::IpAddr>,
+    /// The signed-in person's name, shown with the sign-out button.
+    pub user: Option<String>,
+    pub is_admin: bool,
+}
+
+impl Ctx {
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key)
+    }
+    pub fn t_with(&self, key: &str, args: impl AsRef<[(&'static str, String)]>) -> String {
+        self.lang.t_with(key, args)
+    }
+    pub fn dt(&self, t: &i64) -> String {
+        self.lang.datetime(*t)
+    }
+    pub fn other_lang(&self) -> Lang {
+        self.lang.other()
+    }
+
+    /// A context for pages drawn outside a session (error pages).
+    pub fn bare(lang: Lang, info: Option<&RequestInfo>) -> Self {
+        Self {
+            lang,
+            csrf: String::new(),
+            path: "/".into(),
+            request_id: info.map(|i| i.request_id.clone()).unwrap_or_default(),
+            source: info.map(RequestInfo::source).unwrap_or_default(),
+            address: info.and_then(|i| i.address),
+            user: None,
+            is_admin: false,
+        }
+    }
+}
+
+pub fn new_csrf_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The session's CSRF token, created on first use.
+pub async fn csrf_token(session: &Session) -> AppResult<String> {
+    if let Some(t) = session.get::<String>(CSRF_KEY).await? {
+        return Ok(t);
+    }
+    let t = new_csrf_token();
+    session.insert(CSRF_KEY, &t).await?;
+    Ok(t)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
+        let info = parts.extensions.get::<RequestInfo>().cloned();
+        let lang = Lang::from_headers(&parts.headers);
+        let mut ctx = Ctx::bare(lang, info.as_ref());
+        ctx.csrf = csrf_token(&session).await?;
+        ctx.path = parts.uri.path().to_string();
+        Ok(ctx)
+    }
+}
+
+/// Renders a template as an HTML page.
+pub fn render<T: askama::Template>(t: &T) -> AppResult<Response> {
+    Ok(Html(t.render()?).into_response())
+}
+
+/// Renders a form page again with its errors, as 422.
+pub fn render_invalid<T: askama::Template>(t: &T) -> AppResult<Response> {
+    Ok((
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        Html(t.render()?),
+    )
+        .into_response())
+}

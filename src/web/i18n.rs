@@ -1,0 +1,199 @@
+//! Locales: Japanese by default, English by choice (a `lang` cookie set by the visible switch,
+//! else `Accept-Language`). Every string shown to people comes from `src/locales/*/main.ftl`.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use axum::http::HeaderMap;
+use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
+use fluent_templates::fluent_bundle::FluentValue;
+use fluent_templates::{Loader, static_loader};
+use unic_langid::{LanguageIdentifier, langid};
+
+static_loader! {
+    static LOCALES = {
+        locales: "./src/locales",
+        fallback_language: "ja",
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
+}
+
+pub const LANG_COOKIE: &str = "lang";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The other language, offered by the switch.
+    pub fn other(self) -> Self {
+        match self {
+            Lang::Ja => Lang::En,
+            Lang::En => Lang::Ja,
+        }
+    }
+
+    fn id(self) -> LanguageIdentifier {
+        match self {
+            Lang::Ja => langid!("ja"),
+            Lang::En => langid!("en"),
+        }
+    }
+
+    /// The cookie wins; then the first supported language in `Accept-Language`; then Japanese.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        for cookie in headers.get_all(COOKIE) {
+            let Ok(cookie) = cookie.to_str() else { continue };
+            for pair in cookie.split(';') {
+                if let Some((k, v)) = pair.trim().split_once('=')
+                    && k == LANG_COOKIE
+                    && let Some(lang) = Lang::parse(v)
+                {
+                    return lang;
+                }
+            }
+        }
+        if let Some(accept) = headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) {
+            let mut best: Option<(f32, Lang)> = None;
+            for part in accept.split(',') {
+                let mut it = part.trim().split(';');
+                let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
+                let q = it
+                    .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse().ok()))
+                    .unwrap_or(1.0);
+                let lang = match tag.split('-').next() {
+                    Some("ja") => Lang::Ja,
+                    Some("en") => Lang::En,
+                    _ => continue,
+                };
+                if best.is_none_or(|(bq, _)| q > bq) {
+                    best = Some((q, lang));
+                }
+            }
+            if let Some((_, lang)) = best {
+                return lang;
+            }
+        }
+        Lang::Ja
+    }
+
+    pub fn t(self, key: &str) -> String {
+        LOCALES.lookup(&self.id(), key)
+    }
+
+    pub fn t_with(self, key: &str, args: impl AsRef<[(&'static str, String)]>) -> String {
+        let map: HashMap<Cow<'static, str>, FluentValue> = args
+            .as_ref()
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(*k), FluentValue::from(v.clone())))
+            .collect();
+        LOCALES.lookup_with_args(&self.id(), key, &map)
+    }
+
+    /// A time as people read it here: Japan Standard Time, `2026-11-25 17:19`.
+    pub fn datetime(self, t: i64) -> String {
+        let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC);
+        match time::OffsetDateTime::from_unix_timestamp(t) {
+            Ok(dt) => {
+                let dt = dt.to_offset(jst);
+                format!(
+                    "{:04}-{:02}-{:02} {:02}:{:02}",
+                    dt.year(),
+                    u8::from(dt.month()),
+                    dt.day(),
+                    dt.hour(),
+                    dt.minute()
+                )
+            }
+            Err(_) => String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn keys(text: &str) -> BTreeSet<String> {
+        text.lines()
+            .filter(|l| !l.starts_with(' ') && !l.starts_with('#'))
+            .filter_map(|l| l.split_once(" =").map(|(k, _)| k.trim().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn english_and_japanese_have_the_same_messages() {
+        let ja = keys(include_str!("../locales/ja/main.ftl"));
+        let en = keys(include_str!("../locales/en/main.ftl"));
+        assert!(ja.len() > 50);
+        let only_ja: Vec<_> = ja.difference(&en).collect();
+        let only_en: Vec<_> = en.difference(&ja).collect();
+        assert!(only_ja.is_empty(), "missing in en: {only_ja:?}");
+        assert!(only_en.is_empty(), "missing in ja: {only_en:?}");
+    }
+
+    #[test]
+    fn every_key_used_in_templates_and_code_exists() {
+        let ja = keys(include_str!("../locales/ja/main.ftl"));
+        let mut used = BTreeSet::new();
+        let mut stack = vec![
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates"),
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src"),
+        ];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read dir") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                for pat in ["t(\"", "t_with(\""] {
+                    for (i, _) in text.match_indices(pat) {
+                        let rest = &text[i + pat.len()..];
+                        if let Some(end) = rest.find('"') {
+                            used.insert(rest[..end].to_string());
+                        }
+                    }
+                }
+            }
+        }
+        used.remove("key");
+        let missing: Vec<_> = used.iter().filter(|k| !ja.contains(*k)).collect();
+        assert!(missing.is_empty(), "keys used but not defined: {missing:?}");
+    }
+
+    #[test]
+    fn accept_language_picks_the_preferred_supported_language() {
+        let mut h = HeaderMap::new();
+        h.insert(ACCEPT_LANGUAGE, "fr;q=1, en-US;q=0.9, ja;q=0.5".parse().expect("h"));
+        assert_eq!(Lang::from_headers(&h), Lang::En);
+        h.insert(COOKIE, "x=1; lang=ja".parse().expect("h"));
+        assert_eq!(Lang::from_headers(&h), Lang::Ja);
+        assert_eq!(Lang::from_headers(&HeaderMap::new()), Lang::Ja);
+    }
+
+    #[test]
+    fn times_are_shown_in_japan_standard_time() {
+        assert_eq!(Lang::Ja.datetime(0), "1970-01-01 09:00");
+    }
+}

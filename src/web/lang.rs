@@ -1,0 +1,37 @@
+//! The visible language switch: a small form that stores the choice in a cookie.
+
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::AppState;
+use super::i18n::{LANG_COOKIE, Lang};
+use super::paths;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(paths::LANG, post(lang_post))
+}
+
+#[derive(Deserialize)]
+pub struct LangForm {
+    lang: String,
+    back: String,
+}
+
+async fn lang_post(State(state): State<AppState>, Form(form): Form<LangForm>) -> Response {
+    let lang = Lang::parse(&form.lang).unwrap_or_default();
+    let back = paths::local_path(&form.back).unwrap_or("/");
+    let secure = if state.config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}",
+        lang.code()
+    );
+    ([(SET_COOKIE, cookie)], Redirect::to(back)).into_response()
+}

@@ -1,0 +1,132 @@
+//! HTTP: the application state, the router and its shared layers. One module per feature, each
+//! with its own `router()`, merged here.
+
+pub mod ctx;
+pub mod error;
+pub mod guard;
+pub mod i18n;
+pub mod lang;
+pub mod limit;
+pub mod middleware;
+pub mod paths;
+pub mod setup;
+pub mod signin;
+pub mod staff;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::Redirect;
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::services::ServeDir;
+use tower_sessions::cookie::{Key, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::auth::totp::SecretBox;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::db::sessions::Store;
+use crate::mail::Mailer;
+use error::AppError;
+use limit::RateLimiter;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub config: Config,
+    pub clock: SharedClock,
+    pub mailer: Mailer,
+    pub secrets: SecretBox,
+    pub limiter: RateLimiter,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, config: Config, clock: SharedClock, mailer: Mailer) -> Self {
+        let secrets = SecretBox::new(config.totp_key.expose());
+        let limiter = RateLimiter::new(config.sign_in_rate_per_minute);
+        Self(Arc::new(Inner {
+            db,
+            config,
+            clock,
+            mailer,
+            secrets,
+            limiter,
+        }))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// A link people open, always built from the configured public URL (A6).
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{}", self.config.public_url, path)
+    }
+}
+
+pub fn cookie_name(config: &Config) -> &'static str {
+    if config.secure_cookies() {
+        "__Host-madoguchi"
+    } else {
+        "madoguchi"
+    }
+}
+
+pub fn router(state: AppState, store: Store) -> Router {
+    let config = &state.config;
+    let sessions = SessionManagerLayer::new(store)
+        .with_name(cookie_name(config))
+        .with_secure(config.secure_cookies())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        // The server enforces idle and absolute limits itself (`guard`); this only lets the
+        // store forget abandoned sessions.
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)))
+        .with_signed(Key::from(config.session_key.expose()));
+
+    Router::new()
+        .route("/", get(|| async { Redirect::to(paths::STAFF_HOME) }))
+        .merge(signin::router())
+        .merge(setup::router())
+        .merge(staff::router())
+        .merge(lang::router())
+        .nest_service("/static", ServeDir::new(static_dir()))
+        .fallback(|| async { AppError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::csrf_guard,
+        ))
+        .layer(sessions)
+        .layer(DefaultBodyLimit::max(middleware::FORM_LIMIT))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(middleware::error_pages))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::security_headers,
+        ))
+        .layer(axum::middleware::from_fn(middleware::request_context))
+        .with_state(state)
+}
+
+/// `static/` beside the crate when run from the source tree, else beside the working directory.
+fn static_dir() -> std::path::PathBuf {
+    let local = std::path::PathBuf::from("static");
+    if local.join("style.css").exists() {
+        local
+    } else {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static")
+    }
+}
