@@ -51,6 +51,18 @@ pub fn display_key(secret: &[u8]) -> String {
         .join(" ")
 }
 
+/// Reads a key as shown by `display_key` (spaces and case ignored).
+pub fn parse_display_key(key: &str) -> Option<Vec<u8>> {
+    let compact: String = key
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    Secret::try_from_base32(compact)
+        .ok()
+        .map(|s| s.as_ref().to_vec())
+}
+
 /// The `otpauth://` URI that authenticator apps open or scan.
 pub fn otpauth_uri(secret: &[u8], account: &str) -> anyhow::Result<String> {
     totp(secret, account)?
@@ -174,6 +186,7 @@ mod tests {
         assert!(uri.starts_with("otpauth://totp/Madoguchi:"), "{uri}");
         assert!(uri.contains("digits=6") || !uri.contains("digits="));
         assert!(display_key(&s).replace(' ', "").len() == 32);
+        assert_eq!(parse_display_key(&display_key(&s)), Some(s));
     }
 
     #[test]

@@ -167,7 +167,7 @@ mod tests {
                     continue;
                 }
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
-                for pat in ["t(\"", "t_with(\""] {
+                for pat in [".t(\"", ".t_with(\""] {
                     for (i, _) in text.match_indices(pat) {
                         let rest = &text[i + pat.len()..];
                         if let Some(end) = rest.find('"') {

@@ -175,13 +175,21 @@ pub async fn csrf_guard(
         return next.run(req).await;
     }
     let headers = req.headers();
-    if headers
+    let fetch_site = headers
         .get(HeaderName::from_static("sec-fetch-site"))
-        .is_some_and(|v| v.as_bytes() == b"cross-site")
-    {
+        .map(|v| v.as_bytes().to_vec());
+    if fetch_site.as_deref() == Some(b"cross-site") {
         return AppError::Csrf.into_response();
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
+    // Pages sent with `Referrer-Policy: no-referrer` (links with tokens, A5) make browsers send
+    // `Origin: null`; that is accepted only when the browser vouches it is the same origin.
+    let null_origin = headers
+        .get(header::ORIGIN)
+        .is_some_and(|o| o.as_bytes() == b"null");
+    if null_origin && fetch_site.as_deref() != Some(b"same-origin") {
+        return AppError::Csrf.into_response();
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).filter(|_| !null_origin) {
         let ours = origin_of(&state.config.public_url);
         let own_host = headers
             .get(header::HOST)

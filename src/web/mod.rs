@@ -85,6 +85,19 @@ pub fn cookie_name(config: &Config) -> &'static str {
 }
 
 pub fn router(state: AppState, store: Store) -> Router {
+    let routes = Router::new()
+        .route("/", get(|| async { Redirect::to(paths::STAFF_HOME) }))
+        .merge(signin::router())
+        .merge(setup::router())
+        .merge(staff::router())
+        .merge(lang::router())
+        .nest_service("/static", ServeDir::new(static_dir()));
+    shared_layers(routes, state, store)
+}
+
+/// The layers every route shares: CSRF guard, sessions, body limit, panic catching, error
+/// pages, security headers, request id and log — outermost last.
+pub fn shared_layers(routes: Router<AppState>, state: AppState, store: Store) -> Router {
     let config = &state.config;
     let sessions = SessionManagerLayer::new(store)
         .with_name(cookie_name(config))
@@ -97,13 +110,7 @@ pub fn router(state: AppState, store: Store) -> Router {
         .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)))
         .with_signed(Key::from(config.session_key.expose()));
 
-    Router::new()
-        .route("/", get(|| async { Redirect::to(paths::STAFF_HOME) }))
-        .merge(signin::router())
-        .merge(setup::router())
-        .merge(staff::router())
-        .merge(lang::router())
-        .nest_service("/static", ServeDir::new(static_dir()))
+    routes
         .fallback(|| async { AppError::NotFound })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,0 +1,199 @@
+//! The audit trail (SECURITY G2–G5).
+
+use crate::helpers::*;
+use madoguchi::audit::{self, Verdict};
+
+#[tokio::test]
+async fn g2_records_carry_time_actor_action_target_outcome_source_and_request_id() {
+    // SECURITY G2
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    admin.agent.get("/staff/departments").await;
+    let res = admin
+        .agent
+        .client
+        .post(admin.agent.url("/staff/departments"))
+        .form(&[("csrf", admin.agent.csrf().as_str()), ("name", "監査課")])
+        .send()
+        .await
+        .expect("post");
+    let request_id = res.headers()["x-request-id"].to_str().expect("id").to_string();
+    let rec = app
+        .audit()
+        .await
+        .into_iter()
+        .find(|r| r.action == "department.add")
+        .expect("department.add recorded");
+    assert_eq!(rec.at, app.now());
+    assert_eq!(rec.actor_kind, "clerk");
+    let admin_id: String = sqlx::query_scalar("select account_id from account")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .expect("id");
+    assert_eq!(rec.actor_id.as_deref(), Some(admin_id.as_str()));
+    assert!(rec.target.is_some());
+    assert_eq!(rec.outcome, "success");
+    assert_eq!(rec.source.as_deref(), Some("127.0.0.1"));
+    assert_eq!(rec.request_id.as_deref(), Some(request_id.as_str()));
+    // Failed sign-ins are recorded with their factor.
+    app.password_step(ADMIN_EMAIL, "not the password").await;
+    let rec = app.audit().await.pop().expect("record");
+    assert_eq!((rec.action.as_str(), rec.outcome.as_str()), ("sign_in.password", "failure"));
+    assert_eq!(rec.actor_kind, "claimed");
+}
+
+#[tokio::test]
+async fn g3_no_password_code_secret_token_or_session_id_is_recorded() {
+    // SECURITY G3
+    let app = spawn_app().await;
+    let token = app
+        .bootstrap_link
+        .clone()
+        .expect("link")
+        .rsplit('/')
+        .next()
+        .expect("t")
+        .to_string();
+    let admin = app.setup_admin().await;
+    let (agent, _) = app.password_step(ADMIN_EMAIL, "wrong password typed").await;
+    let _ = agent;
+    let (agent, _) = app.password_step(&admin.email, &admin.password).await;
+    agent.post("/staff/signin/code", &[("code", "987654")]).await;
+    app.next_step();
+    let code = app.code(&admin.secret);
+    agent.post("/staff/signin/code", &[("code", &code)]).await;
+    let cookie = agent.cookie_header();
+    let session_id = cookie.split('=').nth(1).unwrap_or_default().split('.').next().unwrap_or_default().to_string();
+    let key = madoguchi::auth::totp::display_key(&admin.secret).replace(' ', "");
+    let everything: String = app.audit().await.iter().map(|r| format!("{r:?}\n")).collect();
+    let logs = captured_logs();
+    for secret in [
+        ADMIN_PASSWORD,
+        "wrong password typed",
+        "987654",
+        code.as_str(),
+        token.as_str(),
+        key.as_str(),
+        session_id.as_str(),
+    ] {
+        assert!(secret.len() >= 6, "{secret:?} is worth looking for");
+        assert!(!everything.contains(secret), "audit holds {secret}");
+        if let Some(i) = logs.find(secret) {
+            panic!("logs hold {secret}: {}", &logs[i.saturating_sub(300)..(i + 100).min(logs.len())]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn g4_the_database_refuses_to_update_or_delete_audit_records() {
+    // SECURITY G4
+    let app = spawn_app().await;
+    app.setup_admin().await;
+    let update = sqlx::query("update audit_event set outcome = 'failure' where seq = 1")
+        .execute(&app.state.db.pool)
+        .await;
+    assert!(update.is_err(), "UPDATE refused");
+    let delete = sqlx::query("delete from audit_event where seq = 1")
+        .execute(&app.state.db.pool)
+        .await;
+    assert!(delete.is_err(), "DELETE refused");
+    assert!(matches!(
+        audit::verify(&app.state.db).await.expect("verify"),
+        Verdict::Intact { records } if records >= 5
+    ));
+}
+
+#[tokio::test]
+async fn g4_verify_reports_the_first_record_edited_by_hand() {
+    // SECURITY G4: someone with database access drops the trigger and edits record 3.
+    let app = spawn_app().await;
+    app.setup_admin().await;
+    let drop = if on_postgres() {
+        "drop trigger audit_event_no_update on audit_event"
+    } else {
+        "drop trigger audit_event_no_update"
+    };
+    sqlx::query(drop).execute(&app.state.db.pool).await.expect("drop trigger");
+    sqlx::query("update audit_event set outcome = 'denied' where seq = 3")
+        .execute(&app.state.db.pool)
+        .await
+        .expect("edit");
+    assert_eq!(
+        audit::verify(&app.state.db).await.expect("verify"),
+        Verdict::Broken {
+            seq: 3,
+            reason: "its content does not match its hash".into()
+        }
+    );
+    // The operator's command says the same and exits 1.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .args(["audit", "verify"])
+        .env("MADOGUCHI_DATA_DIR", app.dir.path())
+        .env("MADOGUCHI_DATABASE_URL", &app.database_url)
+        .output()
+        .expect("run madoguchi");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("BROKEN at record 3"), "{stdout}");
+}
+
+#[tokio::test]
+async fn g4_the_verify_command_reports_ok_with_the_count() {
+    // SECURITY G4
+    let app = spawn_app().await;
+    app.setup_admin().await;
+    let n = app.audit().await.len();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .args(["audit", "verify"])
+        .env("MADOGUCHI_DATA_DIR", app.dir.path())
+        .env("MADOGUCHI_DATABASE_URL", &app.database_url)
+        .output()
+        .expect("run madoguchi");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(stdout.trim(), format!("OK: {n} records, chain intact"));
+}
+
+#[tokio::test]
+async fn g4_concurrent_writers_never_fork_the_chain() {
+    // SECURITY G4
+    let app = spawn_app().await;
+    let source = audit::Source::default();
+    let mut tasks = vec![];
+    for i in 0..20 {
+        let db = app.state.db.clone();
+        let source = source.clone();
+        tasks.push(tokio::spawn(async move {
+            audit::record_alone(
+                &db,
+                START + i,
+                &source,
+                &audit::Event::new(audit::Actor::System, "test.parallel", audit::Outcome::Success),
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("record");
+    }
+    assert!(matches!(
+        audit::verify(&app.state.db).await.expect("verify"),
+        Verdict::Intact { records } if records == app.audit().await.len() as i64
+    ));
+}
+
+#[tokio::test]
+async fn g5_when_the_audit_write_fails_the_action_fails_with_it() {
+    // SECURITY G5
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    admin.agent.get("/staff/departments").await;
+    // Break the audit writer: its chain head is gone.
+    sqlx::query("delete from audit_head")
+        .execute(&app.state.db.pool)
+        .await
+        .expect("break head");
+    let p = admin.agent.post("/staff/departments", &[("name", "記録できない課")]).await;
+    assert_eq!(p.status, 500);
+    assert_eq!(app.scalar("select count(*) from department").await, 0);
+}

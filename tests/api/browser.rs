@@ -1,0 +1,215 @@
+//! Real Chromium through WebDriver, at a 390×844 phone viewport: the first admin sets up the
+//! account and later signs in with a TOTP code. Screenshots go to `target/screenshots/`.
+//!
+//! Uses `MADOGUCHI_TEST_WEBDRIVER` when set (CI starts chromedriver), otherwise starts
+//! `/usr/bin/chromedriver` itself. Without Chromium the test says so and is skipped — except
+//! under CI, where it must run.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use thirtyfour::prelude::*;
+use thirtyfour::{ChromiumLikeCapabilities, DesiredCapabilities};
+
+use crate::helpers::*;
+
+struct Driver {
+    url: String,
+    child: Option<Child>,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+async fn driver() -> Option<Driver> {
+    if let Ok(url) = std::env::var("MADOGUCHI_TEST_WEBDRIVER") {
+        return Some(Driver { url, child: None });
+    }
+    let present = std::path::Path::new("/usr/bin/chromedriver").exists()
+        && std::path::Path::new("/usr/bin/chromium").exists();
+    if !present {
+        if std::env::var("CI").is_ok() {
+            panic!("Chromium and chromedriver are required under CI");
+        }
+        eprintln!("browser test skipped: Chromium/chromedriver are not installed");
+        return None;
+    }
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        l.local_addr().expect("addr").port()
+    };
+    let child = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Some(Driver {
+        url,
+        child: Some(child),
+    })
+}
+
+async fn phone(driver: &Driver, profile: &std::path::Path) -> WebDriver {
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary("/usr/bin/chromium").expect("binary");
+    for arg in [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--lang=ja",
+        &format!("--user-data-dir={}", profile.display()),
+    ] {
+        caps.add_arg(arg).expect("arg");
+    }
+    caps.add_experimental_option("prefs", serde_json::json!({ "intl.accept_languages": "ja" }))
+        .expect("prefs");
+    caps.add_experimental_option(
+        "mobileEmulation",
+        serde_json::json!({
+            "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0, "mobile": true, "touch": true },
+            "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36"
+        }),
+    )
+    .expect("mobile");
+    WebDriver::new(&driver.url, caps).await.expect("browser session")
+}
+
+fn shots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+async fn fill(browser: &WebDriver, id: &str, text: &str) {
+    let el = browser.find(By::Id(id)).await.expect(id);
+    el.clear().await.expect("clear");
+    el.send_keys(text).await.expect("type");
+}
+
+async fn submit(browser: &WebDriver) {
+    browser
+        .find(By::Css("main form button[type=submit]"))
+        .await
+        .expect("submit button")
+        .click()
+        .await
+        .expect("click");
+}
+
+#[tokio::test]
+async fn on_a_phone_the_first_admin_sets_up_and_signs_in_with_totp() {
+    let Some(driver) = driver().await else { return };
+    let app = spawn_app().await;
+    let profile = tempfile::tempdir().expect("profile");
+    let browser = phone(&driver, profile.path()).await;
+    let dir = shots();
+    let link = app.bootstrap_link.clone().expect("link");
+    let local = link.replace("http://madoguchi.city.example.jp", &app.base);
+
+    browser.goto(&local).await.expect("open link");
+    assert_eq!(browser.title().await.expect("title"), "アカウントの設定 | 窓口 Madoguchi");
+    let width: i64 = browser
+        .execute("return document.documentElement.clientWidth", vec![])
+        .await
+        .expect("js")
+        .convert()
+        .expect("width");
+    assert_eq!(width, 390);
+    let scroll: i64 = browser
+        .execute("return document.documentElement.scrollWidth", vec![])
+        .await
+        .expect("js")
+        .convert()
+        .expect("scroll width");
+    assert!(scroll <= 390, "no horizontal scrolling on a phone: {scroll}");
+    browser.screenshot(&dir.join("01-setup-password.png")).await.expect("shot");
+    fill(&browser, "name", "窓口 花子").await;
+    fill(&browser, "email", ADMIN_EMAIL).await;
+    fill(&browser, "password", ADMIN_PASSWORD).await;
+    fill(&browser, "password_confirm", ADMIN_PASSWORD).await;
+    submit(&browser).await;
+
+    let Ok(key_el) = browser.find(By::Id("totp-key")).await else {
+        browser.screenshot(&dir.join("02-failed.png")).await.expect("shot");
+        panic!("no key on {}", browser.source().await.expect("source"));
+    };
+    let key = key_el.text().await.expect("text");
+    let secret = madoguchi::auth::totp::parse_display_key(&key)
+        .unwrap_or_else(|| panic!("base32 key: {key:?}"));
+    assert!(browser.find(By::Css("figure.qr svg")).await.is_ok(), "QR code shown");
+    let otpauth = browser
+        .find(By::Css("a[href^='otpauth://totp/']"))
+        .await
+        .expect("otpauth link");
+    assert!(otpauth.text().await.expect("text").contains("認証アプリ"));
+    browser.screenshot(&dir.join("02-setup-authenticator.png")).await.expect("shot");
+    fill(&browser, "code", &app.code(&secret)).await;
+    submit(&browser).await;
+    let h1 = browser.find(By::Tag("h1")).await.expect("h1").text().await.expect("text");
+    assert_eq!(h1, "職員ホーム");
+    assert!(browser.source().await.expect("src").contains("窓口 花子"));
+    browser.screenshot(&dir.join("03-staff-home.png")).await.expect("shot");
+
+    browser
+        .find(By::Css("header form[action='/staff/signout'] button"))
+        .await
+        .expect("sign-out button")
+        .click()
+        .await
+        .expect("click");
+    assert_eq!(
+        browser.find(By::Tag("h1")).await.expect("h1").text().await.expect("t"),
+        "職員ログイン"
+    );
+    fill(&browser, "email", ADMIN_EMAIL).await;
+    fill(&browser, "password", ADMIN_PASSWORD).await;
+    browser.screenshot(&dir.join("04-sign-in.png")).await.expect("shot");
+    submit(&browser).await;
+    assert_eq!(
+        browser.find(By::Tag("h1")).await.expect("h1").text().await.expect("t"),
+        "確認コードの入力"
+    );
+    app.next_step();
+    fill(&browser, "code", &app.code(&secret)).await;
+    browser.screenshot(&dir.join("05-sign-in-code.png")).await.expect("shot");
+    submit(&browser).await;
+    assert_eq!(
+        browser.find(By::Tag("h1")).await.expect("h1").text().await.expect("t"),
+        "職員ホーム"
+    );
+    // The language switch works without JavaScript and persists.
+    browser
+        .find(By::Css("header form[action='/lang'] button"))
+        .await
+        .expect("switch")
+        .click()
+        .await
+        .expect("click");
+    assert_eq!(
+        browser.find(By::Tag("h1")).await.expect("h1").text().await.expect("t"),
+        "Staff home"
+    );
+    browser.screenshot(&dir.join("06-staff-home-en.png")).await.expect("shot");
+    browser.quit().await.expect("quit");
+}

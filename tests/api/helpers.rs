@@ -1,0 +1,544 @@
+//! `spawn_app()`: the real server on port 0 with a fresh database (SQLite, or PostgreSQL when
+//! `MADOGUCHI_TEST_DATABASE_URL` is set), an injected clock and the outbox; agents with their
+//! own cookie jars; typed helpers for the common journeys.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, Once, OnceLock};
+
+use madoguchi::audit::Record;
+use madoguchi::auth::totp;
+use madoguchi::clock::ManualClock;
+use madoguchi::config::RawConfig;
+use madoguchi::mail::Mailer;
+use madoguchi::web::AppState;
+use madoguchi::{Application, Overrides};
+use reqwest::header::HeaderMap;
+
+/// 2027-01-15, a Friday morning in Japan.
+pub const START: i64 = 1_800_000_000;
+pub const ADMIN_EMAIL: &str = "admin@city.example.jp";
+pub const ADMIN_PASSWORD: &str = "まどぐち 管理者 2027 春";
+
+/// Every log line of the test process, to check secrets never reach a log (A1, G3).
+pub fn captured_logs() -> String {
+    let buf = LOGS.get_or_init(|| Arc::new(Mutex::new(Vec::new())));
+    String::from_utf8_lossy(&buf.lock().expect("logs")).into_owned()
+}
+
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+static INIT: Once = Once::new();
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("logs").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_once() {
+    INIT.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let buf = LOGS.get_or_init(|| Arc::new(Mutex::new(Vec::new()))).clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug,sqlx=info,hyper=info,h2=info,rustls=info,tower_sessions=info,cookie_store=info,reqwest=info,hyper_util=info")
+            .with_writer(move || LogWriter(buf.clone()))
+            .try_init();
+    });
+}
+
+pub fn on_postgres() -> bool {
+    std::env::var("MADOGUCHI_TEST_DATABASE_URL").is_ok()
+}
+
+/// A fresh database for one test.
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
+    match std::env::var("MADOGUCHI_TEST_DATABASE_URL") {
+        Ok(base) => {
+            let name = format!("madoguchi_t_{}", hex::encode(rand::random::<[u8; 6]>()));
+            let pool = sqlx::PgPool::connect(&base).await.expect("connect to PostgreSQL");
+            sqlx::query(&format!("create database {name}"))
+                .execute(&pool)
+                .await
+                .expect("create test database");
+            pool.close().await;
+            let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
+            format!("{prefix}/{name}")
+        }
+        Err(_) => format!("sqlite://{}?mode=rwc", dir.join("madoguchi.db").display()),
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+    pub bootstrap_link: Option<String>,
+}
+
+pub struct Options {
+    pub mailer: Option<Mailer>,
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    pub dir: Option<tempfile::TempDir>,
+    pub database_url: Option<String>,
+    pub clock: Option<Arc<ManualClock>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            mailer: None,
+            tls: None,
+            dir: None,
+            database_url: None,
+            clock: None,
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(opts: Options) -> TestApp {
+    init_once();
+    let dir = match opts.dir {
+        Some(d) => d,
+        None => tempfile::tempdir().expect("tempdir"),
+    };
+    let database_url = match opts.database_url {
+        Some(u) => u,
+        None => fresh_database_url(dir.path()).await,
+    };
+    let tls = opts.tls.is_some();
+    let raw = RawConfig {
+        data_dir: Some(dir.path().display().to_string()),
+        database_url: Some(database_url.clone()),
+        listen: Some("127.0.0.1:0".into()),
+        public_url: Some(if tls {
+            "https://madoguchi.city.example.jp".into()
+        } else {
+            "http://madoguchi.city.example.jp".into()
+        }),
+        tls_cert: opts.tls.as_ref().map(|t| t.0.display().to_string()),
+        tls_key: opts.tls.as_ref().map(|t| t.1.display().to_string()),
+        database_max_connections: Some(5),
+        ..RawConfig::default()
+    };
+    let config = raw.resolve().expect("config");
+    let clock = opts.clock.unwrap_or_else(|| ManualClock::new(START));
+    let app = Application::build_with(
+        config,
+        Overrides {
+            clock: Some(clock.clone()),
+            mailer: opts.mailer,
+        },
+    )
+    .await
+    .expect("build app");
+    let port = app.port();
+    let state = app.state().clone();
+    let bootstrap_link = app.bootstrap_link().map(str::to_string);
+    tokio::spawn(app.serve());
+    let scheme = if tls { "https" } else { "http" };
+    TestApp {
+        base: format!("{scheme}://127.0.0.1:{port}"),
+
+        clock,
+        state,
+        dir,
+        database_url,
+        bootstrap_link,
+    }
+}
+
+/// A response as a person's browser would have it.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<String> {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+    /// The `<main>` part: what the page says, without per-request tokens in the header.
+    pub fn main(&self) -> String {
+        let start = self.body.find("<main").unwrap_or(0);
+        let end = self.body.find("</main>").unwrap_or(self.body.len());
+        let main = &self.body[start..end];
+        // The CSRF token differs per session; blank it for comparisons.
+        let mut out = String::new();
+        let mut rest = main;
+        while let Some(i) = rest.find("name=\"csrf\" value=\"") {
+            let j = i + "name=\"csrf\" value=\"".len();
+            out.push_str(&rest[..j]);
+            rest = &rest[j..];
+            let end = rest.find('"').unwrap_or(0);
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+    pub fn text_of_id(&self, id: &str) -> Option<String> {
+        let marker = format!("id=\"{id}\"");
+        let i = self.body.find(&marker)?;
+        let rest = &self.body[i..];
+        let start = rest.find('>')? + 1;
+        let end = rest[start..].find('<')?;
+        Some(html_unescape(&rest[start..start + end]))
+    }
+}
+
+pub fn html_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#34;", "\"")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
+}
+
+/// One browser: its own cookie jar, no automatic redirects (tests follow them explicitly).
+pub struct Agent {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub jar: Arc<reqwest::cookie::Jar>,
+    csrf: Mutex<Option<String>>,
+}
+
+impl Agent {
+    pub fn new(base: &str) -> Self {
+        init_once();
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_danger_accept_invalid_certs(true)
+            .build()
+            .expect("client");
+        Self {
+            client,
+            base: base.to_string(),
+            jar,
+            csrf: Mutex::new(None),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        if let Some(rest) = path.strip_prefix("http://madoguchi.city.example.jp") {
+            format!("{}{rest}", self.base)
+        } else if let Some(rest) = path.strip_prefix("https://madoguchi.city.example.jp") {
+            format!("{}{rest}", self.base)
+        } else if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    async fn read(&self, res: reqwest::Response) -> Page {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.text().await.unwrap_or_default();
+        if let Some(i) = body.find("name=\"csrf\" value=\"") {
+            let rest = &body[i + "name=\"csrf\" value=\"".len()..];
+            if let Some(end) = rest.find('"') {
+                *self.csrf.lock().expect("csrf") = Some(rest[..end].to_string());
+            }
+        }
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        let res = self.client.get(self.url(path)).send().await.expect("GET");
+        self.read(res).await
+    }
+
+    pub async fn head(&self, path: &str) -> Page {
+        let res = self.client.head(self.url(path)).send().await.expect("HEAD");
+        self.read(res).await
+    }
+
+    pub fn csrf(&self) -> String {
+        self.csrf.lock().expect("csrf").clone().unwrap_or_default()
+    }
+
+    /// Posts a form with the CSRF token of the last page this agent saw.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.csrf();
+        let mut all: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// Posts exactly these fields.
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let res = self
+            .client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST");
+        self.read(res).await
+    }
+
+    pub fn cookie_header(&self) -> String {
+        use reqwest::cookie::CookieStore;
+        let url = self.base.parse().expect("url");
+        self.jar
+            .cookies(&url)
+            .and_then(|v| v.to_str().ok().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// A GET sent with exactly this Cookie header (to replay an old cookie).
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> Page {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_danger_accept_invalid_certs(true)
+            .build()
+            .expect("client");
+        let res = client
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("GET");
+        self.read(res).await
+    }
+}
+
+/// Someone who has enrolled: what they know and have.
+pub struct Person {
+    pub email: String,
+    pub password: String,
+    pub secret: Vec<u8>,
+    pub agent: Agent,
+}
+
+impl TestApp {
+    pub fn agent(&self) -> Agent {
+        Agent::new(&self.base)
+    }
+
+    pub fn now(&self) -> i64 {
+        use madoguchi::clock::Clock;
+        self.clock.now()
+    }
+
+    /// The code an authenticator app shows now.
+    pub fn code(&self, secret: &[u8]) -> String {
+        totp::code_at(secret, self.now()).expect("code")
+    }
+
+    /// Moves to the start of the next 30-second step, so a fresh code exists.
+    pub fn next_step(&self) {
+        let now = self.now();
+        self.clock.set((now / 30 + 1) * 30);
+    }
+
+    /// Goes through a setup link's two pages; returns the agent signed in, and the secret.
+    pub async fn enrol(
+        &self,
+        link: &str,
+        name: Option<&str>,
+        email: &str,
+        password: &str,
+    ) -> Person {
+        let agent = self.agent();
+        let page = agent.get(link).await;
+        assert_eq!(page.status, 200, "setup link opens: {}", page.body);
+        let mut fields = vec![("password", password), ("password_confirm", password)];
+        if let Some(n) = name {
+            fields.push(("name", n));
+            fields.push(("email", email));
+        }
+        let page = agent.post(link, &fields).await;
+        assert_eq!(page.status, 303, "password step: {}", page.main());
+        assert_eq!(page.location().as_deref(), Some("/setup/authenticator"));
+        let page = agent.get("/setup/authenticator").await;
+        assert_eq!(page.status, 200);
+        let key = page.text_of_id("totp-key").expect("key shown as text");
+        let secret = totp::parse_display_key(&key).expect("key is base32");
+        let page = agent
+            .post("/setup/authenticator", &[("code", &self.code(&secret))])
+            .await;
+        assert_eq!(page.status, 303, "code step: {}", page.main());
+        assert_eq!(page.location().as_deref(), Some("/staff"));
+        Person {
+            email: email.to_string(),
+            password: password.to_string(),
+            secret,
+            agent,
+        }
+    }
+
+    pub async fn setup_admin(&self) -> Person {
+        let link = self.bootstrap_link.clone().expect("bootstrap link");
+        self.enrol(&link, Some("窓口 花子"), ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await
+    }
+
+    /// The password step; returns the agent in the TOTP-pending state.
+    pub async fn password_step(&self, email: &str, password: &str) -> (Agent, Page) {
+        let agent = self.agent();
+        agent.get("/staff/signin").await;
+        let page = agent
+            .post("/staff/signin", &[("email", email), ("password", password)])
+            .await;
+        (agent, page)
+    }
+
+    /// A full sign-in at a fresh TOTP step.
+    pub async fn sign_in(&self, person: &Person) -> Agent {
+        let (agent, page) = self.password_step(&person.email, &person.password).await;
+        assert_eq!(page.status, 303, "password accepted: {}", page.main());
+        assert_eq!(page.location().as_deref(), Some("/staff/signin/code"));
+        self.next_step();
+        let page = agent
+            .post("/staff/signin/code", &[("code", &self.code(&person.secret))])
+            .await;
+        assert_eq!(page.status, 303, "code accepted: {}", page.main());
+        assert_eq!(page.location().as_deref(), Some("/staff"));
+        agent
+    }
+
+    pub async fn add_department(&self, admin: &Agent, name: &str) -> String {
+        admin.get("/staff/departments").await;
+        let page = admin.post("/staff/departments", &[("name", name)]).await;
+        assert_eq!(page.status, 303, "{}", page.main());
+        let id: String = sqlx::query_scalar("select department_id from department where name = $1")
+            .bind(name)
+            .fetch_one(&self.state.db.pool)
+            .await
+            .expect("department row");
+        id
+    }
+
+    /// Adds a clerk through the console; returns the setup link from the mail.
+    pub async fn add_clerk(&self, admin: &Agent, email: &str, name: &str, dept: &str) -> String {
+        admin.get("/staff/clerks").await;
+        let before = self.mails().len();
+        let page = admin
+            .post(
+                "/staff/clerks",
+                &[
+                    ("email", email),
+                    ("name", name),
+                    ("role", "clerk"),
+                    ("department_id", dept),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 303, "{}", page.main());
+        let mails = self.mails();
+        assert_eq!(mails.len(), before + 1);
+        let mail = mails
+            .into_iter()
+            .find(|m| m.to == email.to_lowercase())
+            .expect("setup mail");
+        link_in(&mail.text).expect("link in mail")
+    }
+
+    /// Mail written to the outbox, oldest first.
+    pub fn mails(&self) -> Vec<Mail> {
+        let dir = self.dir.path().join("outbox");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .map(|p| Mail::parse(&std::fs::read(p).expect("eml")))
+            .collect()
+    }
+
+    pub async fn audit(&self) -> Vec<Record> {
+        sqlx::query_as::<_, Record>(
+            "select seq, at, actor_kind, actor_id, action, target, channel_id, outcome, source, \
+             request_id, detail, prev_hash, hash from audit_event order by seq",
+        )
+        .fetch_all(&self.state.db.pool)
+        .await
+        .expect("audit rows")
+    }
+
+    pub async fn actions(&self) -> Vec<String> {
+        self.audit().await.into_iter().map(|r| r.action).collect()
+    }
+
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.state.db.pool)
+            .await
+            .expect("scalar")
+    }
+}
+
+pub fn link_in(text: &str) -> Option<String> {
+    let i = text.find("/setup/")?;
+    let start = text[..i].rfind("http")?;
+    let end = text[i..]
+        .find(|c: char| c.is_whitespace() || c == '"' || c == '<')
+        .map(|e| i + e)
+        .unwrap_or(text.len());
+    Some(text[start..end].to_string())
+}
+
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub raw: String,
+}
+
+impl Mail {
+    pub fn parse(bytes: &[u8]) -> Self {
+        let msg = mail_parser::MessageParser::default()
+            .parse(bytes)
+            .expect("a parsable message");
+        let to = msg
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_string();
+        Mail {
+            to,
+            subject: msg.subject().unwrap_or_default().to_string(),
+            text: msg.body_text(0).map(|c| c.into_owned()).unwrap_or_default(),
+            html: msg.body_html(0).map(|c| c.into_owned()).unwrap_or_default(),
+            raw: String::from_utf8_lossy(bytes).into_owned(),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The one integration-test binary: the real server on a real port, a real database (SQLite by
+//! default, PostgreSQL when `MADOGUCHI_TEST_DATABASE_URL` is set), real mail and a real browser.
+
+mod audit;
+mod browser;
+mod cli;
+mod helpers;
+mod mail;
+mod pages;
+mod sessions;
+mod setup;
+mod signin;
