@@ -119,7 +119,8 @@ impl RawConfig {
             Some(path) => {
                 let text = std::fs::read_to_string(&path)
                     .with_context(|| format!("reading configuration file {path}"))?;
-                toml::from_str(&text).with_context(|| format!("parsing configuration file {path}"))?
+                toml::from_str(&text)
+                    .with_context(|| format!("parsing configuration file {path}"))?
             }
             None => RawConfig::default(),
         };

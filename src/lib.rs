@@ -27,7 +27,11 @@ use web::AppState;
 
 /// The database (migrated), mailer and clock, without a listener: for command-line tasks.
 pub async fn open_state(config: Config, overrides: Overrides) -> anyhow::Result<AppState> {
-    let db = Db::connect(config.database_url.expose(), config.database_max_connections).await?;
+    let db = Db::connect(
+        config.database_url.expose(),
+        config.database_max_connections,
+    )
+    .await?;
     db.migrate().await?;
     let mailer = match overrides.mailer {
         Some(m) => m,
@@ -104,9 +108,10 @@ impl Application {
             .into_make_service_with_connect_info::<SocketAddr>();
         match &self.state.config.tls {
             Some(tls) => {
-                let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-                    .await
-                    .context("reading the TLS certificate and key")?;
+                let rustls =
+                    axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                        .await
+                        .context("reading the TLS certificate and key")?;
                 axum_server::from_tcp_rustls(self.listener, rustls)?
                     .serve(app)
                     .await?;

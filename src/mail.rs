@@ -5,9 +5,7 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart, header::ContentType};
-use lettre::{
-    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::MailConfig;
 

@@ -84,8 +84,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             );
             if let Some(link) = app.bootstrap_link() {
                 println!();
-                println!("管理者がまだいません。次の一回限りのリンクで最初の管理者を設定してください:");
-                println!("No administrator exists yet. Set up the first one with this one-time link:");
+                println!(
+                    "管理者がまだいません。次の一回限りのリンクで最初の管理者を設定してください:"
+                );
+                println!(
+                    "No administrator exists yet. Set up the first one with this one-time link:"
+                );
                 println!("  {link}");
                 println!();
             }
@@ -112,9 +116,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     let id = match accounts::department_by_name(&mut tx, d.as_str()).await? {
                         Some(dep) => dep.department_id,
                         None => {
-                            let id =
-                                accounts::insert_department(&mut tx, d.as_str(), state.now())
-                                    .await?;
+                            let id = accounts::insert_department(&mut tx, d.as_str(), state.now())
+                                .await?;
                             audit::record(
                                 &mut tx,
                                 state.now(),

@@ -124,7 +124,11 @@ mod tests {
         // SECURITY B6
         let h = hash("Ｐａｓｓ ｗｏｒｄ 窓口".into()).await.expect("hash");
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(verify("Ｐａｓｓ ｗｏｒｄ 窓口".into(), Some(h.clone())).await.expect("v"));
+        assert!(
+            verify("Ｐａｓｓ ｗｏｒｄ 窓口".into(), Some(h.clone()))
+                .await
+                .expect("v")
+        );
         // No normalisation: the half-width spelling is a different password.
         assert!(!verify("Pass word 窓口".into(), Some(h)).await.expect("v"));
         assert!(!verify("anything".into(), None).await.expect("v"));

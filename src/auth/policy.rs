@@ -46,10 +46,22 @@ mod tests {
     fn the_fifth_totp_failure_locks_briefly_and_repeats_lock_longer() {
         // SECURITY B5
         assert_eq!(after_failure(4, 1000, Some(100)), AfterFailure::Count);
-        assert_eq!(after_failure(5, 1000, Some(100)), AfterFailure::LockUntil(1060));
-        assert_eq!(after_failure(10, 1000, Some(100)), AfterFailure::LockUntil(1120));
-        assert_eq!(after_failure(15, 1000, Some(100)), AfterFailure::LockUntil(1240));
-        assert_eq!(after_failure(95, 1000, Some(100)), AfterFailure::LockUntil(4600));
+        assert_eq!(
+            after_failure(5, 1000, Some(100)),
+            AfterFailure::LockUntil(1060)
+        );
+        assert_eq!(
+            after_failure(10, 1000, Some(100)),
+            AfterFailure::LockUntil(1120)
+        );
+        assert_eq!(
+            after_failure(15, 1000, Some(100)),
+            AfterFailure::LockUntil(1240)
+        );
+        assert_eq!(
+            after_failure(95, 1000, Some(100)),
+            AfterFailure::LockUntil(4600)
+        );
     }
 
     #[test]

@@ -18,8 +18,7 @@ impl LinkToken {
     /// Accepts only what `generate` can produce; anything else is no token at all.
     pub fn parse(s: &str) -> Option<Self> {
         let ok = s.len() == 43
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| Self(s.to_string()))
     }

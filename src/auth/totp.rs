@@ -196,7 +196,10 @@ mod tests {
         let t = now / STEP_SECS;
         let at = |step: i64| code_at(RFC_SECRET, step * STEP_SECS).expect("code");
         assert_eq!(matching_step(RFC_SECRET, &at(t), now).expect("m"), Some(t));
-        assert_eq!(matching_step(RFC_SECRET, &at(t - 1), now).expect("m"), Some(t - 1));
+        assert_eq!(
+            matching_step(RFC_SECRET, &at(t - 1), now).expect("m"),
+            Some(t - 1)
+        );
         assert_eq!(matching_step(RFC_SECRET, &at(t - 2), now).expect("m"), None);
         assert_eq!(matching_step(RFC_SECRET, &at(t + 1), now).expect("m"), None);
     }
@@ -214,7 +217,10 @@ mod tests {
         let b = SecretBox::new(&[7u8; 32]);
         let sealed = b.seal("acct", b"secret-bytes-20-long").expect("seal");
         assert!(!sealed.windows(20).any(|w| w == b"secret-bytes-20-long"));
-        assert_eq!(b.open("acct", &sealed).expect("open"), b"secret-bytes-20-long");
+        assert_eq!(
+            b.open("acct", &sealed).expect("open"),
+            b"secret-bytes-20-long"
+        );
         assert!(b.open("other", &sealed).is_err());
         assert!(SecretBox::new(&[8u8; 32]).open("acct", &sealed).is_err());
     }

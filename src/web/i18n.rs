@@ -61,7 +61,9 @@ impl Lang {
     /// The cookie wins; then the first supported language in `Accept-Language`; then Japanese.
     pub fn from_headers(headers: &HeaderMap) -> Self {
         for cookie in headers.get_all(COOKIE) {
-            let Ok(cookie) = cookie.to_str() else { continue };
+            let Ok(cookie) = cookie.to_str() else {
+                continue;
+            };
             for pair in cookie.split(';') {
                 if let Some((k, v)) = pair.trim().split_once('=')
                     && k == LANG_COOKIE
@@ -185,7 +187,10 @@ mod tests {
     #[test]
     fn accept_language_picks_the_preferred_supported_language() {
         let mut h = HeaderMap::new();
-        h.insert(ACCEPT_LANGUAGE, "fr;q=1, en-US;q=0.9, ja;q=0.5".parse().expect("h"));
+        h.insert(
+            ACCEPT_LANGUAGE,
+            "fr;q=1, en-US;q=0.9, ja;q=0.5".parse().expect("h"),
+        );
         assert_eq!(Lang::from_headers(&h), Lang::En);
         h.insert(COOKIE, "x=1; lang=ja".parse().expect("h"));
         assert_eq!(Lang::from_headers(&h), Lang::Ja);

@@ -7,10 +7,13 @@ use std::sync::Mutex;
 
 use crate::clock::Timestamp;
 
+/// Per (address, endpoint): the minute being counted and the count so far.
+type Windows = HashMap<(IpAddr, &'static str), (Timestamp, u32)>;
+
 #[derive(Debug)]
 pub struct RateLimiter {
     per_minute: u32,
-    windows: Mutex<HashMap<(IpAddr, &'static str), (Timestamp, u32)>>,
+    windows: Mutex<Windows>,
 }
 
 impl RateLimiter {

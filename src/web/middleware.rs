@@ -197,9 +197,8 @@ pub async fn csrf_guard(
             .map(str::to_ascii_lowercase);
         let origin = origin.to_str().unwrap_or("").to_ascii_lowercase();
         // The configured public origin, or the origin this very request was sent to.
-        let same_host = own_host.is_some_and(|h| {
-            origin == format!("http://{h}") || origin == format!("https://{h}")
-        });
+        let same_host = own_host
+            .is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}"));
         if origin != ours && !same_host {
             return AppError::Csrf.into_response();
         }
@@ -228,7 +227,8 @@ pub async fn csrf_guard(
     if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
         return AppError::Csrf.into_response();
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn origin_of(url: &str) -> String {
@@ -248,6 +248,9 @@ mod tests {
             super::origin_of("https://Madoguchi.City.example.jp/base"),
             "https://madoguchi.city.example.jp"
         );
-        assert_eq!(super::origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(
+            super::origin_of("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080"
+        );
     }
 }

@@ -89,7 +89,9 @@ struct InvalidPage {
 /// Invalid, expired, used and unknown links all get this same page and status (A8).
 fn invalid(ctx: Ctx) -> AppResult<Response> {
     let html = InvalidPage { ctx }.render()?;
-    Ok(no_referrer((StatusCode::NOT_FOUND, Html(html)).into_response()))
+    Ok(no_referrer(
+        (StatusCode::NOT_FOUND, Html(html)).into_response(),
+    ))
 }
 
 fn no_referrer(mut res: Response) -> Response {
@@ -233,10 +235,7 @@ async fn link_post(
             ctx.t_with(key, &[("min", CLERK_MIN_CHARS.to_string())]),
         ));
     }
-    if bootstrap
-        && errors.is_empty()
-        && accounts::by_email(&state.db, &email).await?.is_some()
-    {
+    if bootstrap && errors.is_empty() && accounts::by_email(&state.db, &email).await?.is_some() {
         errors.push(("email".to_string(), ctx.t("form-email-taken")));
     }
     if !errors.is_empty() {
@@ -263,12 +262,15 @@ async fn link_post(
         sealed_secret: totp::seal_for_session(&state.secrets, ENROL_SCOPE, &secret)?,
     };
     session.insert(ENROL_KEY, &enrolment).await?;
-    Ok(no_referrer(
-        Redirect::to(paths::SETUP_APP).into_response(),
-    ))
+    Ok(no_referrer(Redirect::to(paths::SETUP_APP).into_response()))
 }
 
-fn app_page(state: &AppState, ctx: Ctx, e: &Enrolment, error: Option<String>) -> AppResult<Response> {
+fn app_page(
+    state: &AppState,
+    ctx: Ctx,
+    e: &Enrolment,
+    error: Option<String>,
+) -> AppResult<Response> {
     let secret = totp::open_from_session(&state.secrets, ENROL_SCOPE, &e.sealed_secret)?;
     let uri = totp::otpauth_uri(&secret, &e.email)?;
     let qr_svg = QrCode::new(uri.as_bytes())
@@ -401,7 +403,5 @@ async fn app_post(
     session.remove::<String>(PENDING_KEY).await?;
     session.insert(LOGIN_KEY, &login_id).await?;
     session.insert(CSRF_KEY, new_csrf_token()).await?;
-    Ok(no_referrer(
-        Redirect::to(paths::STAFF_HOME).into_response(),
-    ))
+    Ok(no_referrer(Redirect::to(paths::STAFF_HOME).into_response()))
 }

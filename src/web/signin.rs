@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::AppState;
-use super::ctx::{Ctx, new_csrf_token, render, render_invalid, CSRF_KEY};
+use super::ctx::{CSRF_KEY, Ctx, new_csrf_token, render, render_invalid};
 use super::error::{AppError, AppResult};
 use super::guard::{LOGIN_KEY, PENDING_KEY, Pending};
 use super::paths;
@@ -129,11 +129,10 @@ async fn sign_in_post(
             "account not active"
         };
         if !ok && !throttled {
-            let failures = accounts::record_failure(&mut tx, &account.account_id, Factor::Password)
-                .await?;
+            let failures =
+                accounts::record_failure(&mut tx, &account.account_id, Factor::Password).await?;
             if let AfterFailure::LockUntil(until) = policy::after_failure(failures, now, None) {
-                accounts::lock_until(&mut tx, &account.account_id, Factor::Password, until)
-                    .await?;
+                accounts::lock_until(&mut tx, &account.account_id, Factor::Password, until).await?;
                 audit::record(
                     &mut tx,
                     now,
@@ -186,7 +185,11 @@ async fn pending(state: &AppState, session: &Session) -> AppResult<Option<Pendin
     Ok(p.filter(|p| state.now() - p.at <= TOTP_PENDING_SECS))
 }
 
-async fn code_get(State(state): State<AppState>, ctx: Ctx, session: Session) -> AppResult<Response> {
+async fn code_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+) -> AppResult<Response> {
     if pending(&state, &session).await?.is_none() {
         session.remove::<Pending>(PENDING_KEY).await?;
         session.insert("notice", "signin-expired").await?;
@@ -250,7 +253,11 @@ async fn code_post(
     }
     let secret = match &account.totp_secret {
         Some(sealed) => state.secrets.open(&account.account_id, sealed)?,
-        None => return Err(AppError::Internal(anyhow::anyhow!("active account without TOTP"))),
+        None => {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "active account without TOTP"
+            )));
+        }
     };
     let step = totp::matching_step(&secret, &form.code, now)?;
     let mut tx = state.db.begin().await?;

@@ -286,7 +286,10 @@ async fn clerk_status_change(
     };
     let (action, allowed) = match to {
         "disabled" => ("clerk.disable", clerk.status != "disabled"),
-        _ => ("clerk.enable", clerk.status == "disabled" || clerk.status == "locked"),
+        _ => (
+            "clerk.enable",
+            clerk.status == "disabled" || clerk.status == "locked",
+        ),
     };
     if !allowed {
         return Ok(());

@@ -17,7 +17,10 @@ async fn g2_records_carry_time_actor_action_target_outcome_source_and_request_id
         .send()
         .await
         .expect("post");
-    let request_id = res.headers()["x-request-id"].to_str().expect("id").to_string();
+    let request_id = res.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_string();
     let rec = app
         .audit()
         .await
@@ -38,7 +41,10 @@ async fn g2_records_carry_time_actor_action_target_outcome_source_and_request_id
     // Failed sign-ins are recorded with their factor.
     app.password_step(ADMIN_EMAIL, "not the password").await;
     let rec = app.audit().await.pop().expect("record");
-    assert_eq!((rec.action.as_str(), rec.outcome.as_str()), ("sign_in.password", "failure"));
+    assert_eq!(
+        (rec.action.as_str(), rec.outcome.as_str()),
+        ("sign_in.password", "failure")
+    );
     assert_eq!(rec.actor_kind, "claimed");
 }
 
@@ -58,14 +64,28 @@ async fn g3_no_password_code_secret_token_or_session_id_is_recorded() {
     let (agent, _) = app.password_step(ADMIN_EMAIL, "wrong password typed").await;
     let _ = agent;
     let (agent, _) = app.password_step(&admin.email, &admin.password).await;
-    agent.post("/staff/signin/code", &[("code", "987654")]).await;
+    agent
+        .post("/staff/signin/code", &[("code", "987654")])
+        .await;
     app.next_step();
     let code = app.code(&admin.secret);
     agent.post("/staff/signin/code", &[("code", &code)]).await;
     let cookie = agent.cookie_header();
-    let session_id = cookie.split('=').nth(1).unwrap_or_default().split('.').next().unwrap_or_default().to_string();
+    let session_id = cookie
+        .split('=')
+        .nth(1)
+        .unwrap_or_default()
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let key = madoguchi::auth::totp::display_key(&admin.secret).replace(' ', "");
-    let everything: String = app.audit().await.iter().map(|r| format!("{r:?}\n")).collect();
+    let everything: String = app
+        .audit()
+        .await
+        .iter()
+        .map(|r| format!("{r:?}\n"))
+        .collect();
     let logs = captured_logs();
     for secret in [
         ADMIN_PASSWORD,
@@ -79,7 +99,10 @@ async fn g3_no_password_code_secret_token_or_session_id_is_recorded() {
         assert!(secret.len() >= 6, "{secret:?} is worth looking for");
         assert!(!everything.contains(secret), "audit holds {secret}");
         if let Some(i) = logs.find(secret) {
-            panic!("logs hold {secret}: {}", &logs[i.saturating_sub(300)..(i + 100).min(logs.len())]);
+            panic!(
+                "logs hold {secret}: {}",
+                &logs[i.saturating_sub(300)..(i + 100).min(logs.len())]
+            );
         }
     }
 }
@@ -113,7 +136,10 @@ async fn g4_verify_reports_the_first_record_edited_by_hand() {
     } else {
         "drop trigger audit_event_no_update"
     };
-    sqlx::query(drop).execute(&app.state.db.pool).await.expect("drop trigger");
+    sqlx::query(drop)
+        .execute(&app.state.db.pool)
+        .await
+        .expect("drop trigger");
     sqlx::query("update audit_event set outcome = 'denied' where seq = 3")
         .execute(&app.state.db.pool)
         .await
@@ -168,7 +194,11 @@ async fn g4_concurrent_writers_never_fork_the_chain() {
                 &db,
                 START + i,
                 &source,
-                &audit::Event::new(audit::Actor::System, "test.parallel", audit::Outcome::Success),
+                &audit::Event::new(
+                    audit::Actor::System,
+                    "test.parallel",
+                    audit::Outcome::Success,
+                ),
             )
             .await
         }));
@@ -193,7 +223,10 @@ async fn g5_when_the_audit_write_fails_the_action_fails_with_it() {
         .execute(&app.state.db.pool)
         .await
         .expect("break head");
-    let p = admin.agent.post("/staff/departments", &[("name", "記録できない課")]).await;
+    let p = admin
+        .agent
+        .post("/staff/departments", &[("name", "記録できない課")])
+        .await;
     assert_eq!(p.status, 500);
     assert_eq!(app.scalar("select count(*) from department").await, 0);
 }

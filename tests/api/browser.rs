@@ -53,7 +53,10 @@ async fn driver() -> Option<Driver> {
         .expect("start chromedriver");
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -82,8 +85,11 @@ async fn phone(driver: &Driver, profile: &std::path::Path) -> WebDriver {
     ] {
         caps.add_arg(arg).expect("arg");
     }
-    caps.add_experimental_option("prefs", serde_json::json!({ "intl.accept_languages": "ja" }))
-        .expect("prefs");
+    caps.add_experimental_option(
+        "prefs",
+        serde_json::json!({ "intl.accept_languages": "ja" }),
+    )
+    .expect("prefs");
     caps.add_experimental_option(
         "mobileEmulation",
         serde_json::json!({
@@ -92,7 +98,9 @@ async fn phone(driver: &Driver, profile: &std::path::Path) -> WebDriver {
         }),
     )
     .expect("mobile");
-    WebDriver::new(&driver.url, caps).await.expect("browser session")
+    WebDriver::new(&driver.url, caps)
+        .await
+        .expect("browser session")
 }
 
 fn shots() -> PathBuf {
@@ -105,6 +113,23 @@ async fn fill(browser: &WebDriver, id: &str, text: &str) {
     let el = browser.find(By::Id(id)).await.expect(id);
     el.clear().await.expect("clear");
     el.send_keys(text).await.expect("type");
+}
+
+/// Waits for the page whose heading is `expected` (navigation after a click is asynchronous).
+async fn wait_for_heading(browser: &WebDriver, expected: &str) {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(h1) = browser.find(By::Tag("h1")).await
+            && let Ok(text) = h1.text().await
+        {
+            if text == expected {
+                return;
+            }
+            last = text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("expected the page {expected:?}, still on {last:?}");
 }
 
 async fn submit(browser: &WebDriver) {
@@ -128,7 +153,10 @@ async fn on_a_phone_the_first_admin_sets_up_and_signs_in_with_totp() {
     let local = link.replace("http://madoguchi.city.example.jp", &app.base);
 
     browser.goto(&local).await.expect("open link");
-    assert_eq!(browser.title().await.expect("title"), "アカウントの設定 | 窓口 Madoguchi");
+    assert_eq!(
+        browser.title().await.expect("title"),
+        "アカウントの設定 | 窓口 Madoguchi"
+    );
     let width: i64 = browser
         .execute("return document.documentElement.clientWidth", vec![])
         .await
@@ -142,34 +170,52 @@ async fn on_a_phone_the_first_admin_sets_up_and_signs_in_with_totp() {
         .expect("js")
         .convert()
         .expect("scroll width");
-    assert!(scroll <= 390, "no horizontal scrolling on a phone: {scroll}");
-    browser.screenshot(&dir.join("01-setup-password.png")).await.expect("shot");
+    assert!(
+        scroll <= 390,
+        "no horizontal scrolling on a phone: {scroll}"
+    );
+    browser
+        .screenshot(&dir.join("01-setup-password.png"))
+        .await
+        .expect("shot");
     fill(&browser, "name", "窓口 花子").await;
     fill(&browser, "email", ADMIN_EMAIL).await;
     fill(&browser, "password", ADMIN_PASSWORD).await;
     fill(&browser, "password_confirm", ADMIN_PASSWORD).await;
     submit(&browser).await;
+    wait_for_heading(&browser, "認証アプリの登録").await;
 
     let Ok(key_el) = browser.find(By::Id("totp-key")).await else {
-        browser.screenshot(&dir.join("02-failed.png")).await.expect("shot");
+        browser
+            .screenshot(&dir.join("02-failed.png"))
+            .await
+            .expect("shot");
         panic!("no key on {}", browser.source().await.expect("source"));
     };
     let key = key_el.text().await.expect("text");
     let secret = madoguchi::auth::totp::parse_display_key(&key)
         .unwrap_or_else(|| panic!("base32 key: {key:?}"));
-    assert!(browser.find(By::Css("figure.qr svg")).await.is_ok(), "QR code shown");
+    assert!(
+        browser.find(By::Css("figure.qr svg")).await.is_ok(),
+        "QR code shown"
+    );
     let otpauth = browser
         .find(By::Css("a[href^='otpauth://totp/']"))
         .await
         .expect("otpauth link");
     assert!(otpauth.text().await.expect("text").contains("認証アプリ"));
-    browser.screenshot(&dir.join("02-setup-authenticator.png")).await.expect("shot");
+    browser
+        .screenshot(&dir.join("02-setup-authenticator.png"))
+        .await
+        .expect("shot");
     fill(&browser, "code", &app.code(&secret)).await;
     submit(&browser).await;
-    let h1 = browser.find(By::Tag("h1")).await.expect("h1").text().await.expect("text");
-    assert_eq!(h1, "職員ホーム");
+    wait_for_heading(&browser, "職員ホーム").await;
     assert!(browser.source().await.expect("src").contains("窓口 花子"));
-    browser.screenshot(&dir.join("03-staff-home.png")).await.expect("shot");
+    browser
+        .screenshot(&dir.join("03-staff-home.png"))
+        .await
+        .expect("shot");
 
     browser
         .find(By::Css("header form[action='/staff/signout'] button"))
@@ -178,26 +224,23 @@ async fn on_a_phone_the_first_admin_sets_up_and_signs_in_with_totp() {
         .click()
         .await
         .expect("click");
-    assert_eq!(
-        browser.find(By::Tag("h1")).await.expect("h1").text().await.expect("t"),
-        "職員ログイン"
-    );
+    wait_for_heading(&browser, "職員ログイン").await;
     fill(&browser, "email", ADMIN_EMAIL).await;
     fill(&browser, "password", ADMIN_PASSWORD).await;
-    browser.screenshot(&dir.join("04-sign-in.png")).await.expect("shot");
+    browser
+        .screenshot(&dir.join("04-sign-in.png"))
+        .await
+        .expect("shot");
     submit(&browser).await;
-    assert_eq!(
-        browser.find(By::Tag("h1")).await.expect("h1").text().await.expect("t"),
-        "確認コードの入力"
-    );
+    wait_for_heading(&browser, "確認コードの入力").await;
     app.next_step();
     fill(&browser, "code", &app.code(&secret)).await;
-    browser.screenshot(&dir.join("05-sign-in-code.png")).await.expect("shot");
+    browser
+        .screenshot(&dir.join("05-sign-in-code.png"))
+        .await
+        .expect("shot");
     submit(&browser).await;
-    assert_eq!(
-        browser.find(By::Tag("h1")).await.expect("h1").text().await.expect("t"),
-        "職員ホーム"
-    );
+    wait_for_heading(&browser, "職員ホーム").await;
     // The language switch works without JavaScript and persists.
     browser
         .find(By::Css("header form[action='/lang'] button"))
@@ -206,10 +249,10 @@ async fn on_a_phone_the_first_admin_sets_up_and_signs_in_with_totp() {
         .click()
         .await
         .expect("click");
-    assert_eq!(
-        browser.find(By::Tag("h1")).await.expect("h1").text().await.expect("t"),
-        "Staff home"
-    );
-    browser.screenshot(&dir.join("06-staff-home-en.png")).await.expect("shot");
+    wait_for_heading(&browser, "Staff home").await;
+    browser
+        .screenshot(&dir.join("06-staff-home-en.png"))
+        .await
+        .expect("shot");
     browser.quit().await.expect("quit");
 }

@@ -61,7 +61,9 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> String {
     match std::env::var("MADOGUCHI_TEST_DATABASE_URL") {
         Ok(base) => {
             let name = format!("madoguchi_t_{}", hex::encode(rand::random::<[u8; 6]>()));
-            let pool = sqlx::PgPool::connect(&base).await.expect("connect to PostgreSQL");
+            let pool = sqlx::PgPool::connect(&base)
+                .await
+                .expect("connect to PostgreSQL");
             sqlx::query(&format!("create database {name}"))
                 .execute(&pool)
                 .await
@@ -83,24 +85,13 @@ pub struct TestApp {
     pub bootstrap_link: Option<String>,
 }
 
+#[derive(Default)]
 pub struct Options {
     pub mailer: Option<Mailer>,
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     pub dir: Option<tempfile::TempDir>,
     pub database_url: Option<String>,
     pub clock: Option<Arc<ManualClock>>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            mailer: None,
-            tls: None,
-            dir: None,
-            database_url: None,
-            clock: None,
-        }
-    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -424,7 +415,10 @@ impl TestApp {
         assert_eq!(page.location().as_deref(), Some("/staff/signin/code"));
         self.next_step();
         let page = agent
-            .post("/staff/signin/code", &[("code", &self.code(&person.secret))])
+            .post(
+                "/staff/signin/code",
+                &[("code", &self.code(&person.secret))],
+            )
             .await;
         assert_eq!(page.status, 303, "code accepted: {}", page.main());
         assert_eq!(page.location().as_deref(), Some("/staff"));

@@ -16,7 +16,9 @@ async fn smtp_sink() -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
     let store = received.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let store = store.clone();
             tokio::spawn(async move {
                 let (r, mut w) = stream.into_split();
@@ -63,7 +65,8 @@ async fn smtp_sink() -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
 #[tokio::test]
 async fn a_new_clerk_receives_the_setup_link_over_smtp() {
     let (port, received) = smtp_sink().await;
-    let mailer = Mailer::plain_smtp("127.0.0.1", port, "窓口 <madoguchi@city.example.jp>").expect("mailer");
+    let mailer =
+        Mailer::plain_smtp("127.0.0.1", port, "窓口 <madoguchi@city.example.jp>").expect("mailer");
     let app = spawn_app_with(Options {
         mailer: Some(mailer),
         ..Options::default()
@@ -76,20 +79,38 @@ async fn a_new_clerk_receives_the_setup_link_over_smtp() {
         .agent
         .post(
             "/staff/clerks",
-            &[("email", "smtp@city.example.jp"), ("name", "送信 確認"), ("role", "clerk"), ("department_id", &dept)],
+            &[
+                ("email", "smtp@city.example.jp"),
+                ("name", "送信 確認"),
+                ("role", "clerk"),
+                ("department_id", &dept),
+            ],
         )
         .await;
     assert_eq!(p.status, 303);
     let list = admin.agent.get("/staff/clerks").await;
     assert!(list.body.contains("メールで送りました"));
-    let raw = received.lock().expect("received").pop().expect("one message");
+    let raw = received
+        .lock()
+        .expect("received")
+        .pop()
+        .expect("one message");
     let mail = Mail::parse(&raw);
     assert_eq!(mail.to, "smtp@city.example.jp");
     assert!(mail.subject.starts_with("窓口アカウントの設定のお願い"));
-    assert!(mail.raw.contains("=?utf-8?") || mail.raw.contains("=?UTF-8?"), "subject RFC 2047-encoded");
+    assert!(
+        mail.raw.contains("=?utf-8?") || mail.raw.contains("=?UTF-8?"),
+        "subject RFC 2047-encoded"
+    );
     let link = link_in(&mail.text).expect("link");
     assert!(link.starts_with("http://madoguchi.city.example.jp/setup/"));
-    app.enrol(&link, None, "smtp@city.example.jp", "メールで届いたリンクで設定").await;
+    app.enrol(
+        &link,
+        None,
+        "smtp@city.example.jp",
+        "メールで届いたリンクで設定",
+    )
+    .await;
 }
 
 impl TestApp {
@@ -117,10 +138,18 @@ async fn e6_a_name_with_line_breaks_cannot_add_mail_headers() {
     let msg = mailer.build(&mail).expect("build");
     let raw = String::from_utf8(msg.formatted()).expect("utf8");
     let headers = &raw[..raw.find("\r\n\r\n").expect("header end")];
-    assert!(!headers.lines().any(|l| l.to_ascii_lowercase().starts_with("bcc:")), "{headers}");
+    assert!(
+        !headers
+            .lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+        "{headers}"
+    );
     let bad = OutMail {
         to_email: "taro@city.example.jp\r\nBcc: x@evil.example".into(),
         ..mail
     };
-    assert!(mailer.build(&bad).is_err(), "an address with CR/LF is not an address");
+    assert!(
+        mailer.build(&bad).is_err(),
+        "an address with CR/LF is not an address"
+    );
 }

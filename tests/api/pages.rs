@@ -5,17 +5,36 @@ use crate::helpers::*;
 const CSP: &str = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 fn assert_security_headers(p: &Page, what: &str) {
-    assert_eq!(p.header("content-security-policy").as_deref(), Some(CSP), "{what}");
-    assert_eq!(p.header("x-content-type-options").as_deref(), Some("nosniff"), "{what}");
+    assert_eq!(
+        p.header("content-security-policy").as_deref(),
+        Some(CSP),
+        "{what}"
+    );
+    assert_eq!(
+        p.header("x-content-type-options").as_deref(),
+        Some("nosniff"),
+        "{what}"
+    );
     assert_eq!(
         p.header("referrer-policy").as_deref(),
         Some("strict-origin-when-cross-origin"),
         "{what}"
     );
-    assert_eq!(p.header("content-type").as_deref(), Some("text/html; charset=utf-8"), "{what}");
-    assert_eq!(p.header("cache-control").as_deref(), Some("no-store"), "{what}");
+    assert_eq!(
+        p.header("content-type").as_deref(),
+        Some("text/html; charset=utf-8"),
+        "{what}"
+    );
+    assert_eq!(
+        p.header("cache-control").as_deref(),
+        Some("no-store"),
+        "{what}"
+    );
     assert!(p.header("server").is_none(), "no version banner: {what}");
-    assert!(p.header("strict-transport-security").is_none(), "no HSTS without TLS");
+    assert!(
+        p.header("strict-transport-security").is_none(),
+        "no HSTS without TLS"
+    );
 }
 
 #[tokio::test]
@@ -23,7 +42,12 @@ async fn e3_c7_every_page_and_error_page_carries_the_security_headers() {
     // SECURITY E3, C7
     let app = spawn_app().await;
     let admin = app.setup_admin().await;
-    for path in ["/staff/signin", "/staff", "/staff/clerks", "/staff/departments"] {
+    for path in [
+        "/staff/signin",
+        "/staff",
+        "/staff/clerks",
+        "/staff/departments",
+    ] {
         let p = admin.agent.get(path).await;
         assert_eq!(p.status, 200, "{path}");
         assert_security_headers(&p, path);
@@ -31,7 +55,10 @@ async fn e3_c7_every_page_and_error_page_carries_the_security_headers() {
     let p = app.agent().get("/no/such/page").await;
     assert_eq!(p.status, 404);
     assert_security_headers(&p, "404");
-    let p = app.agent().post_raw("/staff/signin", &[("email", "a")]).await;
+    let p = app
+        .agent()
+        .post_raw("/staff/signin", &[("email", "a")])
+        .await;
     assert_eq!(p.status, 403);
     assert_security_headers(&p, "403");
 }
@@ -66,7 +93,9 @@ async fn e4_error_pages_are_generic_localised_and_carry_the_request_id() {
         .await
         .expect("corrupt");
     let (agent, _) = app.password_step(&admin.email, &admin.password).await;
-    let p = agent.post("/staff/signin/code", &[("code", "123456")]).await;
+    let p = agent
+        .post("/staff/signin/code", &[("code", "123456")])
+        .await;
     assert_eq!(p.status, 500);
     let id = p.header("x-request-id").expect("request id");
     assert!(p.body.contains(&id));
@@ -96,7 +125,9 @@ async fn e4_a_panicking_handler_becomes_a_500_page_not_a_dropped_connection() {
             .await
             .expect("store"),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
         axum::serve(
@@ -138,12 +169,23 @@ async fn e1_script_like_input_renders_inert_everywhere() {
         let p = admin.agent.get(path).await;
         assert!(!p.body.contains("<script>alert"), "{path}");
         assert!(!p.body.contains("<img src=x"), "{path}");
-        assert!(p.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{path}");
+        assert!(
+            p.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{path}"
+        );
     }
     // Typed back into a form after an error, still inert.
     let p = admin
         .agent
-        .post("/staff/clerks", &[("email", evil), ("name", evil), ("role", "clerk"), ("department_id", "")])
+        .post(
+            "/staff/clerks",
+            &[
+                ("email", evil),
+                ("name", evil),
+                ("role", "clerk"),
+                ("department_id", ""),
+            ],
+        )
         .await;
     assert_eq!(p.status, 422);
     assert!(!p.body.contains("<script>alert"));
@@ -157,12 +199,18 @@ async fn e2_state_changes_need_the_session_token_and_a_same_site_request() {
     let admin = app.setup_admin().await;
     admin.agent.get("/staff/departments").await;
     let token = admin.agent.csrf();
-    let p = admin.agent.post_raw("/staff/departments", &[("name", "No token")]).await;
+    let p = admin
+        .agent
+        .post_raw("/staff/departments", &[("name", "No token")])
+        .await;
     assert_eq!(p.status, 403);
     assert!(p.body.contains("ページの有効期限が切れました"));
     let p = admin
         .agent
-        .post_raw("/staff/departments", &[("csrf", "forged"), ("name", "Forged")])
+        .post_raw(
+            "/staff/departments",
+            &[("csrf", "forged"), ("name", "Forged")],
+        )
         .await;
     assert_eq!(p.status, 403);
     for (header, value) in [
@@ -184,7 +232,10 @@ async fn e2_state_changes_need_the_session_token_and_a_same_site_request() {
     // The sign-in form is protected too.
     let fresh = app.agent();
     let p = fresh
-        .post_raw("/staff/signin", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+        .post_raw(
+            "/staff/signin",
+            &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+        )
         .await;
     assert_eq!(p.status, 403);
     assert_eq!(app.scalar("select count(*) from department").await, 0);
@@ -210,20 +261,34 @@ async fn e8_over_long_input_gets_a_form_error_and_nothing_is_written() {
     let admin = app.setup_admin().await;
     admin.agent.get("/staff/departments").await;
     let long = "課".repeat(101);
-    let p = admin.agent.post("/staff/departments", &[("name", &long)]).await;
+    let p = admin
+        .agent
+        .post("/staff/departments", &[("name", &long)])
+        .await;
     assert_eq!(p.status, 422);
     assert!(p.body.contains("長すぎます"));
     let long_email = format!("{}@city.example.jp", "a".repeat(250));
     let p = admin
         .agent
-        .post("/staff/clerks", &[("email", &long_email), ("name", &"名".repeat(101)), ("role", "clerk"), ("department_id", "")])
+        .post(
+            "/staff/clerks",
+            &[
+                ("email", &long_email),
+                ("name", &"名".repeat(101)),
+                ("role", "clerk"),
+                ("department_id", ""),
+            ],
+        )
         .await;
     assert_eq!(p.status, 422);
     assert!(p.body.matches("長すぎます").count() >= 2);
     assert_eq!(app.scalar("select count(*) from department").await, 0);
     assert_eq!(app.scalar("select count(*) from account").await, 1);
     // Malformed forms are a clear 4xx page, never a 500.
-    let p = admin.agent.post("/staff/departments", &[("wrong", "field")]).await;
+    let p = admin
+        .agent
+        .post("/staff/departments", &[("wrong", "field")])
+        .await;
     assert!(p.status == 400 || p.status == 422, "{}", p.status);
     assert!(p.body.contains("入力を受け付けられませんでした"));
 }
@@ -233,14 +298,25 @@ async fn h3_no_directory_listing_no_debug_routes_no_banner() {
     // SECURITY H3
     let app = spawn_app().await;
     let agent = app.agent();
-    for path in ["/static/", "/static", "/debug", "/metrics", "/.git/config", "/static/../Cargo.toml"] {
+    for path in [
+        "/static/",
+        "/static",
+        "/debug",
+        "/metrics",
+        "/.git/config",
+        "/static/../Cargo.toml",
+    ] {
         let p = agent.get(path).await;
         assert_eq!(p.status, 404, "{path}");
         assert!(p.header("server").is_none());
     }
     let css = agent.get("/static/style.css").await;
     assert_eq!(css.status, 200);
-    assert!(css.header("content-type").unwrap_or_default().starts_with("text/css"));
+    assert!(
+        css.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/css")
+    );
 }
 
 #[tokio::test]
@@ -250,14 +326,18 @@ async fn pages_are_japanese_by_default_and_english_by_choice_which_persists() {
     let p = agent.get("/staff/signin").await;
     assert!(p.body.contains("<html lang=\"ja\">"));
     assert!(p.body.contains("職員ログイン"));
-    let p = agent.post("/lang", &[("lang", "en"), ("back", "/staff/signin")]).await;
+    let p = agent
+        .post("/lang", &[("lang", "en"), ("back", "/staff/signin")])
+        .await;
     assert_eq!(p.status, 303);
     assert_eq!(p.location().as_deref(), Some("/staff/signin"));
     let p = agent.get("/staff/signin").await;
     assert!(p.body.contains("<html lang=\"en\">"));
     assert!(p.body.contains("Staff sign-in"));
     // The switch never redirects off-site.
-    let p = agent.post("/lang", &[("lang", "ja"), ("back", "//evil.example/")]).await;
+    let p = agent
+        .post("/lang", &[("lang", "ja"), ("back", "//evil.example/")])
+        .await;
     assert_eq!(p.location().as_deref(), Some("/"));
 }
 
@@ -265,9 +345,20 @@ async fn pages_are_japanese_by_default_and_english_by_choice_which_persists() {
 async fn pages_load_nothing_from_other_origins_and_label_every_input() {
     let app = spawn_app().await;
     let admin = app.setup_admin().await;
-    for path in ["/staff/signin", "/staff", "/staff/clerks", "/staff/departments"] {
+    for path in [
+        "/staff/signin",
+        "/staff",
+        "/staff/clerks",
+        "/staff/departments",
+    ] {
         let p = admin.agent.get(path).await;
-        for attr in ["src=\"http", "href=\"http", "src=\"//", "href=\"//", "url(http"] {
+        for attr in [
+            "src=\"http",
+            "href=\"http",
+            "src=\"//",
+            "href=\"//",
+            "url(http",
+        ] {
             assert!(!p.body.contains(attr), "{path}: {attr}");
         }
         assert!(p.body.contains("name=\"viewport\""));
@@ -282,7 +373,10 @@ async fn pages_load_nothing_from_other_origins_and_label_every_input() {
             }
             let id_at = tag.find("id=\"").expect("input has an id") + 4;
             let id = &tag[id_at..id_at + tag[id_at..].find('"').expect("id end")];
-            assert!(p.body.contains(&format!("for=\"{id}\"")), "{path}: label for {id}");
+            assert!(
+                p.body.contains(&format!("for=\"{id}\"")),
+                "{path}: label for {id}"
+            );
         }
     }
 }

@@ -18,7 +18,10 @@ async fn c1_the_session_id_changes_at_sign_in_and_the_old_one_is_dead() {
     agent.get("/staff/signin").await;
     let anonymous = session_cookie(&agent.cookie_header()).expect("cookie");
     agent
-        .post("/staff/signin", &[("email", &admin.email), ("password", &admin.password)])
+        .post(
+            "/staff/signin",
+            &[("email", &admin.email), ("password", &admin.password)],
+        )
         .await;
     let pending = session_cookie(&agent.cookie_header()).expect("cookie");
     assert_ne!(anonymous, pending, "rotated at the password step");
@@ -146,14 +149,21 @@ async fn c2_h1_over_tls_the_cookie_is_secure_with_the_host_prefix_and_hsts_is_se
         .expect("hsts");
     assert!(hsts.contains("max-age=31536000"));
     // Both TLS 1.2 and 1.3 work.
-    for version in [reqwest::tls::Version::TLS_1_2, reqwest::tls::Version::TLS_1_3] {
+    for version in [
+        reqwest::tls::Version::TLS_1_2,
+        reqwest::tls::Version::TLS_1_3,
+    ] {
         let client = reqwest::Client::builder()
             .tls_danger_accept_invalid_certs(true)
             .tls_version_min(version)
             .tls_version_max(version)
             .build()
             .expect("client");
-        let r = client.get(agent.url("/staff/signin")).send().await.expect("tls");
+        let r = client
+            .get(agent.url("/staff/signin"))
+            .send()
+            .await
+            .expect("tls");
         assert_eq!(r.status(), 200);
     }
 }
@@ -169,7 +179,11 @@ async fn c3_sessions_end_after_thirty_idle_minutes() {
     let p = admin.agent.get("/staff").await;
     assert_eq!(p.status, 303);
     let audit = app.audit().await;
-    assert!(audit.iter().any(|r| r.action == "session.end" && r.detail.as_deref() == Some("idle_timeout")));
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == "session.end" && r.detail.as_deref() == Some("idle_timeout"))
+    );
 }
 
 #[tokio::test]
@@ -184,7 +198,11 @@ async fn c3_sessions_end_after_twelve_hours_however_active() {
     app.clock.advance(20 * 60);
     assert_eq!(admin.agent.get("/staff").await.status, 303);
     let audit = app.audit().await;
-    assert!(audit.iter().any(|r| r.action == "session.end" && r.detail.as_deref() == Some("absolute_timeout")));
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == "session.end" && r.detail.as_deref() == Some("absolute_timeout"))
+    );
 }
 
 #[tokio::test]
@@ -200,9 +218,13 @@ async fn c4_sign_out_is_a_protected_post_and_the_old_cookie_stops_working() {
     let p = admin.agent.post("/staff/signout", &[]).await;
     assert_eq!(p.status, 303);
     assert_eq!(admin.agent.get("/staff").await.status, 303);
-    assert_eq!(admin.agent.get_with_cookie("/staff", &cookie).await.status, 303);
     assert_eq!(
-        app.scalar("select count(*) from login where end_reason = 'sign_out'").await,
+        admin.agent.get_with_cookie("/staff", &cookie).await.status,
+        303
+    );
+    assert_eq!(
+        app.scalar("select count(*) from login where end_reason = 'sign_out'")
+            .await,
         1
     );
 }
@@ -213,16 +235,29 @@ async fn c5_disabling_a_clerk_refuses_their_very_next_request() {
     let app = spawn_app().await;
     let admin = app.setup_admin().await;
     let dept = app.add_department(&admin.agent, "市民課").await;
-    let link = app.add_clerk(&admin.agent, "d@city.example.jp", "停止 予定", &dept).await;
-    let clerk = app.enrol(&link, None, "d@city.example.jp", "停止される予定の職員の合言葉").await;
+    let link = app
+        .add_clerk(&admin.agent, "d@city.example.jp", "停止 予定", &dept)
+        .await;
+    let clerk = app
+        .enrol(
+            &link,
+            None,
+            "d@city.example.jp",
+            "停止される予定の職員の合言葉",
+        )
+        .await;
     let second = app.sign_in(&clerk).await;
     assert_eq!(clerk.agent.get("/staff").await.status, 200);
     admin.agent.get("/staff/clerks").await;
-    let id: String = sqlx::query_scalar("select account_id from account where email = 'd@city.example.jp'")
-        .fetch_one(&app.state.db.pool)
-        .await
-        .expect("id");
-    let p = admin.agent.post(&format!("/staff/clerks/{id}/disable"), &[]).await;
+    let id: String =
+        sqlx::query_scalar("select account_id from account where email = 'd@city.example.jp'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .expect("id");
+    let p = admin
+        .agent
+        .post(&format!("/staff/clerks/{id}/disable"), &[])
+        .await;
     assert_eq!(p.status, 303);
     assert_eq!(clerk.agent.get("/staff").await.status, 303);
     assert_eq!(second.get("/staff").await.status, 303);

@@ -18,12 +18,20 @@ async fn the_first_admin_sets_a_password_and_an_authenticator_and_lands_on_the_s
     assert!(home.body.contains("窓口 花子"));
     assert!(home.body.contains("管理者"));
     let actions = app.actions().await;
-    for a in ["invitation.issued", "invitation.opened", "invitation.accepted", "account.enrolled", "session.start"] {
+    for a in [
+        "invitation.issued",
+        "invitation.opened",
+        "invitation.accepted",
+        "account.enrolled",
+        "session.start",
+    ] {
         assert!(actions.iter().any(|x| x == a), "{a} audited: {actions:?}");
     }
     // Once an admin exists, a restart prints no new first-admin link.
     assert_eq!(
-        madoguchi::clerks::bootstrap_link(&app.state).await.expect("bootstrap"),
+        madoguchi::clerks::bootstrap_link(&app.state)
+            .await
+            .expect("bootstrap"),
         None
     );
 }
@@ -35,7 +43,11 @@ async fn a1_only_the_sha256_of_a_token_is_stored_and_it_never_reaches_a_log() {
     let link = app.bootstrap_link.clone().expect("link");
     let token = token_of(&link);
     assert_eq!(token.len(), 43, "256 bits in base64url");
-    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert!(
+        token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
     let stored: Vec<String> = sqlx::query_scalar("select token_hash from invitation")
         .fetch_all(&app.state.db.pool)
         .await
@@ -43,7 +55,10 @@ async fn a1_only_the_sha256_of_a_token_is_stored_and_it_never_reaches_a_log() {
     assert_eq!(stored, vec![hex::encode(Sha256::digest(token.as_bytes()))]);
     app.setup_admin().await;
     let logs = captured_logs();
-    assert!(logs.contains("/setup/{token}"), "requests are logged by route");
+    assert!(
+        logs.contains("/setup/{token}"),
+        "requests are logged by route"
+    );
     assert!(!logs.contains(&token), "the token appears in no log line");
     for r in app.audit().await {
         let row = format!("{r:?}");
@@ -84,10 +99,15 @@ async fn a2_two_concurrent_enrolments_with_one_link_let_exactly_one_succeed() {
     .await;
     let mut statuses = [ra.status, rb.status];
     statuses.sort();
-    assert_eq!(statuses, [303, 404], "one wins, the other sees the invalid-link page");
+    assert_eq!(
+        statuses,
+        [303, 404],
+        "one wins, the other sees the invalid-link page"
+    );
     assert_eq!(app.scalar("select count(*) from account").await, 1);
     assert_eq!(
-        app.scalar("select count(*) from invitation where used_at is not null").await,
+        app.scalar("select count(*) from invitation where used_at is not null")
+            .await,
         1
     );
 }
@@ -115,7 +135,8 @@ async fn a4_opening_a_link_with_get_or_head_never_uses_it_up() {
         assert_eq!(scanner.head(&link).await.status, 200);
     }
     assert_eq!(
-        app.scalar("select count(*) from invitation where used_at is null").await,
+        app.scalar("select count(*) from invitation where used_at is null")
+            .await,
         1
     );
     app.setup_admin().await;
@@ -128,7 +149,10 @@ async fn a5_setup_pages_send_no_referrer_and_finish_at_a_url_without_the_token()
     let link = app.bootstrap_link.clone().expect("link");
     let agent = app.agent();
     let page = agent.get(&link).await;
-    assert_eq!(page.header("referrer-policy").as_deref(), Some("no-referrer"));
+    assert_eq!(
+        page.header("referrer-policy").as_deref(),
+        Some("no-referrer")
+    );
     assert!(!page.body.contains("https://") && !page.body.contains("http://"));
     let admin = app.setup_admin().await;
     let _ = admin;
@@ -154,11 +178,15 @@ async fn a8_invalid_expired_used_and_unknown_links_all_get_the_same_page() {
     let reissued_old = valid_later.clone();
     // Re-issuing kills the old link (A7's last clause).
     admin.agent.get("/staff/clerks").await;
-    let id: String = sqlx::query_scalar("select account_id from account where email = 'x@city.example.jp'")
-        .fetch_one(&app.state.db.pool)
-        .await
-        .expect("id");
-    let p = admin.agent.post(&format!("/staff/clerks/{id}/resend"), &[]).await;
+    let id: String =
+        sqlx::query_scalar("select account_id from account where email = 'x@city.example.jp'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .expect("id");
+    let p = admin
+        .agent
+        .post(&format!("/staff/clerks/{id}/resend"), &[])
+        .await;
     assert_eq!(p.status, 303);
     app.clock.advance(73 * 3600);
     let _ = expiring;
@@ -169,7 +197,13 @@ async fn a8_invalid_expired_used_and_unknown_links_all_get_the_same_page() {
     // The expiring link, opened after its lifetime.
     let pages_expired = app
         .agent()
-        .get(&app.mails().iter().find(|m| m.to == "expire@city.example.jp").map(|m| link_in(&m.text).expect("l")).expect("mail"))
+        .get(
+            &app.mails()
+                .iter()
+                .find(|m| m.to == "expire@city.example.jp")
+                .map(|m| link_in(&m.text).expect("l"))
+                .expect("mail"),
+        )
         .await;
     pages.push(pages_expired);
     let first = pages[0].main();
@@ -188,7 +222,9 @@ async fn a10_the_enrolment_code_cannot_be_replayed_as_the_first_sign_in_code() {
     let enrol_code = app.code(&admin.secret);
     let (agent, page) = app.password_step(&admin.email, &admin.password).await;
     assert_eq!(page.status, 303);
-    let page = agent.post("/staff/signin/code", &[("code", &enrol_code)]).await;
+    let page = agent
+        .post("/staff/signin/code", &[("code", &enrol_code)])
+        .await;
     assert_eq!(page.status, 422);
     assert!(page.body.contains("確認コードが正しくありません"));
     assert!(app.actions().await.contains(&"totp.replay".to_string()));
@@ -207,17 +243,38 @@ async fn a_clerk_added_by_an_admin_gets_a_bilingual_mail_and_sets_up_with_its_li
     let link = app
         .add_clerk(&admin.agent, "Clerk@City.example.jp", "山田 太郎", &dept)
         .await;
-    assert!(link.starts_with("http://madoguchi.city.example.jp/setup/"), "{link}");
+    assert!(
+        link.starts_with("http://madoguchi.city.example.jp/setup/"),
+        "{link}"
+    );
     let mail = app.mails().pop().expect("mail");
     assert_eq!(mail.to, "clerk@city.example.jp");
-    assert!(mail.subject.contains("窓口アカウントの設定のお願い"), "{}", mail.subject);
-    assert!(mail.subject.contains("Please set up your Madoguchi account"));
-    let ja = mail.text.find("職員アカウントが作成されました").expect("Japanese body");
-    let en = mail.text.find("A staff account has been created").expect("English body");
+    assert!(
+        mail.subject.contains("窓口アカウントの設定のお願い"),
+        "{}",
+        mail.subject
+    );
+    assert!(
+        mail.subject
+            .contains("Please set up your Madoguchi account")
+    );
+    let ja = mail
+        .text
+        .find("職員アカウントが作成されました")
+        .expect("Japanese body");
+    let en = mail
+        .text
+        .find("A staff account has been created")
+        .expect("English body");
     assert!(ja < en, "Japanese first");
     assert!(mail.html.contains(&link.replace('&', "&amp;")));
     let clerk = app
-        .enrol(&link, None, "clerk@city.example.jp", "長い合言葉で安全に 2027")
+        .enrol(
+            &link,
+            None,
+            "clerk@city.example.jp",
+            "長い合言葉で安全に 2027",
+        )
         .await;
     let home = clerk.agent.get("/staff").await;
     assert!(home.body.contains("山田 太郎"));
@@ -266,7 +323,15 @@ async fn e8_b6_bad_setup_input_gets_clear_errors_and_keeps_the_link() {
     assert!(page.body.contains("12 文字以上"));
     let huge = "x".repeat(70 * 1024);
     let page = agent
-        .post(&link, &[("name", &huge), ("email", "a@b.jp"), ("password", "p"), ("password_confirm", "p")])
+        .post(
+            &link,
+            &[
+                ("name", &huge),
+                ("email", "a@b.jp"),
+                ("password", "p"),
+                ("password_confirm", "p"),
+            ],
+        )
         .await;
     assert_eq!(page.status, 413);
     assert!(page.body.contains("送信内容が大きすぎます"));

@@ -17,7 +17,9 @@ async fn b2_the_previous_step_is_accepted_but_two_steps_back_and_the_next_step_a
     let now = app.now();
     let at = |step_offset: i64| totp::code_at(&admin.secret, now + step_offset * 30).expect("c");
     for refused in [at(-2), at(1)] {
-        let p = agent.post("/staff/signin/code", &[("code", &refused)]).await;
+        let p = agent
+            .post("/staff/signin/code", &[("code", &refused)])
+            .await;
         assert_eq!(p.status, 422, "refused");
     }
     // Re-enter the password: the pending state lasts five minutes.
@@ -35,14 +37,26 @@ async fn b3_b4_a_code_used_once_is_refused_the_second_time_and_looks_like_a_wron
     app.next_step();
     let code = app.code(&admin.secret);
     let (first, _) = app.password_step(&admin.email, &admin.password).await;
-    assert_eq!(first.post("/staff/signin/code", &[("code", &code)]).await.status, 303);
+    assert_eq!(
+        first
+            .post("/staff/signin/code", &[("code", &code)])
+            .await
+            .status,
+        303
+    );
     let (second, _) = app.password_step(&admin.email, &admin.password).await;
     let replay = second.post("/staff/signin/code", &[("code", &code)]).await;
     let (third, _) = app.password_step(&admin.email, &admin.password).await;
-    let wrong = third.post("/staff/signin/code", &[("code", "000000")]).await;
+    let wrong = third
+        .post("/staff/signin/code", &[("code", "000000")])
+        .await;
     assert_eq!(replay.status, 422);
     assert_eq!(replay.status, wrong.status);
-    assert_eq!(replay.main(), wrong.main(), "a replay looks exactly like a wrong code");
+    assert_eq!(
+        replay.main(),
+        wrong.main(),
+        "a replay looks exactly like a wrong code"
+    );
     let actions = app.actions().await;
     assert_eq!(actions.iter().filter(|a| *a == "totp.replay").count(), 1);
     assert_eq!(second.get("/staff").await.status, 303);
@@ -76,11 +90,15 @@ async fn b5_five_wrong_codes_lock_briefly_and_a_new_password_sign_in_does_not_re
     let admin = app.setup_admin().await;
     let (agent, _) = app.password_step(&admin.email, &admin.password).await;
     for _ in 0..4 {
-        agent.post("/staff/signin/code", &[("code", "000000")]).await;
+        agent
+            .post("/staff/signin/code", &[("code", "000000")])
+            .await;
     }
     // A fresh password step does not clear the four failures.
     let (agent, _) = app.password_step(&admin.email, &admin.password).await;
-    let p = agent.post("/staff/signin/code", &[("code", "000000")]).await;
+    let p = agent
+        .post("/staff/signin/code", &[("code", "000000")])
+        .await;
     assert_eq!(p.status, 422);
     app.next_step();
     let p = agent
@@ -108,19 +126,29 @@ async fn b5_one_hundred_consecutive_failures_lock_the_account_until_an_admin_ena
     let app = spawn_app().await;
     let admin = app.setup_admin().await;
     let dept = app.add_department(&admin.agent, "総務課").await;
-    let link = app.add_clerk(&admin.agent, "c@city.example.jp", "試験 一郎", &dept).await;
-    let clerk = app.enrol(&link, None, "c@city.example.jp", "とても長い合言葉 2027").await;
+    let link = app
+        .add_clerk(&admin.agent, "c@city.example.jp", "試験 一郎", &dept)
+        .await;
+    let clerk = app
+        .enrol(&link, None, "c@city.example.jp", "とても長い合言葉 2027")
+        .await;
     let mut failures = 0;
     while failures < 100 {
         app.clock.advance(3601);
         let (agent, page) = app.password_step(&clerk.email, &clerk.password).await;
         assert_eq!(page.status, 303);
         for _ in 0..5 {
-            agent.post("/staff/signin/code", &[("code", "000000")]).await;
+            agent
+                .post("/staff/signin/code", &[("code", "000000")])
+                .await;
             failures += 1;
         }
     }
-    assert_eq!(app.scalar("select count(*) from account where status = 'locked'").await, 1);
+    assert_eq!(
+        app.scalar("select count(*) from account where status = 'locked'")
+            .await,
+        1
+    );
     app.clock.advance(24 * 3600);
     let (agent, _) = app.password_step(&clerk.email, &clerk.password).await;
     app.next_step();
@@ -131,11 +159,14 @@ async fn b5_one_hundred_consecutive_failures_lock_the_account_until_an_admin_ena
     // An admin enables the clerk again.
     let admin_agent = app.sign_in(&admin).await;
     admin_agent.get("/staff/clerks").await;
-    let id: String = sqlx::query_scalar("select account_id from account where email = 'c@city.example.jp'")
-        .fetch_one(&app.state.db.pool)
-        .await
-        .expect("id");
-    let p = admin_agent.post(&format!("/staff/clerks/{id}/enable"), &[]).await;
+    let id: String =
+        sqlx::query_scalar("select account_id from account where email = 'c@city.example.jp'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .expect("id");
+    let p = admin_agent
+        .post(&format!("/staff/clerks/{id}/enable"), &[])
+        .await;
     assert_eq!(p.status, 303);
     app.sign_in(&clerk).await;
 }
@@ -150,11 +181,15 @@ async fn b7_unknown_email_and_wrong_password_get_the_same_answer_in_similar_time
     let mut pages = vec![];
     for i in 0..4 {
         let t = Instant::now();
-        let (_, p) = app.password_step("nobody@city.example.jp", "whatever password").await;
+        let (_, p) = app
+            .password_step("nobody@city.example.jp", "whatever password")
+            .await;
         unknown.push(t.elapsed());
         pages.push(p);
         let t = Instant::now();
-        let (_, p) = app.password_step(&admin.email, &format!("wrong password {i}")).await;
+        let (_, p) = app
+            .password_step(&admin.email, &format!("wrong password {i}"))
+            .await;
         wrong.push(t.elapsed());
         pages.push(p);
         app.clock.advance(3600); // keep clear of the per-account throttle
@@ -162,7 +197,10 @@ async fn b7_unknown_email_and_wrong_password_get_the_same_answer_in_similar_time
     let first = pages[0].main();
     for p in &pages {
         assert_eq!(p.status, 422);
-        assert_eq!(p.main().replace("nobody@city.example.jp", ADMIN_EMAIL), first.replace("nobody@city.example.jp", ADMIN_EMAIL));
+        assert_eq!(
+            p.main().replace("nobody@city.example.jp", ADMIN_EMAIL),
+            first.replace("nobody@city.example.jp", ADMIN_EMAIL)
+        );
     }
     unknown.sort();
     wrong.sort();
@@ -211,10 +249,14 @@ async fn a9_sign_in_is_rate_limited_per_address() {
             .status;
     }
     assert_eq!(last, 429);
-    let p = agent.post("/staff/signin", &[("email", "x@y.jp"), ("password", "p")]).await;
+    let p = agent
+        .post("/staff/signin", &[("email", "x@y.jp"), ("password", "p")])
+        .await;
     assert!(p.body.contains("1分ほど待って"));
     app.clock.advance(60);
-    let p = agent.post("/staff/signin", &[("email", "x@y.jp"), ("password", "p")]).await;
+    let p = agent
+        .post("/staff/signin", &[("email", "x@y.jp"), ("password", "p")])
+        .await;
     assert_eq!(p.status, 422);
 }
 
@@ -230,7 +272,10 @@ async fn e5_sql_metacharacters_are_just_data() {
     let name = "x'); drop table account; --";
     app.add_department(&admin.agent, name).await;
     let page = admin.agent.get("/staff/departments").await;
-    assert!(page.body.contains("x&#x27;); drop table account; --") || page.body.contains("x&#39;); drop table account; --"));
+    assert!(
+        page.body.contains("x&#x27;); drop table account; --")
+            || page.body.contains("x&#39;); drop table account; --")
+    );
     assert_eq!(app.scalar("select count(*) from account").await, 1);
 }
 
