@@ -68,6 +68,10 @@ async fn driver() -> Option<Driver> {
 }
 
 async fn phone(driver: &Driver, profile: &std::path::Path) -> WebDriver {
+    phone_of_width(driver, profile, 390).await
+}
+
+async fn phone_of_width(driver: &Driver, profile: &std::path::Path, width: u32) -> WebDriver {
     let mut caps = DesiredCapabilities::chrome();
     caps.set_binary("/usr/bin/chromium").expect("binary");
     for arg in [
@@ -93,7 +97,7 @@ async fn phone(driver: &Driver, profile: &std::path::Path) -> WebDriver {
     caps.add_experimental_option(
         "mobileEmulation",
         serde_json::json!({
-            "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0, "mobile": true, "touch": true },
+            "deviceMetrics": { "width": width, "height": 844, "pixelRatio": 2.0, "mobile": true, "touch": true },
             "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36"
         }),
     )
@@ -254,5 +258,63 @@ async fn on_a_phone_the_first_admin_sets_up_and_signs_in_with_totp() {
         .screenshot(&dir.join("06-staff-home-en.png"))
         .await
         .expect("shot");
+    browser.quit().await.expect("quit");
+}
+
+#[tokio::test]
+async fn at_360_px_no_page_scrolls_sideways() {
+    let Some(driver) = driver().await else { return };
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let dept = app
+        .add_department(
+            &admin.agent,
+            "とても長い名前の課を作ってみて表の幅を確かめる課",
+        )
+        .await;
+    app.add_clerk(
+        &admin.agent,
+        "wide@city.example.jp",
+        "表示幅 確認用の長い名前の職員さん",
+        &dept,
+    )
+    .await;
+    let profile = tempfile::tempdir().expect("profile");
+    let browser = phone_of_width(&driver, profile.path(), 360).await;
+    // Bring the admin's session cookie into the browser.
+    browser
+        .goto(format!("{}/staff/signin", app.base))
+        .await
+        .expect("open");
+    let cookie = admin.agent.cookie_header();
+    let (name, value) = cookie
+        .split("; ")
+        .find_map(|c| c.split_once('=').filter(|(n, _)| *n == "madoguchi"))
+        .expect("session cookie");
+    browser
+        .add_cookie(thirtyfour::Cookie::new(name.to_string(), value.to_string()))
+        .await
+        .expect("cookie");
+    for (path, heading) in [
+        ("/staff/signin", "職員ログイン"),
+        ("/staff", "職員ホーム"),
+        ("/staff/clerks", "職員の管理"),
+        ("/staff/departments", "課の管理"),
+    ] {
+        browser
+            .goto(format!("{}{path}", app.base))
+            .await
+            .expect("open");
+        wait_for_heading(&browser, heading).await;
+        let scroll: i64 = browser
+            .execute("return document.documentElement.scrollWidth", vec![])
+            .await
+            .expect("js")
+            .convert()
+            .expect("width");
+        assert!(scroll <= 360, "{path} is {scroll} px wide");
+        let file = format!("360-{}.png", path.trim_start_matches('/').replace('/', "-"));
+        browser.screenshot(&shots().join(file)).await.expect("shot");
+    }
     browser.quit().await.expect("quit");
 }

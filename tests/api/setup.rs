@@ -338,3 +338,31 @@ async fn e8_b6_bad_setup_input_gets_clear_errors_and_keeps_the_link() {
     assert_eq!(app.scalar("select count(*) from account").await, 0);
     app.setup_admin().await;
 }
+
+#[tokio::test]
+async fn b11_the_stored_authenticator_secret_is_encrypted_with_the_configured_key() {
+    // SECURITY B11
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let (id, stored): (String, Vec<u8>) =
+        sqlx::query_as("select account_id, totp_secret from account")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .expect("row");
+    assert!(
+        !stored
+            .windows(admin.secret.len())
+            .any(|w| w == admin.secret.as_slice())
+    );
+    let key = std::fs::read_to_string(app.dir.path().join("totp.key")).expect("key file");
+    assert!(!key.trim().is_empty());
+    assert_eq!(
+        app.state.secrets.open(&id, &stored).expect("opens"),
+        admin.secret
+    );
+    let other = madoguchi::auth::totp::SecretBox::new(&[9u8; 32]);
+    assert!(
+        other.open(&id, &stored).is_err(),
+        "the database alone does not reveal it"
+    );
+}
