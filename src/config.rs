@@ -54,6 +54,14 @@ pub struct Config {
     pub invitation_lifetime_secs: i64,
     pub sign_in_rate_per_minute: u32,
     pub database_max_connections: u32,
+    /// Longest a guest may be granted at once, in days (D5).
+    pub guest_max_days: i64,
+    /// Expiry given to a new guest unless the clerk chooses another, in days.
+    pub guest_default_days: i64,
+    /// Days before expiry on which reminders go out, largest first.
+    pub reminder_days: Vec<i64>,
+    /// How often the sweeper runs, in seconds.
+    pub sweep_secs: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -79,6 +87,10 @@ pub struct RawConfig {
     pub invitation_hours: Option<i64>,
     pub sign_in_rate_per_minute: Option<u32>,
     pub database_max_connections: Option<u32>,
+    pub guest_max_days: Option<i64>,
+    pub guest_default_days: Option<i64>,
+    pub reminder_days: Option<String>,
+    pub sweep_seconds: Option<u64>,
 }
 
 const KEYS: &[&str] = &[
@@ -95,6 +107,10 @@ const KEYS: &[&str] = &[
     "INVITATION_HOURS",
     "SIGN_IN_RATE_PER_MINUTE",
     "DATABASE_MAX_CONNECTIONS",
+    "GUEST_MAX_DAYS",
+    "GUEST_DEFAULT_DAYS",
+    "REMINDER_DAYS",
+    "SWEEP_SECONDS",
     "CONFIG",
 ];
 
@@ -152,6 +168,10 @@ impl RawConfig {
         overlay!(invitation_hours, "INVITATION_HOURS", parse);
         overlay!(sign_in_rate_per_minute, "SIGN_IN_RATE_PER_MINUTE", parse);
         overlay!(database_max_connections, "DATABASE_MAX_CONNECTIONS", parse);
+        overlay!(guest_max_days, "GUEST_MAX_DAYS", parse);
+        overlay!(guest_default_days, "GUEST_DEFAULT_DAYS", parse);
+        overlay!(reminder_days, "REMINDER_DAYS");
+        overlay!(sweep_seconds, "SWEEP_SECONDS", parse);
         Ok(raw)
     }
 
@@ -202,7 +222,34 @@ impl RawConfig {
         if !(1..=24 * 30).contains(&invitation_hours) {
             bail!("MADOGUCHI_INVITATION_HOURS must be between 1 and 720");
         }
+        let guest_max_days = self.guest_max_days.unwrap_or(90);
+        if !(1..=3650).contains(&guest_max_days) {
+            bail!("MADOGUCHI_GUEST_MAX_DAYS must be between 1 and 3650");
+        }
+        let guest_default_days = self.guest_default_days.unwrap_or(30).min(guest_max_days);
+        if guest_default_days < 1 {
+            bail!("MADOGUCHI_GUEST_DEFAULT_DAYS must be at least 1");
+        }
+        let mut reminder_days = Vec::new();
+        for part in self.reminder_days.as_deref().unwrap_or("7,1").split(',') {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            let d: i64 = part
+                .parse()
+                .ok()
+                .filter(|d| (1..=365).contains(d))
+                .context("MADOGUCHI_REMINDER_DAYS must be days such as 7,1")?;
+            reminder_days.push(d);
+        }
+        reminder_days.sort_unstable_by(|a, b| b.cmp(a));
+        reminder_days.dedup();
         Ok(Config {
+            guest_max_days,
+            guest_default_days,
+            reminder_days,
+            sweep_secs: self.sweep_seconds.unwrap_or(300).max(1),
             data_dir,
             database_url: Secret::new(database_url),
             listen,

@@ -7,7 +7,9 @@ pub mod clerks;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod guests;
 pub mod mail;
+pub mod notice;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -102,6 +104,16 @@ impl Application {
             let _ = store
                 .continuously_delete_expired(tokio::time::Duration::from_secs(600))
                 .await;
+        });
+        let sweeper_state = self.state.clone();
+        let _sweeper: JoinHandle<()> = tokio::spawn(async move {
+            let every = tokio::time::Duration::from_secs(sweeper_state.config.sweep_secs);
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = guests::sweep(&sweeper_state).await {
+                    tracing::error!(error = format!("{e:#}"), "sweeper failed");
+                }
+            }
         });
         let app = self
             .router

@@ -3,6 +3,8 @@
 //! migration folders. We chose `Any` over an enum of native pools so every query has one path.
 
 pub mod accounts;
+pub mod channels;
+pub mod guests;
 pub mod invitations;
 pub mod logins;
 pub mod sessions;

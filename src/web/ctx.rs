@@ -43,6 +43,8 @@ pub struct Ctx {
     /// The signed-in person's name, shown with the sign-out button.
     pub user: Option<String>,
     pub is_admin: bool,
+    /// Whether the signed-in person is a guest (their menu and sign-out differ).
+    pub guest: bool,
 }
 
 impl Ctx {
@@ -70,6 +72,7 @@ impl Ctx {
             address: info.and_then(|i| i.address),
             user: None,
             is_admin: false,
+            guest: false,
         }
     }
 }

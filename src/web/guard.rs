@@ -12,6 +12,7 @@ use super::error::AppError;
 use super::paths;
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::auth::policy::{ABSOLUTE_TIMEOUT_SECS, IDLE_TIMEOUT_SECS};
+use crate::db::guests::{self, Guest};
 use crate::db::logins;
 
 pub const LOGIN_KEY: &str = "login";
@@ -109,23 +110,15 @@ impl FromRequestParts<AppState> for StaffUser {
             None
         };
         if let Some(reason) = end_reason {
-            let mut tx = state.db.begin().await?;
-            if logins::end(&mut tx, &login.login_id, reason, now).await? {
-                audit::record(
-                    &mut tx,
-                    now,
-                    &source,
-                    &Event::new(
-                        Actor::Clerk(login.account_id.clone()),
-                        "session.end",
-                        Outcome::Success,
-                    )
-                    .detail(reason),
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            session.flush().await?;
+            end_login(
+                state,
+                &session,
+                &login.login_id,
+                Actor::Clerk(login.account_id.clone()),
+                reason,
+                &source,
+            )
+            .await?;
             return Err(GuardRejection::SignIn);
         }
         logins::touch(&state.db, &login.login_id, now).await?;
@@ -137,6 +130,135 @@ impl FromRequestParts<AppState> for StaffUser {
             role: login.role.unwrap_or_default(),
             department_id: login.department_id,
             department_name: login.department_name,
+        })
+    }
+}
+
+/// Ends a login the guard refuses, records why, and forgets the cookie session.
+async fn end_login(
+    state: &AppState,
+    session: &Session,
+    login_id: &str,
+    actor: Actor,
+    reason: &str,
+    source: &crate::audit::Source,
+) -> Result<(), AppError> {
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    if logins::end(&mut tx, login_id, reason, now).await? {
+        audit::record(
+            &mut tx,
+            now,
+            source,
+            &Event::new(actor, "session.end", Outcome::Success).detail(reason.to_string()),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    session.flush().await?;
+    Ok(())
+}
+
+/// A signed-in guest, re-checked on this request: account active, not expired, channel not
+/// archived (C5). The session proves who; the database says whether.
+#[derive(Clone, Debug)]
+pub struct GuestUser {
+    pub login_id: String,
+    pub guest: Guest,
+}
+
+impl GuestUser {
+    pub fn actor(&self) -> Actor {
+        Actor::Guest(self.guest.account_id.clone())
+    }
+}
+
+/// Sends a guest to the guest sign-in page.
+pub enum GuestRejection {
+    SignIn,
+    Error(AppError),
+}
+
+impl IntoResponse for GuestRejection {
+    fn into_response(self) -> Response {
+        match self {
+            GuestRejection::SignIn => Redirect::to(paths::GUEST_SIGN_IN).into_response(),
+            GuestRejection::Error(e) => e.into_response(),
+        }
+    }
+}
+
+impl<E: Into<AppError>> From<E> for GuestRejection {
+    fn from(e: E) -> Self {
+        GuestRejection::Error(e.into())
+    }
+}
+
+impl FromRequestParts<AppState> for GuestUser {
+    type Rejection = GuestRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
+        let Some(login_id) = session.get::<String>(LOGIN_KEY).await? else {
+            return Err(GuestRejection::SignIn);
+        };
+        let source = parts
+            .extensions
+            .get::<RequestInfo>()
+            .map(RequestInfo::source)
+            .unwrap_or_default();
+        let now = state.now();
+        let Some(login) = logins::open(&state.db, &login_id).await? else {
+            session.remove::<String>(LOGIN_KEY).await?;
+            return Err(GuestRejection::SignIn);
+        };
+        if login.kind != "guest" {
+            // A clerk's session opens no guest page: it is simply not signed in here.
+            return Err(GuestRejection::SignIn);
+        }
+        let mut conn = state.db.pool.acquire().await?;
+        let guest = guests::get(&mut conn, &login.account_id).await?;
+        let channel_status: Option<String> = match &guest {
+            Some(g) => {
+                sqlx::query_scalar("select status from channel where channel_id = $1")
+                    .bind(&g.channel_id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+            }
+            None => None,
+        };
+        drop(conn);
+        let end_reason = match &guest {
+            None => Some("not_guest"),
+            Some(g) if g.status != "active" => Some("account_inactive"),
+            Some(g) if g.expires_at <= now => Some("guest_expired"),
+            Some(_) if channel_status.as_deref() != Some("active") => Some("channel_archived"),
+            Some(_) if now - login.last_seen_at > IDLE_TIMEOUT_SECS => Some("idle_timeout"),
+            Some(_) if now - login.created_at > ABSOLUTE_TIMEOUT_SECS => Some("absolute_timeout"),
+            Some(_) => None,
+        };
+        let (Some(guest), None) = (guest, end_reason) else {
+            end_login(
+                state,
+                &session,
+                &login.login_id,
+                Actor::Guest(login.account_id.clone()),
+                end_reason.unwrap_or("not_guest"),
+                &source,
+            )
+            .await?;
+            return Err(GuestRejection::SignIn);
+        };
+        logins::touch(&state.db, &login.login_id, now).await?;
+        guests::touch(&state.db, &guest.account_id, now).await?;
+        Ok(GuestUser {
+            login_id: login.login_id,
+            guest,
         })
     }
 }

@@ -185,6 +185,81 @@ mod tests {
     }
 
     #[test]
+    fn every_key_built_at_run_time_exists() {
+        let ja = keys(include_str!("../locales/ja/main.ftl"));
+        let mut built = vec![];
+        for k in crate::guests::KINDS {
+            built.push(format!("kind-{k}"));
+        }
+        for p in crate::guests::PERMISSIONS {
+            built.push(format!("permission-{p}"));
+        }
+        for s in [
+            "invited", "opened", "enrolled", "active", "expired", "revoked", "closed", "locked",
+        ] {
+            built.push(format!("guest-status-{s}"));
+        }
+        for s in ["expiry", "name", "organisation", "last_access"] {
+            built.push(format!("sort-{s}"));
+        }
+        for f in [
+            "name",
+            "organisation",
+            "email",
+            "kind",
+            "permission",
+            "expires_on",
+        ] {
+            built.push(format!("bulk-field-{f}"));
+        }
+        for r in ["admin", "clerk"] {
+            built.push(format!("role-{r}"));
+        }
+        for s in ["invited", "active", "disabled", "locked"] {
+            built.push(format!("status-{s}"));
+        }
+        // Keys handed around as string literals (notices, form errors, mail parts).
+        let src = [
+            include_str!("channels.rs"),
+            include_str!("staff_guests.rs"),
+            include_str!("guest.rs"),
+            include_str!("signin.rs"),
+            include_str!("setup.rs"),
+            include_str!("staff.rs"),
+            include_str!("../guests.rs"),
+            include_str!("../clerks.rs"),
+        ]
+        .join("\n");
+        let prefixes = [
+            "\"form-",
+            "\"guest-",
+            "\"bulk-",
+            "\"channel-",
+            "\"account-",
+            "\"mail-",
+            "\"clerks-",
+            "\"signin-",
+            "\"password-",
+        ];
+        for p in prefixes {
+            for (i, _) in src.match_indices(p) {
+                let rest = &src[i + 1..];
+                let end = rest.find('"').unwrap_or(0);
+                let key = &rest[..end];
+                if key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_')
+                    && !key.ends_with('-')
+                {
+                    built.push(key.to_string());
+                }
+            }
+        }
+        let missing: Vec<_> = built.iter().filter(|k| !ja.contains(*k)).collect();
+        assert!(missing.is_empty(), "missing keys: {missing:?}");
+    }
+
+    #[test]
     fn accept_language_picks_the_preferred_supported_language() {
         let mut h = HeaderMap::new();
         h.insert(

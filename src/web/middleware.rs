@@ -203,11 +203,13 @@ pub async fn csrf_guard(
             return AppError::Csrf.into_response();
         }
     }
-    let is_form = headers
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+        .unwrap_or("");
+    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+    let is_upload = content_type.starts_with("multipart/form-data");
+    if !is_form && !is_upload {
         return AppError::Csrf.into_response();
     }
     let expected = match session.get::<String>(CSRF_KEY).await {
@@ -215,6 +217,22 @@ pub async fn csrf_guard(
         Ok(None) => return AppError::Csrf.into_response(),
         Err(e) => return AppError::from(e).into_response(),
     };
+    if is_upload {
+        // File uploads carry the token in the form's action URL, so the body streams untouched.
+        let given = req
+            .uri()
+            .query()
+            .and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == CSRF_FIELD)
+                    .map(|(_, v)| v.into_owned())
+            })
+            .unwrap_or_default();
+        if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            return AppError::Csrf.into_response();
+        }
+        return next.run(req).await;
+    }
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, FORM_LIMIT).await {
         Ok(b) => b,

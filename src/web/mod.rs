@@ -1,9 +1,11 @@
 //! HTTP: the application state, the router and its shared layers. One module per feature, each
 //! with its own `router()`, merged here.
 
+pub mod channels;
 pub mod ctx;
 pub mod error;
 pub mod guard;
+pub mod guest;
 pub mod i18n;
 pub mod lang;
 pub mod limit;
@@ -12,6 +14,7 @@ pub mod paths;
 pub mod setup;
 pub mod signin;
 pub mod staff;
+pub mod staff_guests;
 
 use std::sync::Arc;
 
@@ -86,11 +89,14 @@ pub fn cookie_name(config: &Config) -> &'static str {
 
 pub fn router(state: AppState, store: Store) -> Router {
     let routes = Router::new()
-        .route("/", get(|| async { Redirect::to(paths::STAFF_HOME) }))
+        .route("/", get(|| async { Redirect::to(paths::GUEST_SIGN_IN) }))
         .merge(signin::router())
         .merge(setup::router())
         .merge(staff::router())
         .merge(lang::router())
+        .merge(guest::router())
+        .merge(channels::router())
+        .merge(staff_guests::router())
         .nest_service("/static", ServeDir::new(static_dir()));
     shared_layers(routes, state, store)
 }

@@ -12,6 +12,37 @@ pub const STAFF_CLERK_RESEND: &str = "/staff/clerks/{id}/resend";
 pub const SETUP: &str = "/setup/{token}";
 pub const SETUP_APP: &str = "/setup/authenticator";
 pub const LANG: &str = "/lang";
+pub const INVITE: &str = "/invite/{token}";
+pub const SETUP_RECOVERY: &str = "/setup/recovery-codes";
+pub const GUEST_SIGN_IN: &str = "/signin";
+pub const GUEST_SIGN_IN_CODE: &str = "/signin/code";
+pub const GUEST_SIGN_OUT: &str = "/signout";
+pub const GUEST_HOME: &str = "/channel";
+pub const GUEST_CHANNEL: &str = "/c/{channel}";
+pub const GUEST_ACCOUNT: &str = "/account";
+pub const GUEST_ACCOUNT_EXTENSION: &str = "/account/extension";
+pub const GUEST_ACCOUNT_END_OTHERS: &str = "/account/sessions/end-others";
+pub const GUEST_ACCOUNT_PASSWORD: &str = "/account/password";
+pub const GUEST_ACCOUNT_CLOSE: &str = "/account/close";
+pub const STAFF_CHANNELS: &str = "/staff/channels";
+pub const STAFF_CHANNEL: &str = "/staff/channels/{channel}";
+pub const STAFF_CHANNEL_EDIT: &str = "/staff/channels/{channel}/edit";
+pub const STAFF_CHANNEL_ARCHIVE: &str = "/staff/channels/{channel}/archive";
+pub const STAFF_CHANNEL_REVOKE_ALL: &str = "/staff/channels/{channel}/revoke-all";
+pub const STAFF_CHANNEL_GUEST_NEW: &str = "/staff/channels/{channel}/guests/new";
+pub const STAFF_CHANNEL_GUEST_BULK: &str = "/staff/channels/{channel}/guests/bulk";
+pub const STAFF_GUESTS: &str = "/staff/guests";
+pub const STAFF_GUEST: &str = "/staff/guests/{guest}";
+pub const STAFF_GUEST_EXTEND: &str = "/staff/guests/{guest}/extend";
+pub const STAFF_GUEST_REVOKE: &str = "/staff/guests/{guest}/revoke";
+pub const STAFF_GUEST_REISSUE: &str = "/staff/guests/{guest}/reissue";
+pub const STAFF_GUEST_RESET: &str = "/staff/guests/{guest}/reset-authenticator";
+pub const STAFF_GUEST_END_SESSIONS: &str = "/staff/guests/{guest}/end-sessions";
+pub const STAFF_EXTENSION_DECIDE: &str = "/staff/extension-requests/{request}/decide";
+
+pub fn with(template: &str, key: &str, value: &str) -> String {
+    template.replace(&format!("{{{key}}}"), value)
+}
 
 pub fn setup(token: &str) -> String {
     SETUP.replace("{token}", token)

@@ -21,18 +21,21 @@ use super::error::{AppError, AppResult};
 use super::guard::{LOGIN_KEY, PENDING_KEY};
 use super::paths;
 use crate::audit::{self, Actor, Event, Outcome};
-use crate::auth::password::{self, CLERK_MIN_CHARS, PasswordProblem};
+use crate::auth::password::{self, CLERK_MIN_CHARS, GUEST_MIN_CHARS, PasswordProblem};
 use crate::auth::token::LinkToken;
 use crate::auth::totp;
 use crate::clerks::{Email, PersonName};
 use crate::db::accounts::{self, NewClerk};
+use crate::db::guests::{self, Guest};
 use crate::db::invitations::{self, Invitation};
 use crate::db::logins;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(paths::SETUP_APP, get(app_get).post(app_post))
+        .route(paths::SETUP_RECOVERY, get(recovery_get))
         .route(paths::SETUP, get(link_get).post(link_post))
+        .route(paths::INVITE, get(link_get).post(link_post))
 }
 
 const ENROL_KEY: &str = "enrol";
@@ -56,12 +59,21 @@ struct Enrolment {
 struct SetupPage {
     ctx: Ctx,
     bootstrap: bool,
+    guest: Option<Guest>,
     name: String,
     email: String,
     errors: Vec<(String, String)>,
 }
 
 impl SetupPage {
+    fn min_chars(&self) -> usize {
+        if self.guest.is_some() {
+            GUEST_MIN_CHARS
+        } else {
+            CLERK_MIN_CHARS
+        }
+    }
+
     fn error_for(&self, field: &str) -> Option<String> {
         self.errors
             .iter()
@@ -113,12 +125,36 @@ fn limited(state: &AppState, ctx: &Ctx) -> AppResult<()> {
     Ok(())
 }
 
-/// The link's invitation and, for a clerk, the account it sets up — if both can still be used
-/// (re-checked at every step: the account must still be waiting for its setup, A7).
-async fn usable_link(
-    state: &AppState,
-    token: &str,
-) -> AppResult<Option<(LinkToken, Invitation, Option<accounts::Account>)>> {
+/// What a link leads to, if it can still be used.
+struct Usable {
+    token: LinkToken,
+    inv: Invitation,
+    account: Option<accounts::Account>,
+    guest: Option<Guest>,
+}
+
+/// A guest invitation is usable only while the guest is still invited and unexpired, the
+/// channel is not archived and the sponsor is still an active clerk (A7).
+async fn guest_still_allowed(
+    conn: &mut sqlx::AnyConnection,
+    g: &Guest,
+    now: i64,
+) -> AppResult<bool> {
+    let channel_active: Option<String> =
+        sqlx::query_scalar("select status from channel where channel_id = $1")
+            .bind(&g.channel_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let sponsor = accounts::by_id(conn, &g.sponsor_id).await?;
+    Ok(g.status == "invited"
+        && g.expires_at > now
+        && channel_active.as_deref() == Some("active")
+        && sponsor.is_some_and(|s| s.status == "active"))
+}
+
+/// The link's invitation and the account it sets up — if all can still be used (re-checked at
+/// every step: the account must still be waiting for its setup, A7).
+async fn usable_link(state: &AppState, token: &str) -> AppResult<Option<Usable>> {
     let Some(token) = LinkToken::parse(token) else {
         return Ok(None);
     };
@@ -130,14 +166,38 @@ async fn usable_link(
             if accounts::admin_exists(&state.db).await? {
                 return Ok(None);
             }
-            Ok(Some((token, inv, None)))
+            Ok(Some(Usable {
+                token,
+                inv,
+                account: None,
+                guest: None,
+            }))
         }
         ("clerk_setup", Some(id)) => {
             let mut conn = state.db.pool.acquire().await?;
             let account = accounts::by_id(&mut conn, id).await?;
-            Ok(account
-                .filter(|a| a.status == "invited")
-                .map(|a| (token, inv, Some(a))))
+            Ok(account.filter(|a| a.status == "invited").map(|a| Usable {
+                token,
+                inv,
+                account: Some(a),
+                guest: None,
+            }))
+        }
+        ("guest", Some(id)) => {
+            let mut conn = state.db.pool.acquire().await?;
+            let account = accounts::by_id(&mut conn, id).await?;
+            let guest = guests::get(&mut conn, id).await?;
+            match (account, guest) {
+                (Some(a), Some(g)) if guest_still_allowed(&mut conn, &g, state.now()).await? => {
+                    Ok(Some(Usable {
+                        token,
+                        inv,
+                        account: Some(a),
+                        guest: Some(g),
+                    }))
+                }
+                _ => Ok(None),
+            }
         }
         _ => Ok(None),
     }
@@ -149,22 +209,24 @@ async fn link_get(
     Path(token): Path<String>,
 ) -> AppResult<Response> {
     limited(&state, &ctx)?;
-    let Some((_, inv, account)) = usable_link(&state, &token).await? else {
+    let Some(Usable {
+        inv,
+        account,
+        guest,
+        ..
+    }) = usable_link(&state, &token).await?
+    else {
         return invalid(ctx);
     };
     let now = state.now();
     let mut tx = state.db.begin().await?;
     if invitations::mark_opened(&mut tx, &inv.invitation_id, now).await? {
         let target = inv.account_id.clone().unwrap_or(inv.invitation_id.clone());
-        audit::record(
-            &mut tx,
-            now,
-            &ctx.source,
-            &Event::new(Actor::Anonymous, "invitation.opened", Outcome::Success)
-                .target(target)
-                .detail(inv.purpose.clone()),
-        )
-        .await?;
+        let mut ev = Event::new(Actor::Anonymous, "invitation.opened", Outcome::Success)
+            .target(target)
+            .detail(inv.purpose.clone());
+        ev.channel_id = guest.as_ref().map(|g| g.channel_id.clone());
+        audit::record(&mut tx, now, &ctx.source, &ev).await?;
     }
     tx.commit().await?;
     let (name, email) = account.map(|a| (a.name, a.email)).unwrap_or_default();
@@ -173,6 +235,7 @@ async fn link_get(
         &SetupPage {
             ctx,
             bootstrap: inv.purpose == "bootstrap",
+            guest,
             name,
             email,
             errors: vec![],
@@ -198,8 +261,19 @@ async fn link_post(
     Form(form): Form<SetupForm>,
 ) -> AppResult<Response> {
     limited(&state, &ctx)?;
-    let Some((token, inv, account)) = usable_link(&state, &token).await? else {
+    let Some(Usable {
+        token,
+        inv,
+        account,
+        guest,
+    }) = usable_link(&state, &token).await?
+    else {
         return invalid(ctx);
+    };
+    let min_chars = if guest.is_some() {
+        GUEST_MIN_CHARS
+    } else {
+        CLERK_MIN_CHARS
     };
     let bootstrap = inv.purpose == "bootstrap";
     let mut errors = Vec::new();
@@ -221,9 +295,7 @@ async fn link_post(
             (name, email)
         }
     };
-    if let Err(problem) =
-        password::check_new(&form.password, &form.password_confirm, CLERK_MIN_CHARS)
-    {
+    if let Err(problem) = password::check_new(&form.password, &form.password_confirm, min_chars) {
         let key = match problem {
             PasswordProblem::TooShort => "password-too-short",
             PasswordProblem::TooLong => "password-too-long",
@@ -232,7 +304,7 @@ async fn link_post(
         };
         errors.push((
             "password".to_string(),
-            ctx.t_with(key, &[("min", CLERK_MIN_CHARS.to_string())]),
+            ctx.t_with(key, &[("min", min_chars.to_string())]),
         ));
     }
     if bootstrap && errors.is_empty() && accounts::by_email(&state.db, &email).await?.is_some() {
@@ -244,6 +316,7 @@ async fn link_post(
             &SetupPage {
                 ctx,
                 bootstrap,
+                guest,
                 name,
                 email,
                 errors,
@@ -375,13 +448,38 @@ async fn app_post(
             }
             id.to_string()
         }
+        ("guest", Some(id)) => {
+            let allowed = match guests::get(&mut tx, id).await? {
+                Some(g) => guest_still_allowed(&mut tx, &g, now).await?,
+                None => false,
+            };
+            if !allowed {
+                drop(tx);
+                session.remove::<Enrolment>(ENROL_KEY).await?;
+                return invalid(ctx);
+            }
+            id.to_string()
+        }
         _ => return Err(AppError::NotFound),
     };
     let sealed = state.secrets.seal(&account_id, &secret)?;
     // The confirming code's step is used up: it cannot be replayed at sign-in (A10).
     accounts::complete_enrolment(&mut tx, &account_id, &e.password_hash, &sealed, step).await?;
+    let is_guest = inv.purpose == "guest";
+    let recovery = if is_guest {
+        guests::mark_enrolled(&mut tx, &account_id, now).await?;
+        let (codes, hashes) = crate::guests::recovery_codes();
+        guests::store_recovery_codes(&mut tx, &account_id, &hashes).await?;
+        Some(codes)
+    } else {
+        None
+    };
     let login_id = logins::insert(&mut tx, &account_id, now).await?;
-    let actor = Actor::Clerk(account_id.clone());
+    let actor = if is_guest {
+        Actor::Guest(account_id.clone())
+    } else {
+        Actor::Clerk(account_id.clone())
+    };
     for (action, detail) in [
         ("invitation.accepted", inv.purpose.as_str()),
         ("account.enrolled", "password+totp"),
@@ -403,5 +501,28 @@ async fn app_post(
     session.remove::<String>(PENDING_KEY).await?;
     session.insert(LOGIN_KEY, &login_id).await?;
     session.insert(CSRF_KEY, new_csrf_token()).await?;
+    if let Some(codes) = recovery {
+        // Shown once, on the next page, then forgotten.
+        session.insert(RECOVERY_KEY, codes).await?;
+        return Ok(no_referrer(
+            Redirect::to(paths::SETUP_RECOVERY).into_response(),
+        ));
+    }
     Ok(no_referrer(Redirect::to(paths::STAFF_HOME).into_response()))
+}
+
+const RECOVERY_KEY: &str = "recovery_codes";
+
+#[derive(Template)]
+#[template(path = "setup_recovery.html")]
+struct RecoveryPage {
+    ctx: Ctx,
+    codes: Vec<String>,
+}
+
+async fn recovery_get(ctx: Ctx, session: Session) -> AppResult<Response> {
+    let Some(codes) = session.remove::<Vec<String>>(RECOVERY_KEY).await? else {
+        return Ok(Redirect::to(paths::GUEST_HOME).into_response());
+    };
+    page(StatusCode::OK, &RecoveryPage { ctx, codes })
 }

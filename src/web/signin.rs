@@ -17,19 +17,88 @@ use crate::audit::{self, Actor, Event, Outcome};
 use crate::auth::policy::{self, AfterFailure, TOTP_HARD_LIMIT, TOTP_PENDING_SECS};
 use crate::auth::{password, totp};
 use crate::db::accounts::{self, Factor};
-use crate::db::logins;
+use crate::db::{guests, logins};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(paths::STAFF_SIGN_IN, get(sign_in_get).post(sign_in_post))
-        .route(paths::STAFF_SIGN_IN_CODE, get(code_get).post(code_post))
-        .route(paths::STAFF_SIGN_OUT, post(sign_out_post))
+        .route(
+            paths::STAFF_SIGN_IN,
+            get(|c, s| sign_in_get(c, s, Audience::Staff))
+                .post(|st, c, s, f| sign_in_post(st, c, s, f, Audience::Staff)),
+        )
+        .route(
+            paths::STAFF_SIGN_IN_CODE,
+            get(|st, c, s| code_get(st, c, s, Audience::Staff))
+                .post(|st, c, s, f| code_post(st, c, s, f, Audience::Staff)),
+        )
+        .route(
+            paths::STAFF_SIGN_OUT,
+            post(|st, c, s| sign_out_post(st, c, s, Audience::Staff)),
+        )
+        .route(
+            paths::GUEST_SIGN_IN,
+            get(|c, s| sign_in_get(c, s, Audience::Guest))
+                .post(|st, c, s, f| sign_in_post(st, c, s, f, Audience::Guest)),
+        )
+        .route(
+            paths::GUEST_SIGN_IN_CODE,
+            get(|st, c, s| code_get(st, c, s, Audience::Guest))
+                .post(|st, c, s, f| code_post(st, c, s, f, Audience::Guest)),
+        )
+        .route(
+            paths::GUEST_SIGN_OUT,
+            post(|st, c, s| sign_out_post(st, c, s, Audience::Guest)),
+        )
+}
+
+/// Who a sign-in page is for: clerks on the staff console, or guests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    Staff,
+    Guest,
+}
+
+impl Audience {
+    pub fn kind(self) -> &'static str {
+        match self {
+            Audience::Staff => "clerk",
+            Audience::Guest => "guest",
+        }
+    }
+    pub fn sign_in(self) -> &'static str {
+        match self {
+            Audience::Staff => paths::STAFF_SIGN_IN,
+            Audience::Guest => paths::GUEST_SIGN_IN,
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            Audience::Staff => paths::STAFF_SIGN_IN_CODE,
+            Audience::Guest => paths::GUEST_SIGN_IN_CODE,
+        }
+    }
+    pub fn is_staff(self) -> bool {
+        self == Audience::Staff
+    }
+    pub fn home(self) -> &'static str {
+        match self {
+            Audience::Staff => paths::STAFF_HOME,
+            Audience::Guest => paths::GUEST_HOME,
+        }
+    }
+    fn actor(self, id: String) -> Actor {
+        match self {
+            Audience::Staff => Actor::Clerk(id),
+            Audience::Guest => Actor::Guest(id),
+        }
+    }
 }
 
 #[derive(Template)]
 #[template(path = "signin.html")]
 struct SignInPage {
     ctx: Ctx,
+    audience: Audience,
     email: String,
     error: Option<String>,
     notice: Option<String>,
@@ -39,6 +108,7 @@ struct SignInPage {
 #[template(path = "signin_code.html")]
 struct CodePage {
     ctx: Ctx,
+    audience: Audience,
     error: Option<String>,
     locked: bool,
 }
@@ -48,13 +118,14 @@ pub const EMAIL_MAX: usize = 254;
 /// Longest password read at sign-in; longer input cannot be anyone's password.
 const PASSWORD_READ_MAX: usize = 1024;
 
-async fn sign_in_get(ctx: Ctx, session: Session) -> AppResult<Response> {
+async fn sign_in_get(ctx: Ctx, session: Session, audience: Audience) -> AppResult<Response> {
     let notice = session
         .remove::<String>("notice")
         .await?
         .map(|key| ctx.t(&key));
     render(&SignInPage {
         ctx,
+        audience,
         email: String::new(),
         error: None,
         notice,
@@ -76,6 +147,7 @@ async fn sign_in_post(
     ctx: Ctx,
     session: Session,
     Form(form): Form<SignInForm>,
+    audience: Audience,
 ) -> AppResult<Response> {
     let now = state.now();
     if let Some(addr) = ctx.address
@@ -85,9 +157,13 @@ async fn sign_in_post(
     }
     let email = normalise_email(&form.email);
     let wrong = |ctx: Ctx, email: String| {
-        let error = Some(ctx.t("signin-wrong"));
+        let error = Some(ctx.t(match audience {
+            Audience::Staff => "signin-wrong",
+            Audience::Guest => "guest-signin-wrong",
+        }));
         render_invalid(&SignInPage {
             ctx,
+            audience,
             email,
             error,
             notice: None,
@@ -98,7 +174,7 @@ async fn sign_in_post(
     }
     let account = accounts::by_email(&state.db, &email)
         .await?
-        .filter(|a| a.kind == "clerk");
+        .filter(|a| a.kind == audience.kind());
     // Always one argon2 verification, account or not, so both answers take as long (B7).
     let ok = password::verify(
         form.password,
@@ -176,7 +252,7 @@ async fn sign_in_post(
             },
         )
         .await?;
-    Ok(Redirect::to(paths::STAFF_SIGN_IN_CODE).into_response())
+    Ok(Redirect::to(audience.code()).into_response())
 }
 
 /// The pending state, if it is still fresh.
@@ -189,14 +265,16 @@ async fn code_get(
     State(state): State<AppState>,
     ctx: Ctx,
     session: Session,
+    audience: Audience,
 ) -> AppResult<Response> {
     if pending(&state, &session).await?.is_none() {
         session.remove::<Pending>(PENDING_KEY).await?;
         session.insert("notice", "signin-expired").await?;
-        return Ok(Redirect::to(paths::STAFF_SIGN_IN).into_response());
+        return Ok(Redirect::to(audience.sign_in()).into_response());
     }
     render(&CodePage {
         ctx,
+        audience,
         error: None,
         locked: false,
     })
@@ -212,6 +290,7 @@ async fn code_post(
     ctx: Ctx,
     session: Session,
     Form(form): Form<CodeForm>,
+    audience: Audience,
 ) -> AppResult<Response> {
     let now = state.now();
     if let Some(addr) = ctx.address
@@ -222,14 +301,16 @@ async fn code_post(
     let Some(p) = pending(&state, &session).await? else {
         session.remove::<Pending>(PENDING_KEY).await?;
         session.insert("notice", "signin-expired").await?;
-        return Ok(Redirect::to(paths::STAFF_SIGN_IN).into_response());
+        return Ok(Redirect::to(audience.sign_in()).into_response());
     };
     let mut conn = state.db.pool.acquire().await?;
     let account = accounts::by_id(&mut conn, &p.account_id).await?;
     drop(conn);
-    let Some(account) = account.filter(|a| a.status == "active" || a.status == "locked") else {
+    let Some(account) = account
+        .filter(|a| a.kind == audience.kind() && (a.status == "active" || a.status == "locked"))
+    else {
         session.remove::<Pending>(PENDING_KEY).await?;
-        return Ok(Redirect::to(paths::STAFF_SIGN_IN).into_response());
+        return Ok(Redirect::to(audience.sign_in()).into_response());
     };
     let actor = Actor::Claimed(account.account_id.clone());
     if account.status == "locked" || account.totp_locked_until > now {
@@ -247,6 +328,7 @@ async fn code_post(
         }));
         return render_invalid(&CodePage {
             ctx,
+            audience,
             error,
             locked: account.status == "locked",
         });
@@ -261,31 +343,61 @@ async fn code_post(
     };
     let step = totp::matching_step(&secret, &form.code, now)?;
     let mut tx = state.db.begin().await?;
-    if let Some(step) = step
-        && accounts::accept_totp_step(&mut tx, &account.account_id, step).await?
-    {
+    // Guests may use a one-time recovery code instead of the app (B9).
+    let recovery = step.is_none()
+        && audience == Audience::Guest
+        && totp::normalise_code(&form.code).is_none()
+        && guests::use_recovery_code(
+            &mut tx,
+            &account.account_id,
+            &crate::guests::hash_recovery_code(&form.code),
+            now,
+        )
+        .await?;
+    let accepted = recovery
+        || match step {
+            Some(step) => accounts::accept_totp_step(&mut tx, &account.account_id, step).await?,
+            None => false,
+        };
+    if accepted {
+        if recovery {
+            sqlx::query(
+                "update account set totp_failures = 0, totp_locked_until = 0 where account_id = $1",
+            )
+            .bind(&account.account_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         let login_id = logins::insert(&mut tx, &account.account_id, now).await?;
-        let clerk = Actor::Clerk(account.account_id.clone());
+        let who = audience.actor(account.account_id.clone());
+        let factor = if recovery {
+            "sign_in.recovery_code"
+        } else {
+            "sign_in.totp"
+        };
         audit::record(
             &mut tx,
             now,
             &ctx.source,
-            &Event::new(clerk.clone(), "sign_in.totp", Outcome::Success),
+            &Event::new(who.clone(), factor, Outcome::Success),
         )
         .await?;
         audit::record(
             &mut tx,
             now,
             &ctx.source,
-            &Event::new(clerk, "session.start", Outcome::Success),
+            &Event::new(who, "session.start", Outcome::Success),
         )
         .await?;
         tx.commit().await?;
+        if recovery {
+            notify_recovery_code_used(&state, &account).await;
+        }
         session.cycle_id().await?;
         session.remove::<Pending>(PENDING_KEY).await?;
         session.insert(LOGIN_KEY, &login_id).await?;
         session.insert(CSRF_KEY, new_csrf_token()).await?;
-        return Ok(Redirect::to(paths::STAFF_HOME).into_response());
+        return Ok(Redirect::to(audience.home()).into_response());
     }
     // A replayed code is its own audit event, but the person sees a wrong code (B4).
     let action = if step.is_some() {
@@ -333,15 +445,54 @@ async fn code_post(
     let error = Some(ctx.t("signin-code-wrong"));
     render_invalid(&CodePage {
         ctx,
+        audience,
         error,
         locked: false,
     })
+}
+
+/// Tells the owner that a recovery code was used, so a stolen one does not go unnoticed (B9).
+async fn notify_recovery_code_used(state: &AppState, account: &accounts::Account) {
+    let mut conn = match state.db.pool.acquire().await {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let Ok(Some(g)) = guests::get(&mut conn, &account.account_id).await else {
+        return;
+    };
+    drop(conn);
+    let Some(email) = g.email() else { return };
+    let left = guests::recovery_codes_left(&state.db, &g.account_id)
+        .await
+        .unwrap_or(0);
+    let mail = crate::guests::simple_mail(
+        &g.name,
+        email,
+        "mail-recovery-used-subject",
+        vec![(
+            "mail-recovery-used-body",
+            vec![
+                ("time", crate::web::i18n::Lang::Ja.datetime(state.now())),
+                ("left", left.to_string()),
+            ],
+        )],
+        None,
+    );
+    match mail {
+        Ok(m) => {
+            if let Err(e) = state.mailer.send(&m).await {
+                tracing::warn!(error = format!("{e:#}"), "recovery notice not sent");
+            }
+        }
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "recovery notice not built"),
+    }
 }
 
 async fn sign_out_post(
     State(state): State<AppState>,
     ctx: Ctx,
     session: Session,
+    audience: Audience,
 ) -> AppResult<Response> {
     if let Some(login_id) = session.get::<String>(LOGIN_KEY).await? {
         let now = state.now();
@@ -350,7 +501,9 @@ async fn sign_out_post(
             .map(|l| l.account_id);
         let mut tx = state.db.begin().await?;
         if logins::end(&mut tx, &login_id, "sign_out", now).await? {
-            let actor = account.map(Actor::Clerk).unwrap_or(Actor::Anonymous);
+            let actor = account
+                .map(|a| audience.actor(a))
+                .unwrap_or(Actor::Anonymous);
             audit::record(
                 &mut tx,
                 now,
@@ -362,5 +515,5 @@ async fn sign_out_post(
         tx.commit().await?;
     }
     session.flush().await?;
-    Ok(Redirect::to(paths::STAFF_SIGN_IN).into_response())
+    Ok(Redirect::to(audience.sign_in()).into_response())
 }

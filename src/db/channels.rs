@@ -1,0 +1,118 @@
+//! Project channels (案件): each belongs to one department and has a required end.
+
+use sqlx::{AnyConnection, FromRow};
+
+use super::{Db, new_id};
+use crate::clock::Timestamp;
+
+const COLUMNS: &str = "c.channel_id, c.department_id, d.name as department_name, c.name, c.purpose, \
+     c.ends_at, c.status, c.created_at, c.archived_at, \
+     (select count(*) from guest g join account a on a.account_id = g.account_id \
+      where g.channel_id = c.channel_id and a.status in ('invited', 'active')) as live_guests";
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Channel {
+    pub channel_id: String,
+    pub department_id: String,
+    pub department_name: String,
+    pub name: String,
+    pub purpose: String,
+    pub ends_at: i64,
+    pub status: String,
+    pub created_at: i64,
+    pub archived_at: Option<i64>,
+    pub live_guests: i64,
+}
+
+impl Channel {
+    pub fn is_active(&self) -> bool {
+        self.status == "active"
+    }
+}
+
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Channel>, sqlx::Error> {
+    sqlx::query_as::<_, Channel>(&format!(
+        "select {COLUMNS} from channel c join department d on d.department_id = c.department_id \
+         where c.channel_id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Channels a clerk may see: their department's, or every one for an admin (`None`).
+pub async fn list(db: &Db, department: Option<&str>) -> Result<Vec<Channel>, sqlx::Error> {
+    sqlx::query_as::<_, Channel>(&format!(
+        "select {COLUMNS} from channel c join department d on d.department_id = c.department_id \
+         where ($1 = '' or c.department_id = $1) order by c.status, c.ends_at, c.name"
+    ))
+    .bind(department.unwrap_or(""))
+    .fetch_all(&db.pool)
+    .await
+}
+
+pub struct NewChannel<'a> {
+    pub department_id: &'a str,
+    pub name: &'a str,
+    pub purpose: &'a str,
+    pub ends_at: Timestamp,
+    pub created_by: &'a str,
+}
+
+pub async fn insert(
+    conn: &mut AnyConnection,
+    c: &NewChannel<'_>,
+    now: Timestamp,
+) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    sqlx::query(
+        "insert into channel (channel_id, department_id, name, purpose, ends_at, status, \
+         created_by, created_at) values ($1, $2, $3, $4, $5, 'active', $6, $7)",
+    )
+    .bind(&id)
+    .bind(c.department_id)
+    .bind(c.name)
+    .bind(c.purpose)
+    .bind(c.ends_at)
+    .bind(c.created_by)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn update(
+    conn: &mut AnyConnection,
+    id: &str,
+    name: &str,
+    purpose: &str,
+    ends_at: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update channel set name = $1, purpose = $2, ends_at = $3 where channel_id = $4 \
+         and status = 'active'",
+    )
+    .bind(name)
+    .bind(purpose)
+    .bind(ends_at)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn archive(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "update channel set status = 'archived', archived_at = $1 where channel_id = $2 \
+         and status = 'active'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -1,0 +1,488 @@
+//! Guests, their recovery codes, reminders and extension requests.
+
+use sqlx::{AnyConnection, FromRow};
+
+use super::{Db, new_id};
+use crate::clock::Timestamp;
+
+const COLUMNS: &str = "a.account_id, a.email as sign_in_name, a.name, a.status, g.channel_id, \
+     ch.name as channel_name, ch.department_id, d.name as department_name, g.organisation, \
+     g.guest_kind, g.has_email, g.permission, g.sponsor_id, s.name as sponsor_name, \
+     s.email as sponsor_email, g.expires_at, g.enrolled_at, g.last_access_at, a.created_at, \
+     (select max(i.opened_at) from invitation i where i.account_id = a.account_id \
+      and i.used_at is null and i.revoked_at is null) as invitation_opened_at";
+
+const FROM: &str = "from guest g join account a on a.account_id = g.account_id \
+     join channel ch on ch.channel_id = g.channel_id \
+     join department d on d.department_id = ch.department_id \
+     join account s on s.account_id = g.sponsor_id";
+
+#[derive(Clone, Debug, FromRow)]
+pub struct Guest {
+    pub account_id: String,
+    pub sign_in_name: String,
+    pub name: String,
+    pub status: String,
+    pub channel_id: String,
+    pub channel_name: String,
+    pub department_id: String,
+    pub department_name: String,
+    pub organisation: String,
+    pub guest_kind: String,
+    pub has_email: i64,
+    pub permission: String,
+    pub sponsor_id: String,
+    pub sponsor_name: String,
+    pub sponsor_email: String,
+    pub expires_at: i64,
+    pub enrolled_at: Option<i64>,
+    pub last_access_at: Option<i64>,
+    pub created_at: i64,
+    pub invitation_opened_at: Option<i64>,
+}
+
+impl Guest {
+    /// What a clerk sees: invited, opened, enrolled, active, expired, revoked (or closed, locked).
+    pub fn display_status(&self) -> &'static str {
+        match self.status.as_str() {
+            "invited" if self.invitation_opened_at.is_some() => "opened",
+            "invited" => "invited",
+            "active" if self.last_access_at.is_none() => "enrolled",
+            "active" => "active",
+            "expired" => "expired",
+            "revoked" => "revoked",
+            "closed" => "closed",
+            "locked" => "locked",
+            _ => "invited",
+        }
+    }
+    pub fn email(&self) -> Option<&str> {
+        (self.has_email == 1).then_some(self.sign_in_name.as_str())
+    }
+}
+
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Guest>, sqlx::Error> {
+    sqlx::query_as::<_, Guest>(&format!("select {COLUMNS} {FROM} where g.account_id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Which guests a list shows, and in which order.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub channel_id: Option<String>,
+    pub department_id: Option<String>,
+    /// A display status (`invited`, `opened`, `enrolled`, `active`, `expired`, `revoked`).
+    pub status: Option<String>,
+    pub search: Option<String>,
+    pub sort: Sort,
+    pub page: i64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Expiry,
+    Name,
+    Organisation,
+    LastAccess,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "name" => Sort::Name,
+            "organisation" => Sort::Organisation,
+            "last_access" => Sort::LastAccess,
+            _ => Sort::Expiry,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Expiry => "expiry",
+            Sort::Name => "name",
+            Sort::Organisation => "organisation",
+            Sort::LastAccess => "last_access",
+        }
+    }
+    fn order_by(self) -> &'static str {
+        match self {
+            Sort::Expiry => "g.expires_at, lower(a.name)",
+            Sort::Name => "lower(a.name), g.expires_at",
+            Sort::Organisation => "lower(g.organisation), lower(a.name)",
+            Sort::LastAccess => "coalesce(g.last_access_at, 0) desc, lower(a.name)",
+        }
+    }
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// One page of guests and the total that match.
+pub async fn list(db: &Db, f: &Filter) -> Result<(Vec<Guest>, i64), sqlx::Error> {
+    // The display status is derived; the SQL matches it with the same rules as `display_status`.
+    let status_sql = "($3 = '' \
+         or ($3 = 'invited' and a.status = 'invited' and not exists (select 1 from invitation i \
+             where i.account_id = a.account_id and i.opened_at is not null and i.used_at is null \
+             and i.revoked_at is null)) \
+         or ($3 = 'opened' and a.status = 'invited' and exists (select 1 from invitation i \
+             where i.account_id = a.account_id and i.opened_at is not null and i.used_at is null \
+             and i.revoked_at is null)) \
+         or ($3 = 'enrolled' and a.status = 'active' and g.last_access_at is null) \
+         or ($3 = 'active' and a.status = 'active' and g.last_access_at is not null) \
+         or ($3 not in ('invited', 'opened', 'enrolled', 'active') and a.status = $3))";
+    let filter = format!(
+        "{FROM} where ($1 = '' or g.channel_id = $1) and ($2 = '' or ch.department_id = $2) \
+         and {status_sql} and ($4 = '' or lower(a.name) like $4 or lower(g.organisation) like $4 \
+         or lower(a.email) like $4)"
+    );
+    let search = f
+        .search
+        .as_deref()
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let escaped = s.replace('\\', "").replace(['%', '_'], "");
+            format!("%{escaped}%")
+        })
+        .unwrap_or_default();
+    let channel = f.channel_id.clone().unwrap_or_default();
+    let department = f.department_id.clone().unwrap_or_default();
+    let status = f.status.clone().unwrap_or_default();
+    let total: i64 = sqlx::query_scalar(&format!("select count(*) {filter}"))
+        .bind(&channel)
+        .bind(&department)
+        .bind(&status)
+        .bind(&search)
+        .fetch_one(&db.pool)
+        .await?;
+    let rows = sqlx::query_as::<_, Guest>(&format!(
+        "select {COLUMNS} {filter} order by {} limit $5 offset $6",
+        f.sort.order_by()
+    ))
+    .bind(&channel)
+    .bind(&department)
+    .bind(&status)
+    .bind(&search)
+    .bind(PAGE_SIZE)
+    .bind(f.page.max(0) * PAGE_SIZE)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok((rows, total))
+}
+
+pub struct NewGuest<'a> {
+    pub channel_id: &'a str,
+    pub sign_in_name: &'a str,
+    pub has_email: bool,
+    pub name: &'a str,
+    pub organisation: &'a str,
+    pub kind: &'a str,
+    pub permission: &'a str,
+    pub sponsor_id: &'a str,
+    pub expires_at: Timestamp,
+}
+
+pub async fn insert(
+    conn: &mut AnyConnection,
+    g: &NewGuest<'_>,
+    now: Timestamp,
+) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    sqlx::query(
+        "insert into account (account_id, kind, email, name, status, created_at) \
+         values ($1, 'guest', $2, $3, 'invited', $4)",
+    )
+    .bind(&id)
+    .bind(g.sign_in_name)
+    .bind(g.name)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "insert into guest (account_id, channel_id, organisation, guest_kind, has_email, \
+         permission, sponsor_id, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(g.channel_id)
+    .bind(g.organisation)
+    .bind(g.kind)
+    .bind(i64::from(g.has_email))
+    .bind(g.permission)
+    .bind(g.sponsor_id)
+    .bind(g.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn set_expiry(
+    conn: &mut AnyConnection,
+    id: &str,
+    expires_at: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update guest set expires_at = $1 where account_id = $2")
+        .bind(expires_at)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    // A new expiry earns new reminders.
+    sqlx::query("delete from reminder where account_id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_enrolled(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update guest set enrolled_at = $1 where account_id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn touch(db: &Db, id: &str, now: Timestamp) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update guest set last_access_at = $1 where account_id = $2 \
+         and (last_access_at is null or last_access_at < $3)",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(now - 60)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Wipes the credentials so the guest enrols again through a new link.
+pub async fn reset_credentials(conn: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update account set status = 'invited', password_hash = null, totp_secret = null, \
+         totp_last_step = null, totp_failures = 0, totp_locked_until = 0, password_failures = 0, \
+         password_locked_until = 0 where account_id = $1",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("delete from recovery_code where account_id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every unused link of an account.
+pub async fn revoke_invitations(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update invitation set revoked_at = $1 where account_id = $2 and used_at is null \
+         and revoked_at is null",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Live guests (invited or active) of a channel.
+pub async fn live_in_channel(
+    conn: &mut AnyConnection,
+    channel_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select g.account_id from guest g join account a on a.account_id = g.account_id \
+         where g.channel_id = $1 and a.status in ('invited', 'active', 'locked')",
+    )
+    .bind(channel_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Guests whose time has passed but who are not yet marked expired.
+pub async fn due_to_expire(db: &Db, now: Timestamp) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select g.account_id from guest g join account a on a.account_id = g.account_id \
+         where g.expires_at <= $1 and a.status in ('invited', 'active', 'locked')",
+    )
+    .bind(now)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// Live guests within `days` of expiry who have not had that reminder.
+pub async fn due_for_reminder(
+    db: &Db,
+    days: i64,
+    now: Timestamp,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select g.account_id from guest g join account a on a.account_id = g.account_id \
+         where a.status in ('invited', 'active') and g.expires_at > $1 and g.expires_at <= $2 \
+         and not exists (select 1 from reminder r where r.account_id = g.account_id \
+         and r.days <= $3)",
+    )
+    .bind(now)
+    .bind(now + days * 86_400)
+    .bind(days)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// Records a reminder; false if another instance sent it already.
+pub async fn claim_reminder(
+    conn: &mut AnyConnection,
+    id: &str,
+    days: i64,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "insert into reminder (account_id, days, sent_at) values ($1, $2, $3) \
+         on conflict (account_id, days) do nothing",
+    )
+    .bind(id)
+    .bind(days)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn store_recovery_codes(
+    conn: &mut AnyConnection,
+    id: &str,
+    hashes: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from recovery_code where account_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for h in hashes {
+        sqlx::query("insert into recovery_code (account_id, code_hash) values ($1, $2)")
+            .bind(id)
+            .bind(h)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Uses up one recovery code; true exactly once per code.
+pub async fn use_recovery_code(
+    conn: &mut AnyConnection,
+    id: &str,
+    hash: &str,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "update recovery_code set used_at = $1 where account_id = $2 and code_hash = $3 \
+         and used_at is null",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(hash)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn recovery_codes_left(db: &Db, id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from recovery_code where account_id = $1 and used_at is null",
+    )
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct ExtensionRequest {
+    pub extension_request_id: String,
+    pub account_id: String,
+    pub message: String,
+    pub created_at: i64,
+    pub decided_at: Option<i64>,
+    pub decision: Option<String>,
+    pub decision_reason: Option<String>,
+    pub new_expires_at: Option<i64>,
+}
+
+const REQUEST_COLUMNS: &str = "extension_request_id, account_id, message, created_at, decided_at, \
+     decision, decision_reason, new_expires_at";
+
+pub async fn requests(db: &Db, id: &str) -> Result<Vec<ExtensionRequest>, sqlx::Error> {
+    sqlx::query_as::<_, ExtensionRequest>(&format!(
+        "select {REQUEST_COLUMNS} from extension_request where account_id = $1 \
+         order by created_at desc"
+    ))
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await
+}
+
+pub async fn request(
+    conn: &mut AnyConnection,
+    request_id: &str,
+) -> Result<Option<ExtensionRequest>, sqlx::Error> {
+    sqlx::query_as::<_, ExtensionRequest>(&format!(
+        "select {REQUEST_COLUMNS} from extension_request where extension_request_id = $1"
+    ))
+    .bind(request_id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn insert_request(
+    conn: &mut AnyConnection,
+    id: &str,
+    message: &str,
+    now: Timestamp,
+) -> Result<String, sqlx::Error> {
+    let rid = new_id();
+    sqlx::query(
+        "insert into extension_request (extension_request_id, account_id, message, created_at) \
+         values ($1, $2, $3, $4)",
+    )
+    .bind(&rid)
+    .bind(id)
+    .bind(message)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(rid)
+}
+
+/// Decides an open request; false if it was decided already.
+pub async fn decide_request(
+    conn: &mut AnyConnection,
+    request_id: &str,
+    clerk: &str,
+    decision: &str,
+    reason: &str,
+    new_expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "update extension_request set decided_at = $1, decided_by = $2, decision = $3, \
+         decision_reason = $4, new_expires_at = $5 where extension_request_id = $6 \
+         and decided_at is null",
+    )
+    .bind(now)
+    .bind(clerk)
+    .bind(decision)
+    .bind(reason)
+    .bind(new_expires_at)
+    .bind(request_id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

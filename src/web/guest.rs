@@ -1,0 +1,416 @@
+//! The guest's own pages: their one channel and their account.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::AppState;
+use super::ctx::{Ctx, render, render_invalid};
+use super::error::{AppError, AppResult};
+use super::guard::GuestUser;
+use super::paths;
+use crate::audit::{self, Event, Outcome};
+use crate::auth::password::{self, GUEST_MIN_CHARS, PasswordProblem};
+use crate::auth::totp;
+use crate::db::guests::{self, ExtensionRequest, Guest};
+use crate::db::{accounts, logins};
+use crate::guests::REASON_MAX;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(paths::GUEST_HOME, get(home_get))
+        .route(paths::GUEST_CHANNEL, get(channel_get))
+        .route(paths::GUEST_ACCOUNT, get(account_get))
+        .route(paths::GUEST_ACCOUNT_EXTENSION, post(extension_post))
+        .route(paths::GUEST_ACCOUNT_END_OTHERS, post(end_others_post))
+        .route(paths::GUEST_ACCOUNT_PASSWORD, post(password_post))
+        .route(paths::GUEST_ACCOUNT_CLOSE, post(close_post))
+}
+
+fn with_guest(mut ctx: Ctx, user: &GuestUser) -> Ctx {
+    ctx.user = Some(user.guest.name.clone());
+    ctx.guest = true;
+    ctx
+}
+
+async fn home_get(user: GuestUser) -> Response {
+    Redirect::to(&paths::with(
+        paths::GUEST_CHANNEL,
+        "channel",
+        &user.guest.channel_id,
+    ))
+    .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "guest/channel.html")]
+struct ChannelPage {
+    ctx: Ctx,
+    guest: Guest,
+    purpose: String,
+    ends_on: String,
+    expires_on: String,
+}
+
+/// The one shared membership check for a guest's channel-scoped routes (D1): anything but the
+/// guest's own channel is the same not-found as a missing id, and the attempt is recorded.
+pub async fn guest_channel_scope(
+    state: &AppState,
+    ctx: &Ctx,
+    user: &GuestUser,
+    channel: &str,
+) -> AppResult<()> {
+    if channel == user.guest.channel_id {
+        return Ok(());
+    }
+    let mut ev = Event::new(user.actor(), "authz.denied", Outcome::Denied).target(ctx.path.clone());
+    ev.channel_id = Some(channel.chars().take(64).collect());
+    audit::record_alone(&state.db, state.now(), &ctx.source, &ev).await?;
+    Err(AppError::NotFound)
+}
+
+impl ChannelPage {
+    fn permission_key(&self) -> String {
+        format!("permission-{}", self.guest.permission)
+    }
+}
+
+async fn channel_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    user: GuestUser,
+    Path(channel): Path<String>,
+) -> AppResult<Response> {
+    guest_channel_scope(&state, &ctx, &user, &channel).await?;
+    let mut conn = state.db.pool.acquire().await?;
+    let ch = crate::db::channels::get(&mut conn, &channel)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    drop(conn);
+    let mut ev = Event::new(user.actor(), "channel.view", Outcome::Success);
+    ev.channel_id = Some(channel.clone());
+    audit::record_alone(&state.db, state.now(), &ctx.source, &ev).await?;
+    render(&ChannelPage {
+        ctx: with_guest(ctx, &user),
+        purpose: ch.purpose,
+        ends_on: crate::guests::last_day(ch.ends_at),
+        expires_on: crate::guests::last_day(user.guest.expires_at),
+        guest: user.guest,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "guest/account.html")]
+struct AccountPage {
+    ctx: Ctx,
+    guest: Guest,
+    expires_on: String,
+    requests: Vec<ExtensionRequest>,
+    other_sessions: i64,
+    recovery_left: i64,
+    notice: Option<String>,
+    errors: Vec<(String, String)>,
+    message: String,
+}
+
+impl AccountPage {
+    fn error_for(&self, field: &str) -> Option<String> {
+        self.errors
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.clone())
+    }
+    fn day(&self, t: &i64) -> String {
+        crate::guests::last_day(*t)
+    }
+    fn has_open_request(&self) -> bool {
+        self.requests.iter().any(|r| r.decided_at.is_none())
+    }
+}
+
+async fn account_page(
+    state: &AppState,
+    ctx: Ctx,
+    user: &GuestUser,
+    notice: Option<String>,
+    errors: Vec<(String, String)>,
+    message: String,
+) -> AppResult<AccountPage> {
+    let other_sessions: i64 = sqlx::query_scalar(
+        "select count(*) from login where account_id = $1 and ended_at is null and login_id <> $2",
+    )
+    .bind(&user.guest.account_id)
+    .bind(&user.login_id)
+    .fetch_one(&state.db.pool)
+    .await?;
+    Ok(AccountPage {
+        ctx: with_guest(ctx, user),
+        expires_on: crate::guests::last_day(user.guest.expires_at),
+        requests: guests::requests(&state.db, &user.guest.account_id).await?,
+        other_sessions,
+        recovery_left: guests::recovery_codes_left(&state.db, &user.guest.account_id).await?,
+        guest: user.guest.clone(),
+        notice,
+        errors,
+        message,
+    })
+}
+
+async fn account_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: GuestUser,
+) -> AppResult<Response> {
+    let notice = session.remove::<String>("notice").await?.map(|k| ctx.t(&k));
+    render(&account_page(&state, ctx, &user, notice, vec![], String::new()).await?)
+}
+
+#[derive(Deserialize)]
+pub struct ExtensionForm {
+    #[serde(default)]
+    message: String,
+}
+
+async fn extension_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: GuestUser,
+    Form(form): Form<ExtensionForm>,
+) -> AppResult<Response> {
+    let message = form.message.trim().to_string();
+    let problem = if message.is_empty() {
+        Some("form-required")
+    } else if message.chars().count() > REASON_MAX {
+        Some("form-too-long")
+    } else {
+        None
+    };
+    if let Some(key) = problem {
+        let errors = vec![("message".to_string(), ctx.t(key))];
+        let shown: String = message.chars().take(REASON_MAX * 2).collect();
+        return render_invalid(&account_page(&state, ctx, &user, None, errors, shown).await?);
+    }
+    let now = state.now();
+    let g = &user.guest;
+    let mut tx = state.db.begin().await?;
+    let open: i64 = sqlx::query_scalar(
+        "select count(*) from extension_request where account_id = $1 and decided_at is null",
+    )
+    .bind(&g.account_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if open > 0 {
+        drop(tx);
+        session
+            .insert("notice", "account-extension-pending")
+            .await?;
+        return Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response());
+    }
+    let rid = guests::insert_request(&mut tx, &g.account_id, &message, now).await?;
+    let mut ev = Event::new(user.actor(), "guest.extension_requested", Outcome::Success)
+        .target(&g.account_id)
+        .detail(format!("request {rid}"));
+    ev.channel_id = Some(g.channel_id.clone());
+    audit::record(&mut tx, now, &ctx.source, &ev).await?;
+    tx.commit().await?;
+    let mail = crate::guests::simple_mail(
+        &g.sponsor_name,
+        &g.sponsor_email,
+        "mail-extension-request-subject",
+        vec![(
+            "mail-extension-request-body",
+            vec![
+                ("guest", g.name.clone()),
+                ("organisation", g.organisation.clone()),
+                ("channel", g.channel_name.clone()),
+                ("until", crate::guests::last_day(g.expires_at)),
+            ],
+        )],
+        Some((
+            state.link(&paths::with(paths::STAFF_GUEST, "guest", &g.account_id)),
+            "mail-open-extend",
+        )),
+    )?;
+    if let Err(e) = state.mailer.send(&mail).await {
+        tracing::warn!(error = format!("{e:#}"), "extension request mail not sent");
+    }
+    session.insert("notice", "account-extension-sent").await?;
+    Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response())
+}
+
+async fn end_others_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: GuestUser,
+) -> AppResult<Response> {
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let n = logins::end_all(
+        &mut tx,
+        &user.guest.account_id,
+        Some(&user.login_id),
+        "ended_by_owner",
+        now,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        &ctx.source,
+        &Event::new(user.actor(), "session.end_others", Outcome::Success)
+            .detail(format!("sessions ended: {n}")),
+    )
+    .await?;
+    tx.commit().await?;
+    session.insert("notice", "account-others-ended").await?;
+    Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current: String,
+    code: String,
+    password: String,
+    password_confirm: String,
+}
+
+/// Checks both current factors (B10); the code's step is used up like a sign-in.
+async fn current_factors_ok(
+    state: &AppState,
+    account_id: &str,
+    current: String,
+    code: &str,
+) -> AppResult<bool> {
+    let mut conn = state.db.pool.acquire().await?;
+    let Some(account) = accounts::by_id(&mut conn, account_id).await? else {
+        return Ok(false);
+    };
+    drop(conn);
+    let password_ok = password::verify(current, account.password_hash.clone()).await?;
+    let Some(sealed) = account.totp_secret.as_ref() else {
+        return Ok(false);
+    };
+    let secret = state.secrets.open(account_id, sealed)?;
+    let step = totp::matching_step(&secret, code, state.now())?;
+    if !password_ok {
+        return Ok(false);
+    }
+    let Some(step) = step else { return Ok(false) };
+    let mut tx = state.db.begin().await?;
+    let ok = accounts::accept_totp_step(&mut tx, account_id, step).await?;
+    tx.commit().await?;
+    Ok(ok)
+}
+
+async fn password_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: GuestUser,
+    Form(form): Form<PasswordForm>,
+) -> AppResult<Response> {
+    let mut errors = vec![];
+    if let Err(p) = password::check_new(&form.password, &form.password_confirm, GUEST_MIN_CHARS) {
+        let key = match p {
+            PasswordProblem::TooShort => "password-too-short",
+            PasswordProblem::TooLong => "password-too-long",
+            PasswordProblem::Common => "password-common",
+            PasswordProblem::Mismatch => "password-mismatch",
+        };
+        errors.push((
+            "password".to_string(),
+            ctx.t_with(key, [("min", GUEST_MIN_CHARS.to_string())]),
+        ));
+    }
+    if errors.is_empty()
+        && !current_factors_ok(&state, &user.guest.account_id, form.current, &form.code).await?
+    {
+        errors.push(("current".to_string(), ctx.t("account-factors-wrong")));
+        audit::record_alone(
+            &state.db,
+            state.now(),
+            &ctx.source,
+            &Event::new(user.actor(), "account.password_change", Outcome::Failure),
+        )
+        .await?;
+    }
+    if !errors.is_empty() {
+        return render_invalid(
+            &account_page(&state, ctx, &user, None, errors, String::new()).await?,
+        );
+    }
+    let hash = password::hash(form.password).await?;
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    sqlx::query("update account set password_hash = $1 where account_id = $2")
+        .bind(&hash)
+        .bind(&user.guest.account_id)
+        .execute(&mut *tx)
+        .await?;
+    let n = logins::end_all(
+        &mut tx,
+        &user.guest.account_id,
+        Some(&user.login_id),
+        "password_changed",
+        now,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        &ctx.source,
+        &Event::new(user.actor(), "account.password_change", Outcome::Success)
+            .detail(format!("other sessions ended: {n}")),
+    )
+    .await?;
+    tx.commit().await?;
+    session.cycle_id().await?;
+    session.insert("notice", "account-password-changed").await?;
+    Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CloseForm {
+    current: String,
+}
+
+async fn close_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: GuestUser,
+    Form(form): Form<CloseForm>,
+) -> AppResult<Response> {
+    let mut conn = state.db.pool.acquire().await?;
+    let account = accounts::by_id(&mut conn, &user.guest.account_id).await?;
+    drop(conn);
+    let ok = password::verify(form.current, account.and_then(|a| a.password_hash)).await?;
+    if !ok {
+        let errors = vec![("close".to_string(), ctx.t("account-password-wrong"))];
+        return render_invalid(
+            &account_page(&state, ctx, &user, None, errors, String::new()).await?,
+        );
+    }
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    crate::guests::end(
+        &mut tx,
+        &user.guest,
+        "closed",
+        user.actor(),
+        "closed by the guest",
+        &ctx.source,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    session.flush().await?;
+    Ok(Redirect::to(paths::GUEST_SIGN_IN).into_response())
+}
