@@ -2,21 +2,21 @@
 //! one (e-mail or printed sheet) or from a CSV file.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header::REFERRER_POLICY};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use qrcode::QrCode;
 use qrcode::render::svg;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::AppState;
 use super::ctx::{Ctx, render, render_invalid};
 use super::error::{AppError, AppResult};
 use super::guard::StaffUser;
 use super::paths;
+use super::{AppState, Routes};
 use crate::audit::{self, Event, Outcome};
 use crate::clerks::{Email, PersonName};
 use crate::db::channels::{self, Channel, NewChannel};
@@ -24,8 +24,8 @@ use crate::db::guests::{self as guest_db, Filter, Guest, Sort};
 use crate::db::{Tx, accounts};
 use crate::guests::{self, GuestInput, KINDS, PERMISSIONS, REASON_MAX};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route(paths::STAFF_CHANNELS, get(channels_get).post(channels_post))
         .route(paths::STAFF_CHANNEL, get(channel_get))
         .route(paths::STAFF_CHANNEL_EDIT, post(channel_edit_post))

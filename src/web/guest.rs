@@ -1,18 +1,18 @@
 //! The guest's own pages: their one channel and their account.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::AppState;
 use super::ctx::{Ctx, render, render_invalid};
 use super::error::{AppError, AppResult};
 use super::guard::GuestUser;
 use super::paths;
+use super::{AppState, Routes};
 use crate::audit::{self, Event, Outcome};
 use crate::auth::password::{self, GUEST_MIN_CHARS, PasswordProblem};
 use crate::auth::totp;
@@ -20,8 +20,8 @@ use crate::db::guests::{self, ExtensionRequest, Guest};
 use crate::db::{accounts, logins};
 use crate::guests::REASON_MAX;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route(paths::GUEST_HOME, get(home_get))
         .route(paths::GUEST_CHANNEL, get(channel_get))
         .route(paths::GUEST_ACCOUNT, get(account_get))

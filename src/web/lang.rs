@@ -1,18 +1,18 @@
 //! The visible language switch: a small form that stores the choice in a cookie.
 
+use axum::Form;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
-use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::AppState;
 use super::i18n::{LANG_COOKIE, Lang};
 use super::paths;
+use super::{AppState, Routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(paths::LANG, post(lang_post))
+pub fn router() -> Routes {
+    Routes::new().route(paths::LANG, post(lang_post))
 }
 
 #[derive(Deserialize)]

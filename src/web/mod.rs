@@ -21,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::Redirect;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::ServeDir;
 use tower_sessions::cookie::{Key, SameSite};
@@ -87,8 +87,41 @@ pub fn cookie_name(config: &Config) -> &'static str {
     }
 }
 
-pub fn router(state: AppState, store: Store) -> Router {
-    let routes = Router::new()
+/// Every route, recorded as it is added, so a test can prove it covers them all (D1, D3).
+pub struct Routes {
+    router: Router<AppState>,
+    paths: Vec<&'static str>,
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        Self {
+            router: Router::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    pub fn route(mut self, path: &'static str, methods: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, methods);
+        self.paths.push(path);
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.paths.extend(other.paths);
+        self
+    }
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn all_routes() -> Routes {
+    Routes::new()
         .route("/", get(|| async { Redirect::to(paths::GUEST_SIGN_IN) }))
         .merge(signin::router())
         .merge(setup::router())
@@ -97,6 +130,16 @@ pub fn router(state: AppState, store: Store) -> Router {
         .merge(guest::router())
         .merge(channels::router())
         .merge(staff_guests::router())
+}
+
+/// The path of every route the application answers (static files aside).
+pub fn route_paths() -> Vec<&'static str> {
+    all_routes().paths
+}
+
+pub fn router(state: AppState, store: Store) -> Router {
+    let routes = all_routes()
+        .router
         .nest_service("/static", ServeDir::new(static_dir()));
     shared_layers(routes, state, store)
 }

@@ -3,23 +3,23 @@
 //! does, atomically (A2). Step two lives at a URL without the token (A5).
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::http::header::REFERRER_POLICY;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
 use qrcode::QrCode;
 use qrcode::render::svg;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use super::AppState;
 use super::ctx::{CSRF_KEY, Ctx, new_csrf_token};
 use super::error::{AppError, AppResult};
 use super::guard::{LOGIN_KEY, PENDING_KEY};
 use super::paths;
+use super::{AppState, Routes};
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::auth::password::{self, CLERK_MIN_CHARS, GUEST_MIN_CHARS, PasswordProblem};
 use crate::auth::token::LinkToken;
@@ -30,8 +30,8 @@ use crate::db::guests::{self, Guest};
 use crate::db::invitations::{self, Invitation};
 use crate::db::logins;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route(paths::SETUP_APP, get(app_get).post(app_post))
         .route(paths::SETUP_RECOVERY, get(recovery_get))
         .route(paths::SETUP, get(link_get).post(link_post))

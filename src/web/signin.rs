@@ -1,26 +1,26 @@
 //! Staff sign-in: e-mail and password, then a TOTP code; sign-out.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::AppState;
 use super::ctx::{CSRF_KEY, Ctx, new_csrf_token, render, render_invalid};
 use super::error::{AppError, AppResult};
 use super::guard::{LOGIN_KEY, PENDING_KEY, Pending};
 use super::paths;
+use super::{AppState, Routes};
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::auth::policy::{self, AfterFailure, TOTP_HARD_LIMIT, TOTP_PENDING_SECS};
 use crate::auth::{password, totp};
 use crate::db::accounts::{self, Factor};
 use crate::db::{guests, logins};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route(
             paths::STAFF_SIGN_IN,
             get(|c, s| sign_in_get(c, s, Audience::Staff))

@@ -1,25 +1,25 @@
 //! The staff console: home, departments and clerks (admins).
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::AppState;
 use super::ctx::{Ctx, render, render_invalid};
 use super::error::{AppError, AppResult};
 use super::guard::{AdminUser, StaffUser};
 use super::paths;
+use super::{AppState, Routes};
 use crate::audit::{self, Event, Outcome};
 use crate::clerks::{self, AddClerkError, Email, PersonName};
 use crate::db::accounts::{self, ClerkRow, Department};
 use crate::db::logins;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route(paths::STAFF_HOME, get(home_get))
         .route(
             paths::STAFF_DEPARTMENTS,

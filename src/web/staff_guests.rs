@@ -3,27 +3,27 @@
 //! extension requests. Each asks for a reason, which is kept in the audit trail.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::AppState;
 use super::channels::{GuestList, ListQuery, deliver, reason, with_user};
 use super::ctx::{Ctx, render, render_invalid};
 use super::error::{AppError, AppResult};
 use super::guard::StaffUser;
 use super::paths;
+use super::{AppState, Routes};
 use crate::audit::{self, Event, Outcome};
 use crate::db::channels;
 use crate::db::guests::{self as guest_db, ExtensionRequest, Guest};
 use crate::db::logins;
 use crate::guests;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route(paths::STAFF_GUESTS, get(guests_get))
         .route(paths::STAFF_GUEST, get(guest_get))
         .route(paths::STAFF_GUEST_EXTEND, post(extend_post))
