@@ -194,7 +194,8 @@ async fn sign_in_post(
     };
     let actor = Actor::Claimed(account.account_id.clone());
     let throttled = account.password_locked_until > now;
-    let usable = account.status == "active" || account.status == "locked";
+    let usable = (account.status == "active" || account.status == "locked")
+        && (audience == Audience::Staff || guest_in_time(&state, &account.account_id).await?);
     if !ok || throttled || !usable {
         let mut tx = state.db.begin().await?;
         let reason = if throttled {
@@ -255,6 +256,19 @@ async fn sign_in_post(
     Ok(Redirect::to(audience.code()).into_response())
 }
 
+/// A guest may sign in only before their expiry and while their channel is open — whether or
+/// not the sweeper has recorded the expiry yet (C5).
+async fn guest_in_time(state: &AppState, account_id: &str) -> AppResult<bool> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "select g.expires_at, c.status from guest g join channel c on c.channel_id = g.channel_id \
+         where g.account_id = $1",
+    )
+    .bind(account_id)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    Ok(row.is_some_and(|(expires_at, status)| expires_at > state.now() && status == "active"))
+}
+
 /// The pending state, if it is still fresh.
 async fn pending(state: &AppState, session: &Session) -> AppResult<Option<Pending>> {
     let p = session.get::<Pending>(PENDING_KEY).await?;
@@ -313,6 +327,10 @@ async fn code_post(
         return Ok(Redirect::to(audience.sign_in()).into_response());
     };
     let actor = Actor::Claimed(account.account_id.clone());
+    if audience == Audience::Guest && !guest_in_time(&state, &account.account_id).await? {
+        session.remove::<Pending>(PENDING_KEY).await?;
+        return Ok(Redirect::to(audience.sign_in()).into_response());
+    }
     if account.status == "locked" || account.totp_locked_until > now {
         audit::record_alone(
             &state.db,

@@ -4,6 +4,7 @@
 mod audit;
 mod browser;
 mod cli;
+mod guests;
 mod helpers;
 mod mail;
 mod pages;

@@ -1,0 +1,957 @@
+//! The guest lifecycle with a moved clock (SECURITY A5, A7, B9, B10, C5–C7, D4, D5).
+
+use madoguchi::guests::sweep;
+
+use crate::helpers::*;
+
+const GUEST_EMAIL: &str = "nurse@hospital.example.jp";
+const GUEST_PASSWORD: &str = "病院の合言葉 2027";
+
+#[tokio::test]
+async fn lifecycle_issue_open_enrol_sign_in_remind_extend_expire() {
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康福祉課", "clerk@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "在宅医療連携", 120).await;
+    let link = app
+        .invite_guest(&clerk.agent, &channel, "看護 花子", GUEST_EMAIL, "post", 30)
+        .await;
+    // The mail: Japanese first, English below, both parts, saying who invites and for what.
+    let mail = app
+        .mails()
+        .into_iter()
+        .rev()
+        .find(|m| m.to == GUEST_EMAIL)
+        .expect("mail");
+    assert!(
+        mail.subject
+            .starts_with("窓口へのご招待 / Your invitation to Madoguchi")
+    );
+    let ja = mail
+        .text
+        .find("担当 職員 から、案件「在宅医療連携」")
+        .expect("ja");
+    let en = mail
+        .text
+        .find("invites you to the project \"在宅医療連携\"")
+        .expect("en");
+    assert!(ja < en);
+    assert!(mail.html.contains("在宅医療連携"));
+    assert!(link.starts_with("http://madoguchi.city.example.jp/invite/"));
+
+    // The clerk sees the invitation as issued, then opened.
+    let list = clerk.agent.get(&format!("/staff/channels/{channel}")).await;
+    assert!(list.body.contains("招待済み"));
+    let opened = app.agent().get(&link).await;
+    assert!(opened.body.contains("担当 職員"), "who invited");
+    assert!(opened.body.contains("在宅医療連携"), "for what");
+    assert_eq!(
+        opened.header("referrer-policy").as_deref(),
+        Some("no-referrer")
+    );
+    let list = clerk
+        .agent
+        .get(&format!("/staff/channels/{channel}?status=opened"))
+        .await;
+    assert!(list.body.contains("看護 花子"));
+
+    let guest = app.enrol_guest(&link, GUEST_PASSWORD).await;
+    assert_eq!(guest.sign_in_name, GUEST_EMAIL);
+    let home = guest.agent.get("/channel").await;
+    assert_eq!(
+        home.location().as_deref(),
+        Some(format!("/c/{channel}").as_str())
+    );
+    let page = guest.agent.get(&format!("/c/{channel}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("在宅医療連携"));
+    assert_eq!(
+        page.header("cache-control").as_deref(),
+        Some("no-store"),
+        "C7"
+    );
+    let list = clerk.agent.get(&format!("/staff/channels/{channel}")).await;
+    assert!(
+        list.body.contains("利用中"),
+        "active after the channel view"
+    );
+
+    // Sign out and in again with TOTP.
+    guest.agent.post("/signout", &[]).await;
+    assert_eq!(guest.agent.get("/channel").await.status, 303);
+    let agent = app.guest_sign_in(&guest).await;
+
+    // Seven days before expiry: one reminder to the guest and one to the sponsor.
+    let guest_id = app.guest_id(GUEST_EMAIL).await;
+    let expires_at: i64 = sqlx::query_scalar("select expires_at from guest where account_id = $1")
+        .bind(&guest_id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .expect("expiry");
+    app.clock.set(expires_at - 7 * 86_400 + 60);
+    let before = app.mails().len();
+    let report = sweep(&app.state).await.expect("sweep");
+    assert_eq!((report.expired, report.reminders), (0, 1));
+    let mails = app.mails();
+    assert_eq!(mails.len(), before + 2);
+    let to_sponsor = mails
+        .iter()
+        .rev()
+        .find(|m| m.to == "clerk@city.example.jp")
+        .expect("sponsor mail");
+    assert!(to_sponsor.subject.contains("利用期限が近づいています"));
+    assert!(
+        to_sponsor
+            .text
+            .contains(&format!("/staff/guests/{guest_id}#extend"))
+    );
+    let to_guest = mails
+        .iter()
+        .rev()
+        .find(|m| m.to == GUEST_EMAIL)
+        .expect("guest mail");
+    assert!(to_guest.text.contains("在宅医療連携"));
+    assert_eq!(
+        sweep(&app.state).await.expect("sweep").reminders,
+        0,
+        "each reminder once"
+    );
+    app.clock.set(expires_at - 86_400 + 60);
+    assert_eq!(
+        sweep(&app.state).await.expect("sweep").reminders,
+        1,
+        "the 1-day reminder"
+    );
+
+    // The clerk extends within policy, with a reason.
+    let clerk_agent = app.sign_in(&clerk).await;
+    clerk_agent.get(&format!("/staff/guests/{guest_id}")).await;
+    let new_date = app.date_in(20);
+    let p = clerk_agent
+        .post(
+            &format!("/staff/guests/{guest_id}/extend"),
+            &[("expires_on", &new_date), ("reason", "退院調整が続くため")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    let page = clerk_agent.get(&format!("/staff/guests/{guest_id}")).await;
+    assert!(page.body.contains(&new_date));
+    let audit = app.audit().await;
+    let ext = audit
+        .iter()
+        .find(|r| r.action == "guest.extend")
+        .expect("extend audited");
+    assert!(
+        ext.detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("退院調整が続くため")
+    );
+
+    // Expiry: the very next request is refused, before any sweeper ran.
+    drop(agent);
+    let new_expiry = madoguchi::guests::end_of_day(&new_date).expect("date");
+    app.clock.set(new_expiry - 600);
+    let agent = app.guest_sign_in(&guest).await;
+    app.clock.set(new_expiry - 1);
+    assert_eq!(agent.get("/account").await.status, 200);
+    app.clock.set(new_expiry);
+    let p = agent.get("/account").await;
+    assert_eq!(p.status, 303, "C5: refused at once");
+    assert_eq!(
+        app.status_of(&guest_id).await,
+        "active",
+        "no sweeper has run"
+    );
+    let (_, p) = app.guest_password_step(GUEST_EMAIL, GUEST_PASSWORD).await;
+    assert_eq!(p.status, 422, "an expired guest cannot sign in");
+    let report = sweep(&app.state).await.expect("sweep");
+    assert_eq!(report.expired, 1);
+    assert_eq!(app.status_of(&guest_id).await, "expired");
+    let rec = app
+        .audit()
+        .await
+        .into_iter()
+        .find(|r| r.action == "guest.expired")
+        .expect("audited");
+    assert_eq!(rec.actor_kind, "system");
+    assert_eq!(rec.channel_id.as_deref(), Some(channel.as_str()));
+}
+
+#[tokio::test]
+async fn c5_revoking_a_guest_ends_their_sessions_and_their_pending_link_at_once() {
+    // SECURITY C5, A7
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("市民課", "c@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "避難所運営", 60).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "学校 先生",
+            "t@school.example.jp",
+            "read",
+            10,
+        )
+        .await;
+    let guest = app.enrol_guest(&link, "学校の先生の合言葉").await;
+    let second = app.guest_sign_in(&guest).await;
+    let pending_link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "未登録 者",
+            "p@school.example.jp",
+            "read",
+            10,
+        )
+        .await;
+    for (email, agent_guest) in [
+        ("t@school.example.jp", true),
+        ("p@school.example.jp", false),
+    ] {
+        let id = app.guest_id(email).await;
+        clerk.agent.get(&format!("/staff/guests/{id}")).await;
+        let p = clerk
+            .agent
+            .post(&format!("/staff/guests/{id}/revoke"), &[("reason", "")])
+            .await;
+        assert_eq!(p.status, 422, "a reason is required");
+        assert!(p.body.contains("入力してください"));
+        let p = clerk
+            .agent
+            .post(
+                &format!("/staff/guests/{id}/revoke"),
+                &[("reason", "異動のため")],
+            )
+            .await;
+        assert_eq!(p.status, 303);
+        assert_eq!(app.status_of(&id).await, "revoked");
+        let _ = agent_guest;
+    }
+    assert_eq!(guest.agent.get(&format!("/c/{channel}")).await.status, 303);
+    assert_eq!(second.get("/account").await.status, 303);
+    assert_eq!(
+        app.agent().get(&pending_link).await.status,
+        404,
+        "the pending link died"
+    );
+    let rec = app
+        .audit()
+        .await
+        .into_iter()
+        .find(|r| r.action == "guest.revoke")
+        .expect("audit");
+    assert!(rec.detail.as_deref().unwrap_or("").contains("異動のため"));
+}
+
+#[tokio::test]
+async fn archiving_a_channel_ends_every_guest_and_revoke_all_does_so_without_archiving() {
+    // SECURITY C5, A7
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("教育委員会", "e@city.example.jp")
+        .await;
+    let a = app.create_channel(&clerk.agent, "学校連絡 A", 60).await;
+    let b = app.create_channel(&clerk.agent, "学校連絡 B", 60).await;
+    let la = app
+        .invite_guest(
+            &clerk.agent,
+            &a,
+            "A 先生",
+            "a@school.example.jp",
+            "post",
+            10,
+        )
+        .await;
+    let lb = app
+        .invite_guest(
+            &clerk.agent,
+            &b,
+            "B 先生",
+            "b@school.example.jp",
+            "post",
+            10,
+        )
+        .await;
+    let ga = app.enrol_guest(&la, "A先生の長い合言葉").await;
+    let gb = app.enrol_guest(&lb, "B先生の長い合言葉").await;
+    let pending = app
+        .invite_guest(
+            &clerk.agent,
+            &a,
+            "A 事務",
+            "ax@school.example.jp",
+            "read",
+            10,
+        )
+        .await;
+
+    clerk.agent.get(&format!("/staff/channels/{b}")).await;
+    let p = clerk
+        .agent
+        .post(
+            &format!("/staff/channels/{b}/revoke-all"),
+            &[("reason", "年度末")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(gb.agent.get("/account").await.status, 303);
+    let page = clerk.agent.get(&format!("/staff/channels/{b}")).await;
+    assert!(
+        page.body.contains("進行中"),
+        "revoke-all keeps the channel open"
+    );
+
+    clerk.agent.get(&format!("/staff/channels/{a}")).await;
+    let p = clerk
+        .agent
+        .post(
+            &format!("/staff/channels/{a}/archive"),
+            &[("reason", "事業終了")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(ga.agent.get(&format!("/c/{a}")).await.status, 303);
+    assert_eq!(app.agent().get(&pending).await.status, 404);
+    let page = clerk.agent.get(&format!("/staff/channels/{a}")).await;
+    assert!(page.body.contains("終了(アーカイブ済み)"));
+    assert!(
+        !page.body.contains("guests/new"),
+        "no more issuing into an archived channel"
+    );
+    let actions = app.actions().await;
+    assert!(actions.contains(&"channel.archive".to_string()));
+    assert!(actions.contains(&"channel.revoke_all".to_string()));
+    assert_eq!(
+        app.scalar("select count(*) from account where kind = 'guest' and status = 'revoked'")
+            .await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn a7_a_link_is_refused_once_the_sponsor_is_disabled_and_reissuing_kills_the_old_link() {
+    // SECURITY A7
+    let app = spawn_app().await;
+    let (admin, clerk, _) = app
+        .clerk_with_department("福祉課", "s@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "介護連携", 60).await;
+    let old = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "介護 太郎",
+            "k@care.example.jp",
+            "post",
+            10,
+        )
+        .await;
+    let id = app.guest_id("k@care.example.jp").await;
+    clerk.agent.get(&format!("/staff/guests/{id}")).await;
+    let p = clerk
+        .agent
+        .post(
+            &format!("/staff/guests/{id}/reissue"),
+            &[("reason", "メールが届かない"), ("delivery", "email")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let new = invite_link_in(&app.mails().pop().expect("mail").text).expect("link");
+    assert_ne!(old, new);
+    assert_eq!(app.agent().get(&old).await.status, 404, "the old link died");
+    assert_eq!(app.agent().get(&new).await.status, 200);
+    // The sponsor leaves: the link no longer works.
+    let admin_agent = app.sign_in(&admin).await;
+    admin_agent.get("/staff/clerks").await;
+    let clerk_id: String =
+        sqlx::query_scalar("select account_id from account where email = 's@city.example.jp'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .expect("id");
+    admin_agent
+        .post(&format!("/staff/clerks/{clerk_id}/disable"), &[])
+        .await;
+    assert_eq!(app.agent().get(&new).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_resident_without_email_gets_a_printed_sheet_and_signs_in_with_the_id_on_it() {
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("市民課", "m@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "地域防災", 60).await;
+    clerk.agent.get(&format!("/staff/channels/{channel}")).await;
+    let expires = app.date_in(30);
+    let p = clerk
+        .agent
+        .post(
+            &format!("/staff/channels/{channel}/guests/new"),
+            &[
+                ("name", "住民 一郎"),
+                ("organisation", "第三町内会"),
+                ("kind", "resident"),
+                ("email", ""),
+                ("permission", "read"),
+                ("expires_on", &expires),
+                ("delivery", "print"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.main());
+    assert!(p.body.contains("<svg"), "QR code on the sheet");
+    assert!(
+        p.body.contains("スマートフォンの カメラで"),
+        "steps in plain Japanese"
+    );
+    assert!(
+        p.body.contains("<body class=\"sheet\">"),
+        "the print layout"
+    );
+    let link = p.text_of_id("invite-link").expect("link printed");
+    let id = p.text_of_id("sign-in-name").expect("sign-in id printed");
+    assert!(id.starts_with("r-"));
+    assert_eq!(p.header("cache-control").as_deref(), Some("no-store"));
+    assert_eq!(p.header("referrer-policy").as_deref(), Some("no-referrer"));
+    let resident = app.enrol_guest(&link, "じゅうみんの あいことば").await;
+    assert_eq!(resident.sign_in_name, id);
+    app.guest_sign_in(&resident).await;
+}
+
+#[tokio::test]
+async fn b9_a_recovery_code_signs_in_once_is_audited_and_the_owner_is_told() {
+    // SECURITY B9
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "検診", 60).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "医師 次郎",
+            "dr@hospital.example.jp",
+            "post",
+            10,
+        )
+        .await;
+    let guest = app.enrol_guest(&link, "医師の長い合言葉です").await;
+    let stored: Vec<String> = sqlx::query_scalar("select code_hash from recovery_code")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .expect("rows");
+    assert_eq!(stored.len(), 10);
+    assert!(
+        stored
+            .iter()
+            .all(|h| !guest.recovery_codes.iter().any(|c| h.contains(c.as_str()))),
+        "hashed"
+    );
+    let code = guest.recovery_codes[4].to_uppercase();
+    let (agent, _) = app
+        .guest_password_step(&guest.sign_in_name, &guest.password)
+        .await;
+    let p = agent.post("/signin/code", &[("code", &code)]).await;
+    assert_eq!(p.status, 303);
+    assert_eq!(p.location().as_deref(), Some("/channel"));
+    let mail = app.mails().pop().expect("notice");
+    assert_eq!(mail.to, "dr@hospital.example.jp");
+    assert!(mail.subject.contains("復旧コードが使われました"));
+    assert!(mail.text.contains("残りの復旧コードは 9 個"));
+    assert!(
+        app.actions()
+            .await
+            .contains(&"sign_in.recovery_code".to_string())
+    );
+    let (agent, _) = app
+        .guest_password_step(&guest.sign_in_name, &guest.password)
+        .await;
+    let p = agent.post("/signin/code", &[("code", &code)]).await;
+    assert_eq!(p.status, 422, "each code works once");
+}
+
+#[tokio::test]
+async fn b10_c6_changing_the_password_needs_both_factors_and_ends_other_sessions() {
+    // SECURITY B10, C6
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "検診", 60).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "医師 三郎",
+            "d3@hospital.example.jp",
+            "post",
+            10,
+        )
+        .await;
+    let guest = app.enrol_guest(&link, "医師三郎の合言葉です").await;
+    let other = app.guest_sign_in(&guest).await;
+    guest.agent.get("/account").await;
+    app.next_step();
+    let p = guest
+        .agent
+        .post(
+            "/account/password",
+            &[
+                ("current", "違うパスワードです"),
+                ("code", &app.code(&guest.secret)),
+                ("password", "新しい合言葉です"),
+                ("password_confirm", "新しい合言葉です"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(
+        p.body
+            .contains("今のパスワードまたは確認コードが正しくありません")
+    );
+    app.next_step();
+    let p = guest
+        .agent
+        .post(
+            "/account/password",
+            &[
+                ("current", &guest.password),
+                ("code", &app.code(&guest.secret)),
+                ("password", "新しい合言葉です"),
+                ("password_confirm", "新しい合言葉です"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    assert_eq!(guest.agent.get("/account").await.status, 200);
+    assert_eq!(
+        other.get("/account").await.status,
+        303,
+        "other sessions ended"
+    );
+    let (_, p) = app
+        .guest_password_step(&guest.sign_in_name, "新しい合言葉です")
+        .await;
+    assert_eq!(p.status, 303);
+
+    // C6: the guest ends their other sessions; the clerk ends all of them.
+    let third = app
+        .guest_sign_in(&GuestPerson {
+            password: "新しい合言葉です".into(),
+            ..guest_copy(&guest)
+        })
+        .await;
+    guest.agent.get("/account").await;
+    let p = guest.agent.post("/account/sessions/end-others", &[]).await;
+    assert_eq!(p.status, 303);
+    assert_eq!(third.get("/account").await.status, 303);
+    assert_eq!(guest.agent.get("/account").await.status, 200);
+    let id = app.guest_id(&guest.sign_in_name).await;
+    let clerk_agent = app.sign_in(&clerk).await;
+    clerk_agent.get(&format!("/staff/guests/{id}")).await;
+    let p = clerk_agent
+        .post(
+            &format!("/staff/guests/{id}/end-sessions"),
+            &[("reason", "端末紛失の連絡")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(guest.agent.get("/account").await.status, 303);
+}
+
+fn guest_copy(g: &GuestPerson) -> GuestPerson {
+    GuestPerson {
+        sign_in_name: g.sign_in_name.clone(),
+        password: g.password.clone(),
+        secret: g.secret.clone(),
+        recovery_codes: g.recovery_codes.clone(),
+        agent: Agent::new(&g.agent.base),
+    }
+}
+
+#[tokio::test]
+async fn b10_an_authenticator_reset_ends_access_and_the_guest_enrols_again_through_a_new_link() {
+    // SECURITY B10
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "検診", 60).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "医師 四郎",
+            "d4@hospital.example.jp",
+            "post",
+            10,
+        )
+        .await;
+    let guest = app.enrol_guest(&link, "医師四郎の合言葉です").await;
+    let id = app.guest_id(&guest.sign_in_name).await;
+    clerk.agent.get(&format!("/staff/guests/{id}")).await;
+    let p = clerk
+        .agent
+        .post(
+            &format!("/staff/guests/{id}/reset-authenticator"),
+            &[("reason", "スマートフォン紛失"), ("delivery", "email")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    assert!(
+        !p.body.contains("totp-key"),
+        "the clerk never sees a secret"
+    );
+    assert_eq!(guest.agent.get("/account").await.status, 303);
+    let (_, p) = app
+        .guest_password_step(&guest.sign_in_name, &guest.password)
+        .await;
+    assert_eq!(p.status, 422, "the old credentials are gone");
+    let new_link = invite_link_in(&app.mails().pop().expect("mail").text).expect("link");
+    let again = app.enrol_guest(&new_link, "新しく登録し直した合言葉").await;
+    assert_ne!(again.secret, guest.secret);
+    app.guest_sign_in(&again).await;
+    assert!(
+        app.actions()
+            .await
+            .contains(&"guest.authenticator_reset".to_string())
+    );
+}
+
+#[tokio::test]
+async fn d4_d5_expiry_and_scope_come_from_the_server_and_policy_limits_hold() {
+    // SECURITY D4, D5
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let short = app.create_channel(&clerk.agent, "短い案件", 20).await;
+    let long = app.create_channel(&clerk.agent, "長い案件", 400).await;
+    clerk.agent.get(&format!("/staff/channels/{short}")).await;
+    let mut base = vec![
+        ("name", "期限 確認"),
+        ("organisation", "病院"),
+        ("kind", "hospital"),
+        ("email", "limit@hospital.example.jp"),
+        ("permission", "post"),
+        ("delivery", "email"),
+    ];
+    let after_channel = app.date_in(25);
+    base.push(("expires_on", &after_channel));
+    let p = clerk
+        .agent
+        .post(&format!("/staff/channels/{short}/guests/new"), &base)
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("案件の終了日より後にはできません"));
+    base.pop();
+    let beyond_policy = app.date_in(91);
+    base.push(("expires_on", &beyond_policy));
+    let p = clerk
+        .agent
+        .post(&format!("/staff/channels/{long}/guests/new"), &base)
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("最長 90 日"));
+    assert_eq!(
+        app.scalar("select count(*) from guest").await,
+        0,
+        "nothing written"
+    );
+    // Form fields naming another channel, sponsor or status are ignored.
+    base.pop();
+    let ok = app.date_in(90);
+    base.push(("expires_on", &ok));
+    base.push(("channel_id", &short));
+    base.push(("sponsor_id", "someone-else"));
+    base.push(("status", "active"));
+    let p = clerk
+        .agent
+        .post(&format!("/staff/channels/{long}/guests/new"), &base)
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    let (channel, status, sponsor): (String, String, String) = sqlx::query_as(
+        "select g.channel_id, a.status, s.email from guest g join account a on a.account_id = g.account_id \
+         join account s on s.account_id = g.sponsor_id",
+    )
+    .fetch_one(&app.state.db.pool)
+    .await
+    .expect("row");
+    assert_eq!(
+        (channel.as_str(), status.as_str(), sponsor.as_str()),
+        (long.as_str(), "invited", "h@city.example.jp")
+    );
+    // Extending beyond the policy is refused too.
+    let id = app.guest_id("limit@hospital.example.jp").await;
+    clerk.agent.get(&format!("/staff/guests/{id}")).await;
+    let far = app.date_in(120);
+    let p = clerk
+        .agent
+        .post(
+            &format!("/staff/guests/{id}/extend"),
+            &[("expires_on", &far), ("reason", "長期")],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+}
+
+#[tokio::test]
+async fn bulk_csv_with_one_bad_row_issues_nobody_and_says_which_row_and_why() {
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "病院チーム", 60).await;
+    clerk.agent.get(&format!("/staff/channels/{channel}")).await;
+    let csrf = clerk.agent.csrf();
+    let upload = |csv: &'static str| {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("team.csv"),
+            )
+            .text("kind", "hospital")
+            .text("permission", "post")
+            .text("expires_on", app.date_in(30));
+        clerk
+            .agent
+            .client
+            .post(clerk.agent.url(&format!(
+                "/staff/channels/{channel}/guests/bulk?csrf={csrf}"
+            )))
+            .multipart(form)
+            .send()
+    };
+    let bad = "氏名,所属,メール\n医師 一,市立病院,one@hospital.example.jp\n医師 二,市立病院,not-an-address\n医師 三,市立病院,three@hospital.example.jp\n";
+    let res = upload(bad).await.expect("upload");
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.expect("body");
+    assert!(body.contains("誰も招待していません"));
+    assert!(
+        body.contains("2 行目: メールアドレス: メールアドレスの形式が正しくありません。"),
+        "{body}"
+    );
+    assert_eq!(app.scalar("select count(*) from guest").await, 0);
+    let before = app.mails().len();
+    let good = "医師 一,市立病院,one@hospital.example.jp\n医師 二,\"市立病院, 救急\",two@hospital.example.jp\n";
+    let res = upload(good).await.expect("upload");
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.scalar("select count(*) from guest").await, 2);
+    assert_eq!(app.mails().len(), before + 2);
+    let org: String = sqlx::query_scalar("select organisation from guest g join account a on a.account_id = g.account_id where a.email = 'two@hospital.example.jp'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .expect("org");
+    assert_eq!(org, "市立病院, 救急");
+    // Without the token in the action URL the upload is refused.
+    let res = clerk
+        .agent
+        .client
+        .post(
+            clerk
+                .agent
+                .url(&format!("/staff/channels/{channel}/guests/bulk")),
+        )
+        .multipart(reqwest::multipart::Form::new().text("kind", "hospital"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 403);
+}
+
+#[tokio::test]
+async fn clerks_filter_sort_and_page_guest_lists_per_channel_and_department() {
+    let app = spawn_app().await;
+    let (admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "大人数", 60).await;
+    clerk.agent.get(&format!("/staff/channels/{channel}")).await;
+    let csrf = clerk.agent.csrf();
+    let mut csv = String::new();
+    for i in 0..55 {
+        csv.push_str(&format!(
+            "職員 {i:02},病院 {},p{i}@hospital.example.jp\n",
+            i % 3
+        ));
+    }
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("many.csv"),
+        )
+        .text("kind", "hospital")
+        .text("permission", "read")
+        .text("expires_on", app.date_in(30));
+    let res = clerk
+        .agent
+        .client
+        .post(clerk.agent.url(&format!(
+            "/staff/channels/{channel}/guests/bulk?csrf={csrf}"
+        )))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), 303);
+    let p = clerk
+        .agent
+        .get(&format!("/staff/channels/{channel}?sort=name"))
+        .await;
+    assert!(p.body.contains("55 人"));
+    assert!(p.body.contains("1 / 2 ページ"));
+    assert!(p.body.contains("職員 00") && !p.body.contains("職員 54"));
+    let p = clerk
+        .agent
+        .get(&format!("/staff/channels/{channel}?sort=name&page=1"))
+        .await;
+    assert!(p.body.contains("職員 54") && !p.body.contains("職員 00"));
+    let p = clerk
+        .agent
+        .get("/staff/guests?q=%E7%97%85%E9%99%A2%201")
+        .await;
+    assert!(p.body.contains("18 人"), "search by organisation");
+    let p = clerk.agent.get("/staff/guests?status=active").await;
+    assert!(p.body.contains("0 人"));
+    // Another department's clerk sees none of them.
+    let other = app
+        .clerk_in_new_department(&admin.agent, "税務課", "tax@city.example.jp")
+        .await;
+    let p = other.agent.get("/staff/guests").await;
+    assert!(p.body.contains("0 人"));
+}
+
+#[tokio::test]
+async fn a_guest_asks_for_more_time_and_sees_the_sponsors_decision_and_reason() {
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "退院支援", 80).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "相談 員",
+            "mw@hospital.example.jp",
+            "post",
+            10,
+        )
+        .await;
+    let guest = app.enrol_guest(&link, "相談員の長い合言葉").await;
+    let account = guest.agent.get("/account").await;
+    assert!(account.body.contains("担当 職員"), "the sponsor is shown");
+    assert!(account.body.contains("健康課"), "and the department");
+    assert!(
+        account
+            .text_of_id("expires-on")
+            .expect("expiry")
+            .contains(&app.date_in(10))
+    );
+    let p = guest
+        .agent
+        .post("/account/extension", &[("message", "3月末まで必要です")])
+        .await;
+    assert_eq!(p.status, 303);
+    let mail = app.mails().pop().expect("mail to sponsor");
+    assert_eq!(mail.to, "h@city.example.jp");
+    assert!(mail.subject.contains("利用期間の延長の依頼"));
+    let id = app.guest_id("mw@hospital.example.jp").await;
+    let clerk_agent = app.sign_in(&clerk).await;
+    let page = clerk_agent.get(&format!("/staff/guests/{id}")).await;
+    assert!(page.body.contains("3月末まで必要です"));
+    let action = page
+        .body
+        .find("/staff/extension-requests/")
+        .map(|i| {
+            let rest = &page.body[i..];
+            rest[..rest.find('"').expect("end")].to_string()
+        })
+        .expect("decide form");
+    let until = app.date_in(40);
+    let p = clerk_agent
+        .post(
+            &action,
+            &[
+                ("decision", "approve"),
+                ("expires_on", &until),
+                ("reason", "病院の要望どおり"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    let account = guest.agent.get("/account").await;
+    assert!(account.body.contains("延長が認められました"));
+    assert!(account.body.contains("病院の要望どおり"));
+    assert!(
+        account
+            .text_of_id("expires-on")
+            .expect("expiry")
+            .contains(&until)
+    );
+    let mail = app.mails().pop().expect("decision mail");
+    assert_eq!(mail.to, "mw@hospital.example.jp");
+    // A second request is refused with a reason the guest sees.
+    guest
+        .agent
+        .post("/account/extension", &[("message", "もう少し")])
+        .await;
+    let page = clerk_agent.get(&format!("/staff/guests/{id}")).await;
+    let action = page
+        .body
+        .find("/staff/extension-requests/")
+        .map(|i| {
+            let rest = &page.body[i..];
+            rest[..rest.find('"').expect("end")].to_string()
+        })
+        .expect("decide form");
+    clerk_agent
+        .post(&action, &[("decision", "refuse"), ("reason", "上限のため")])
+        .await;
+    let account = guest.agent.get("/account").await;
+    assert!(account.body.contains("延長は認められませんでした"));
+    assert!(account.body.contains("上限のため"));
+}
+
+#[tokio::test]
+async fn a_guest_can_close_their_account() {
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "閉鎖", 80).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "退会 者",
+            "bye@hospital.example.jp",
+            "post",
+            10,
+        )
+        .await;
+    let guest = app.enrol_guest(&link, "退会する人の合言葉").await;
+    guest.agent.get("/account").await;
+    let p = guest
+        .agent
+        .post("/account/close", &[("current", "違う")])
+        .await;
+    assert_eq!(p.status, 422);
+    let p = guest
+        .agent
+        .post("/account/close", &[("current", &guest.password)])
+        .await;
+    assert_eq!(p.status, 303);
+    let id = app.guest_id("bye@hospital.example.jp").await;
+    assert_eq!(app.status_of(&id).await, "closed");
+    let (_, p) = app
+        .guest_password_step(&guest.sign_in_name, &guest.password)
+        .await;
+    assert_eq!(p.status, 422);
+}
