@@ -8,6 +8,7 @@ mod guests;
 mod helpers;
 mod mail;
 mod pages;
+mod routes;
 mod sessions;
 mod setup;
 mod signin;
