@@ -318,3 +318,122 @@ async fn at_360_px_no_page_scrolls_sideways() {
     }
     browser.quit().await.expect("quit");
 }
+
+#[tokio::test]
+async fn on_a_phone_a_resident_opens_a_printed_invitation_enrols_reads_the_channel_and_signs_out() {
+    let Some(driver) = driver().await else { return };
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("市民課", "counter@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "地域の見守り", 60).await;
+    clerk.agent.get(&format!("/staff/channels/{channel}")).await;
+    let expires = app.date_in(30);
+    let sheet = clerk
+        .agent
+        .post(
+            &format!("/staff/channels/{channel}/guests/new"),
+            &[
+                ("name", "見守 花子"),
+                ("organisation", "第二町内会"),
+                ("kind", "resident"),
+                ("email", ""),
+                ("permission", "read"),
+                ("expires_on", &expires),
+                ("delivery", "print"),
+            ],
+        )
+        .await;
+    assert_eq!(sheet.status, 200);
+    let link = sheet.text_of_id("invite-link").expect("link on the sheet");
+    let sign_in_id = sheet.text_of_id("sign-in-name").expect("id on the sheet");
+    let dir = shots();
+    let profile = tempfile::tempdir().expect("profile");
+    let browser = phone(&driver, profile.path()).await;
+    // The clerk's sheet, as printed at the counter.
+    browser
+        .goto(format!("{}/staff/signin", app.base))
+        .await
+        .expect("open");
+    let local = link.replace("http://madoguchi.city.example.jp", &app.base);
+
+    browser.goto(&local).await.expect("open the invitation");
+    wait_for_heading(&browser, "アカウントの設定").await;
+    let text = browser.source().await.expect("source");
+    assert!(text.contains("見守 花子"));
+    assert!(text.contains("地域の見守り"));
+    browser
+        .screenshot(&dir.join("resident-01-invitation.png"))
+        .await
+        .expect("shot");
+    fill(&browser, "password", "まいにち げんき").await;
+    fill(&browser, "password_confirm", "まいにち げんき").await;
+    submit(&browser).await;
+    wait_for_heading(&browser, "認証アプリの登録").await;
+    let key = browser
+        .find(By::Id("totp-key"))
+        .await
+        .expect("key")
+        .text()
+        .await
+        .expect("text");
+    let secret = madoguchi::auth::totp::parse_display_key(&key).expect("key");
+    browser
+        .screenshot(&dir.join("resident-02-authenticator.png"))
+        .await
+        .expect("shot");
+    fill(&browser, "code", &app.code(&secret)).await;
+    submit(&browser).await;
+    wait_for_heading(&browser, "復旧コード").await;
+    let codes = browser
+        .find_all(By::Css("#recovery-codes li"))
+        .await
+        .expect("codes");
+    assert_eq!(codes.len(), 10);
+    browser
+        .screenshot(&dir.join("resident-03-recovery-codes.png"))
+        .await
+        .expect("shot");
+    browser
+        .find(By::Css("main a.button"))
+        .await
+        .expect("continue")
+        .click()
+        .await
+        .expect("click");
+    wait_for_heading(&browser, "地域の見守り").await;
+    let expiry = browser
+        .find(By::Id("expires-on"))
+        .await
+        .expect("expiry")
+        .text()
+        .await
+        .expect("t");
+    assert!(expiry.contains(&expires), "{expiry}");
+    browser
+        .screenshot(&dir.join("resident-04-channel.png"))
+        .await
+        .expect("shot");
+    browser
+        .find(By::Css("header form[action='/signout'] button"))
+        .await
+        .expect("sign out")
+        .click()
+        .await
+        .expect("click");
+    wait_for_heading(&browser, "ログイン").await;
+    browser
+        .screenshot(&dir.join("resident-05-signed-out.png"))
+        .await
+        .expect("shot");
+    // And back in with the id from the sheet.
+    fill(&browser, "email", &sign_in_id).await;
+    fill(&browser, "password", "まいにち げんき").await;
+    submit(&browser).await;
+    wait_for_heading(&browser, "確認コードの入力").await;
+    app.next_step();
+    fill(&browser, "code", &app.code(&secret)).await;
+    submit(&browser).await;
+    wait_for_heading(&browser, "地域の見守り").await;
+    browser.quit().await.expect("quit");
+}

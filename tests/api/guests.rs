@@ -955,3 +955,130 @@ async fn a_guest_can_close_their_account() {
         .await;
     assert_eq!(p.status, 422);
 }
+
+#[tokio::test]
+async fn a4_a6_a8_a10_guest_invitations_follow_the_link_rules() {
+    // SECURITY A4, A6, A8, A10
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "規則", 60).await;
+    // A6: links come from the configured public URL, whatever Host the clerk's request named.
+    clerk.agent.get(&format!("/staff/channels/{channel}")).await;
+    let expires = app.date_in(10);
+    let res = clerk
+        .agent
+        .client
+        .post(
+            clerk
+                .agent
+                .url(&format!("/staff/channels/{channel}/guests/new")),
+        )
+        .header("host", "evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .form(&[
+            ("csrf", clerk.agent.csrf().as_str()),
+            ("name", "規則 確認"),
+            ("organisation", "病院"),
+            ("kind", "hospital"),
+            ("email", "rule@hospital.example.jp"),
+            ("permission", "post"),
+            ("expires_on", expires.as_str()),
+            ("delivery", "email"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 303);
+    let mail = app.mails().pop().expect("mail");
+    let link = invite_link_in(&mail.text).expect("link");
+    assert!(
+        link.starts_with("http://madoguchi.city.example.jp/invite/"),
+        "{link}"
+    );
+    assert!(!mail.raw.contains("evil.example"));
+    // A4: opening, prefetching and HEAD do not use it up.
+    for _ in 0..2 {
+        assert_eq!(app.agent().get(&link).await.status, 200);
+        assert_eq!(app.agent().head(&link).await.status, 200);
+    }
+    let guest = app.enrol_guest(&link, "規則を確かめる合言葉").await;
+    // A10: the confirming code is not a sign-in code.
+    let (agent, _) = app
+        .guest_password_step(&guest.sign_in_name, &guest.password)
+        .await;
+    let p = agent
+        .post("/signin/code", &[("code", &app.code(&guest.secret))])
+        .await;
+    assert_eq!(p.status, 422);
+    // A8: a used guest link looks like any other unusable link.
+    let used = app.agent().get(&link).await;
+    let unknown = app
+        .agent()
+        .get(&format!("{}/invite/{}", app.base, "B".repeat(43)))
+        .await;
+    assert_eq!(used.status, 404);
+    assert_eq!(used.main(), unknown.main());
+}
+
+#[tokio::test]
+async fn a9_invitation_links_are_rate_limited_per_address() {
+    // SECURITY A9
+    let app = spawn_app().await;
+    let agent = app.agent();
+    let mut statuses = vec![];
+    for i in 0..31 {
+        statuses.push(agent.get(&format!("/invite/{:0>43}", i)).await.status);
+    }
+    assert_eq!(statuses[0], 404);
+    assert_eq!(*statuses.last().expect("last"), 429);
+}
+
+#[tokio::test]
+async fn a2_two_racing_enrolments_of_one_guest_link_make_one_account() {
+    // SECURITY A2
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "競合", 60).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "競合 者",
+            "race@hospital.example.jp",
+            "post",
+            10,
+        )
+        .await;
+    let (a, b) = (app.agent(), app.agent());
+    let mut secrets = vec![];
+    for agent in [&a, &b] {
+        agent.get(&link).await;
+        agent
+            .post(
+                &link,
+                &[
+                    ("password", "競合する二人の合言葉"),
+                    ("password_confirm", "競合する二人の合言葉"),
+                ],
+            )
+            .await;
+        let page = agent.get("/setup/authenticator").await;
+        secrets.push(
+            madoguchi::auth::totp::parse_display_key(&page.text_of_id("totp-key").expect("key"))
+                .expect("s"),
+        );
+    }
+    let (ra, rb) = futures::future::join(
+        a.post("/setup/authenticator", &[("code", &app.code(&secrets[0]))]),
+        b.post("/setup/authenticator", &[("code", &app.code(&secrets[1]))]),
+    )
+    .await;
+    let mut statuses = [ra.status, rb.status];
+    statuses.sort();
+    assert_eq!(statuses, [303, 404]);
+    assert_eq!(app.scalar("select count(*) from recovery_code").await, 10);
+}
