@@ -7,6 +7,7 @@ pub mod channels;
 pub mod guests;
 pub mod invitations;
 pub mod logins;
+pub mod messages;
 pub mod sessions;
 
 use std::str::FromStr;

@@ -28,6 +28,7 @@ pub fn router() -> Routes {
     Routes::new()
         .route(paths::STAFF_CHANNELS, get(channels_get).post(channels_post))
         .route(paths::STAFF_CHANNEL, get(channel_get))
+        .route(paths::STAFF_CHANNEL_MESSAGES, post(message_post))
         .route(paths::STAFF_CHANNEL_EDIT, post(channel_edit_post))
         .route(paths::STAFF_CHANNEL_ARCHIVE, post(archive_post))
         .route(paths::STAFF_CHANNEL_REVOKE_ALL, post(revoke_all_post))
@@ -332,6 +333,8 @@ impl GuestList {
 struct ChannelPage {
     ctx: Ctx,
     channel: Channel,
+    messages: Vec<crate::db::messages::Message>,
+    draft: String,
     list: GuestList,
     form: GuestForm,
     edit: ChannelForm,
@@ -428,6 +431,13 @@ async fn channel_page(
     };
     Ok(ChannelPage {
         ctx: with_user(ctx, user),
+        messages: crate::db::messages::recent(
+            &state.db,
+            &channel.channel_id,
+            super::guest::MESSAGES_SHOWN,
+        )
+        .await?,
+        draft: String::new(),
         channel,
         list,
         form,
@@ -517,6 +527,57 @@ async fn channel_edit_post(
     .await?;
     page.edit = form;
     render_invalid(&page)
+}
+
+async fn message_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    user: StaffUser,
+    Path(channel): Path<String>,
+    Form(form): Form<super::guest::MessageForm>,
+) -> AppResult<Response> {
+    let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
+    if !channel.is_active() {
+        return Err(AppError::NotFound);
+    }
+    let body = match text_field(form.body(), super::guest::MESSAGE_MAX, true) {
+        Ok(b) => b,
+        Err(key) => {
+            let errors = vec![("body".to_string(), ctx.t(key))];
+            let mut page = channel_page(
+                &state,
+                ctx,
+                &user,
+                channel,
+                &ListQuery::default(),
+                GuestForm::default(),
+                errors,
+                vec![],
+                None,
+            )
+            .await?;
+            page.draft = form
+                .body()
+                .chars()
+                .take(super::guest::MESSAGE_MAX * 2)
+                .collect();
+            return render_invalid(&page);
+        }
+    };
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let id =
+        crate::db::messages::insert(&mut tx, &channel.channel_id, &user.account_id, &body, now)
+            .await?;
+    let mut ev = Event::new(user.actor(), "message.post", Outcome::Success).target(id);
+    ev.channel_id = Some(channel.channel_id.clone());
+    audit::record(&mut tx, now, &ctx.source, &ev).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!(
+        "{}#latest",
+        paths::with(paths::STAFF_CHANNEL, "channel", &channel.channel_id)
+    ))
+    .into_response())
 }
 
 #[derive(Deserialize)]

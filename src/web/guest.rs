@@ -17,6 +17,7 @@ use crate::audit::{self, Event, Outcome};
 use crate::auth::password::{self, GUEST_MIN_CHARS, PasswordProblem};
 use crate::auth::totp;
 use crate::db::guests::{self, ExtensionRequest, Guest};
+use crate::db::messages::{self, Message};
 use crate::db::{accounts, logins};
 use crate::guests::REASON_MAX;
 
@@ -24,6 +25,7 @@ pub fn router() -> Routes {
     Routes::new()
         .route(paths::GUEST_HOME, get(home_get))
         .route(paths::GUEST_CHANNEL, get(channel_get))
+        .route(paths::GUEST_CHANNEL_MESSAGES, post(message_post))
         .route(paths::GUEST_ACCOUNT, get(account_get))
         .route(paths::GUEST_ACCOUNT_EXTENSION, post(extension_post))
         .route(paths::GUEST_ACCOUNT_END_OTHERS, post(end_others_post))
@@ -51,6 +53,9 @@ async fn home_get(user: GuestUser) -> Response {
 struct ChannelPage {
     ctx: Ctx,
     guest: Guest,
+    messages: Vec<Message>,
+    draft: String,
+    error: Option<String>,
     purpose: String,
     ends_on: String,
     expires_on: String,
@@ -77,6 +82,90 @@ impl ChannelPage {
     fn permission_key(&self) -> String {
         format!("permission-{}", self.guest.permission)
     }
+    fn may_post(&self) -> bool {
+        may_post(&self.guest)
+    }
+}
+
+/// Whether a guest's permission allows writing (D6); decided from the database, never a form.
+pub fn may_post(g: &Guest) -> bool {
+    g.permission == "post" || g.permission == "post_files"
+}
+
+async fn channel_page(
+    state: &AppState,
+    ctx: Ctx,
+    user: GuestUser,
+    draft: String,
+    error: Option<String>,
+) -> AppResult<ChannelPage> {
+    let mut conn = state.db.pool.acquire().await?;
+    let ch = crate::db::channels::get(&mut conn, &user.guest.channel_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    drop(conn);
+    Ok(ChannelPage {
+        messages: messages::recent(&state.db, &ch.channel_id, MESSAGES_SHOWN).await?,
+        ctx: with_guest(ctx, &user),
+        draft,
+        error,
+        purpose: ch.purpose,
+        ends_on: crate::guests::last_day(ch.ends_at),
+        expires_on: crate::guests::last_day(user.guest.expires_at),
+        guest: user.guest,
+    })
+}
+
+pub const MESSAGES_SHOWN: i64 = 200;
+pub const MESSAGE_MAX: usize = 4000;
+
+#[derive(Deserialize)]
+pub struct MessageForm {
+    #[serde(default)]
+    body: String,
+}
+
+impl MessageForm {
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+}
+
+async fn message_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    user: GuestUser,
+    Path(channel): Path<String>,
+    Form(form): Form<MessageForm>,
+) -> AppResult<Response> {
+    guest_channel_scope(&state, &ctx, &user, &channel).await?;
+    let now = state.now();
+    if !may_post(&user.guest) {
+        let mut ev =
+            Event::new(user.actor(), "message.post", Outcome::Denied).detail("permission read");
+        ev.channel_id = Some(channel.clone());
+        audit::record_alone(&state.db, now, &ctx.source, &ev).await?;
+        return Err(AppError::Forbidden);
+    }
+    let body = match crate::web::channels::text_field(&form.body, MESSAGE_MAX, true) {
+        Ok(b) => b,
+        Err(key) => {
+            let error = Some(ctx.t(key));
+            let draft = form.body.chars().take(MESSAGE_MAX * 2).collect();
+            return render_invalid(&channel_page(&state, ctx, user, draft, error).await?);
+        }
+    };
+    let mut tx = state.db.begin().await?;
+    let id = messages::insert(&mut tx, &channel, &user.guest.account_id, &body, now).await?;
+    let mut ev = Event::new(user.actor(), "message.post", Outcome::Success).target(id);
+    ev.channel_id = Some(channel.clone());
+    audit::record(&mut tx, now, &ctx.source, &ev).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!(
+        "{}#latest",
+        paths::with(paths::GUEST_CHANNEL, "channel", &channel)
+    ))
+    .into_response())
 }
 
 async fn channel_get(
@@ -86,21 +175,10 @@ async fn channel_get(
     Path(channel): Path<String>,
 ) -> AppResult<Response> {
     guest_channel_scope(&state, &ctx, &user, &channel).await?;
-    let mut conn = state.db.pool.acquire().await?;
-    let ch = crate::db::channels::get(&mut conn, &channel)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    drop(conn);
     let mut ev = Event::new(user.actor(), "channel.view", Outcome::Success);
     ev.channel_id = Some(channel.clone());
     audit::record_alone(&state.db, state.now(), &ctx.source, &ev).await?;
-    render(&ChannelPage {
-        ctx: with_guest(ctx, &user),
-        purpose: ch.purpose,
-        ends_on: crate::guests::last_day(ch.ends_at),
-        expires_on: crate::guests::last_day(user.guest.expires_at),
-        guest: user.guest,
-    })
+    render(&channel_page(&state, ctx, user, String::new(), None).await?)
 }
 
 #[derive(Template)]

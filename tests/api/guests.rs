@@ -1082,3 +1082,106 @@ async fn a2_two_racing_enrolments_of_one_guest_link_make_one_account() {
     assert_eq!(statuses, [303, 404]);
     assert_eq!(app.scalar("select count(*) from recovery_code").await, 10);
 }
+
+#[tokio::test]
+async fn d6_a_read_guest_cannot_post_and_a_post_guest_can_and_bodies_stay_out_of_the_audit() {
+    // SECURITY D6, E1, G3
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "書き込み", 60).await;
+    let reader_link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "読む 人",
+            "reader@example.jp",
+            "read",
+            10,
+        )
+        .await;
+    let writer_link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "書く 人",
+            "writer@example.jp",
+            "post",
+            10,
+        )
+        .await;
+    let reader = app.enrol_guest(&reader_link, "読むだけの人の合言葉").await;
+    let writer = app.enrol_guest(&writer_link, "書ける人の長い合言葉").await;
+
+    let page = reader.agent.get(&format!("/c/{channel}")).await;
+    assert!(page.body.contains("読むことだけができます"));
+    assert!(!page.body.contains("/messages\""), "no form for a reader");
+    // Even a hand-made post is refused by the server.
+    let p = reader
+        .agent
+        .post(
+            &format!("/c/{channel}/messages"),
+            &[("body", "書けないはず")],
+        )
+        .await;
+    assert_eq!(p.status, 403);
+    assert_eq!(app.scalar("select count(*) from message").await, 0);
+    let denied = app
+        .audit()
+        .await
+        .into_iter()
+        .find(|r| r.action == "message.post")
+        .expect("audited");
+    assert_eq!(denied.outcome, "denied");
+
+    let secret_body = "<script>alert('x')</script> 退院は金曜日の予定です";
+    writer.agent.get(&format!("/c/{channel}")).await;
+    let p = writer
+        .agent
+        .post(&format!("/c/{channel}/messages"), &[("body", secret_body)])
+        .await;
+    assert_eq!(p.status, 303);
+    let p = writer
+        .agent
+        .post(&format!("/c/{channel}/messages"), &[("body", "   ")])
+        .await;
+    assert_eq!(p.status, 422);
+    for page in [
+        reader.agent.get(&format!("/c/{channel}")).await,
+        clerk.agent.get(&format!("/staff/channels/{channel}")).await,
+    ] {
+        assert!(page.body.contains("退院は金曜日の予定です"));
+        assert!(!page.body.contains("<script>alert"));
+    }
+    clerk.agent.get(&format!("/staff/channels/{channel}")).await;
+    let p = clerk
+        .agent
+        .post(
+            &format!("/staff/channels/{channel}/messages"),
+            &[("body", "承知しました")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert!(
+        writer
+            .agent
+            .get(&format!("/c/{channel}"))
+            .await
+            .body
+            .contains("承知しました")
+    );
+    let everything: String = app.audit().await.iter().map(|r| format!("{r:?}")).collect();
+    assert!(
+        !everything.contains("退院は金曜日"),
+        "G3: no message body in the audit"
+    );
+    assert_eq!(
+        app.audit()
+            .await
+            .iter()
+            .filter(|r| r.action == "message.post" && r.outcome == "success")
+            .count(),
+        2
+    );
+}

@@ -44,6 +44,7 @@ const TABLE: &[(&str, &str, Class)] = &[
     ("POST", "/lang", Class::Public),
     ("GET", "/channel", Class::Guest),
     ("GET", "/c/{channel}", Class::GuestChannel),
+    ("POST", "/c/{channel}/messages", Class::GuestChannel),
     ("GET", "/account", Class::Guest),
     ("POST", "/account/extension", Class::Guest),
     ("POST", "/account/sessions/end-others", Class::Guest),
@@ -54,6 +55,11 @@ const TABLE: &[(&str, &str, Class)] = &[
     ("POST", "/staff/channels", Class::Staff),
     ("GET", "/staff/guests", Class::Staff),
     ("GET", "/staff/channels/{channel}", Class::StaffScoped),
+    (
+        "POST",
+        "/staff/channels/{channel}/messages",
+        Class::StaffScoped,
+    ),
     ("POST", "/staff/channels/{channel}/edit", Class::StaffScoped),
     (
         "POST",

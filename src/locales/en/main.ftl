@@ -308,3 +308,9 @@ mail-extension-request-body = { $guest } ({ $organisation }) asks to extend thei
 mail-extension-decided-subject = Answer to your extension request
 mail-extension-approved = Your extension was approved. Your access now lasts until { $until }. Reason: { $reason }
 mail-extension-refused = Your extension was refused. Reason: { $reason }
+
+messages-title = Messages
+messages-none = No messages yet.
+message-new = Write a message
+message-send = Send
+message-read-only = You can read this project but not write in it.

@@ -308,3 +308,9 @@ mail-extension-request-body = { $organisation } の { $guest } 様から、案�
 mail-extension-decided-subject = 延長の依頼への返事
 mail-extension-approved = 延長が認められました。新しい利用期限は { $until } までです。理由: { $reason }
 mail-extension-refused = 延長は認められませんでした。理由: { $reason }
+
+messages-title = やり取り
+messages-none = まだ書き込みはありません。
+message-new = 書き込む
+message-send = 送る
+message-read-only = あなたは読むことだけができます。
