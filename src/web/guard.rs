@@ -98,9 +98,24 @@ impl FromRequestParts<AppState> for StaffUser {
             session.remove::<String>(LOGIN_KEY).await?;
             return Err(GuardRejection::SignIn);
         };
-        let end_reason = if login.kind != "clerk" {
-            Some("not_staff")
-        } else if login.status != "active" {
+        if login.kind != "clerk" {
+            // A guest asking for a clerk function gets the ordinary not-found page (D3), and
+            // the attempt is recorded.
+            audit::record_alone(
+                &state.db,
+                now,
+                &source,
+                &Event::new(
+                    Actor::Guest(login.account_id.clone()),
+                    "authz.denied",
+                    Outcome::Denied,
+                )
+                .target(parts.uri.path()),
+            )
+            .await?;
+            return Err(GuardRejection::Error(AppError::NotFound));
+        }
+        let end_reason = if login.status != "active" {
             Some("account_inactive")
         } else if now - login.last_seen_at > IDLE_TIMEOUT_SECS {
             Some("idle_timeout")

@@ -31,6 +31,14 @@ pub fn router() -> Routes {
         .route(paths::GUEST_ACCOUNT_END_OTHERS, post(end_others_post))
         .route(paths::GUEST_ACCOUNT_PASSWORD, post(password_post))
         .route(paths::GUEST_ACCOUNT_CLOSE, post(close_post))
+        .route(
+            paths::GUEST_ACCOUNT_AUTHENTICATOR,
+            get(authenticator_get).post(authenticator_post),
+        )
+        .route(
+            paths::GUEST_ACCOUNT_AUTHENTICATOR_CONFIRM,
+            post(authenticator_confirm_post),
+        )
 }
 
 fn with_guest(mut ctx: Ctx, user: &GuestUser) -> Ctx {
@@ -491,4 +499,142 @@ async fn close_post(
     tx.commit().await?;
     session.flush().await?;
     Ok(Redirect::to(paths::GUEST_SIGN_IN).into_response())
+}
+
+const REENROL_KEY: &str = "reenrol";
+const REENROL_SCOPE: &str = "re-enrolment";
+
+#[derive(Deserialize)]
+pub struct FactorsForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// Starting a change of authenticator needs both current factors (B10).
+async fn authenticator_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: GuestUser,
+    Form(form): Form<FactorsForm>,
+) -> AppResult<Response> {
+    if !current_factors_ok(&state, &user.guest.account_id, form.current, &form.code).await? {
+        audit::record_alone(
+            &state.db,
+            state.now(),
+            &ctx.source,
+            &Event::new(
+                user.actor(),
+                "account.authenticator_change",
+                Outcome::Failure,
+            ),
+        )
+        .await?;
+        let errors = vec![("authenticator".to_string(), ctx.t("account-factors-wrong"))];
+        return render_invalid(
+            &account_page(&state, ctx, &user, None, errors, String::new()).await?,
+        );
+    }
+    let secret = totp::generate_secret();
+    let sealed = totp::seal_for_session(&state.secrets, REENROL_SCOPE, &secret)?;
+    session.insert(REENROL_KEY, sealed).await?;
+    Ok(Redirect::to(paths::GUEST_ACCOUNT_AUTHENTICATOR).into_response())
+}
+
+async fn reenrol_secret(state: &AppState, session: &Session) -> AppResult<Option<Vec<u8>>> {
+    match session.get::<String>(REENROL_KEY).await? {
+        Some(sealed) => Ok(Some(totp::open_from_session(
+            &state.secrets,
+            REENROL_SCOPE,
+            &sealed,
+        )?)),
+        None => Ok(None),
+    }
+}
+
+async fn authenticator_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: GuestUser,
+) -> AppResult<Response> {
+    let Some(secret) = reenrol_secret(&state, &session).await? else {
+        return Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response());
+    };
+    let ctx = with_guest(ctx, &user);
+    super::setup::authenticator_page(
+        ctx,
+        &secret,
+        &user.guest.sign_in_name,
+        paths::GUEST_ACCOUNT_AUTHENTICATOR_CONFIRM,
+        None,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    code: String,
+}
+
+/// Replaces the secret once the new app shows a right code; other sessions end (B10).
+async fn authenticator_confirm_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: GuestUser,
+    Form(form): Form<ConfirmForm>,
+) -> AppResult<Response> {
+    let Some(secret) = reenrol_secret(&state, &session).await? else {
+        return Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response());
+    };
+    let now = state.now();
+    let Some(step) = totp::matching_step(&secret, &form.code, now)? else {
+        let error = Some(ctx.t("setup-code-wrong"));
+        let ctx = with_guest(ctx, &user);
+        return super::setup::authenticator_page(
+            ctx,
+            &secret,
+            &user.guest.sign_in_name,
+            paths::GUEST_ACCOUNT_AUTHENTICATOR_CONFIRM,
+            error,
+        );
+    };
+    let sealed = state.secrets.seal(&user.guest.account_id, &secret)?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query("update account set totp_secret = $1, totp_last_step = $2 where account_id = $3")
+        .bind(&sealed)
+        .bind(step)
+        .bind(&user.guest.account_id)
+        .execute(&mut *tx)
+        .await?;
+    let n = logins::end_all(
+        &mut tx,
+        &user.guest.account_id,
+        Some(&user.login_id),
+        "authenticator_changed",
+        now,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        &ctx.source,
+        &Event::new(
+            user.actor(),
+            "account.authenticator_change",
+            Outcome::Success,
+        )
+        .detail(format!("other sessions ended: {n}")),
+    )
+    .await?;
+    tx.commit().await?;
+    session.remove::<String>(REENROL_KEY).await?;
+    session.cycle_id().await?;
+    session
+        .insert("notice", "account-authenticator-changed")
+        .await?;
+    Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response())
 }

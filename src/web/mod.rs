@@ -160,7 +160,7 @@ pub fn shared_layers(routes: Router<AppState>, state: AppState, store: Store) ->
         .with_signed(Key::from(config.session_key.expose()));
 
     routes
-        .fallback(|| async { AppError::NotFound })
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::csrf_guard,
@@ -175,6 +175,36 @@ pub fn shared_layers(routes: Router<AppState>, state: AppState, store: Store) ->
         ))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
+}
+
+/// Any address that is no page. For someone signed in (a guest above all) the probe is
+/// recorded, since a guest sees only their channel and account (D1).
+async fn not_found(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    session: tower_sessions::Session,
+    uri: axum::http::Uri,
+    info: Option<axum::Extension<ctx::RequestInfo>>,
+) -> Result<AppError, AppError> {
+    if let Some(login_id) = session.get::<String>(guard::LOGIN_KEY).await?
+        && let Some(login) = crate::db::logins::open(&state.db, &login_id).await?
+    {
+        let actor = if login.kind == "guest" {
+            crate::audit::Actor::Guest(login.account_id)
+        } else {
+            crate::audit::Actor::Clerk(login.account_id)
+        };
+        let source = info.map(|i| i.0.source()).unwrap_or_default();
+        let path: String = uri.path().chars().take(200).collect();
+        crate::audit::record_alone(
+            &state.db,
+            state.now(),
+            &source,
+            &crate::audit::Event::new(actor, "authz.denied", crate::audit::Outcome::Denied)
+                .target(path),
+        )
+        .await?;
+    }
+    Ok(AppError::NotFound)
 }
 
 /// `static/` beside the crate when run from the source tree, else beside the working directory.

@@ -86,6 +86,7 @@ impl SetupPage {
 #[template(path = "setup_app.html")]
 struct AppPage {
     ctx: Ctx,
+    action: &'static str,
     qr_svg: String,
     key: String,
     uri: String,
@@ -345,7 +346,19 @@ fn app_page(
     error: Option<String>,
 ) -> AppResult<Response> {
     let secret = totp::open_from_session(&state.secrets, ENROL_SCOPE, &e.sealed_secret)?;
-    let uri = totp::otpauth_uri(&secret, &e.email)?;
+    authenticator_page(ctx, &secret, &e.email, paths::SETUP_APP, error)
+}
+
+/// The page that shows a new authenticator secret (QR code, key, `otpauth://` link) and asks
+/// for one code from it; shared by enrolment and a guest's change of authenticator.
+pub fn authenticator_page(
+    ctx: Ctx,
+    secret: &[u8],
+    account_label: &str,
+    action: &'static str,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let uri = totp::otpauth_uri(secret, account_label)?;
     let qr_svg = QrCode::new(uri.as_bytes())
         .map_err(|e| anyhow::anyhow!("QR code: {e}"))?
         .render::<svg::Color>()
@@ -361,8 +374,9 @@ fn app_page(
         status,
         &AppPage {
             ctx,
+            action,
             qr_svg,
-            key: totp::display_key(&secret),
+            key: totp::display_key(secret),
             uri,
             error,
         },

@@ -1185,3 +1185,88 @@ async fn d6_a_read_guest_cannot_post_and_a_post_guest_can_and_bodies_stay_out_of
         2
     );
 }
+
+#[tokio::test]
+async fn b10_a_guest_changes_their_authenticator_with_both_factors_and_other_sessions_end() {
+    // SECURITY B10
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "機種変更", 60).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "機種 変更",
+            "phone@example.jp",
+            "post",
+            10,
+        )
+        .await;
+    let guest = app.enrol_guest(&link, "機種変更する人の合言葉").await;
+    let other = app.guest_sign_in(&guest).await;
+    guest.agent.get("/account").await;
+    app.next_step();
+    let p = guest
+        .agent
+        .post(
+            "/account/authenticator",
+            &[("current", &guest.password), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(p.status, 422, "a wrong code does not start the change");
+    app.next_step();
+    let p = guest
+        .agent
+        .post(
+            "/account/authenticator",
+            &[
+                ("current", &guest.password),
+                ("code", &app.code(&guest.secret)),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let page = guest.agent.get("/account/authenticator").await;
+    let new_secret =
+        madoguchi::auth::totp::parse_display_key(&page.text_of_id("totp-key").expect("key"))
+            .expect("s");
+    assert_ne!(new_secret, guest.secret);
+    let p = guest
+        .agent
+        .post(
+            "/account/authenticator/confirm",
+            &[("code", &app.code(&new_secret))],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    assert_eq!(guest.agent.get("/account").await.status, 200);
+    assert_eq!(
+        other.get("/account").await.status,
+        303,
+        "other sessions ended"
+    );
+    // The old app no longer signs in; the new one does.
+    let (agent, _) = app
+        .guest_password_step(&guest.sign_in_name, &guest.password)
+        .await;
+    app.next_step();
+    assert_eq!(
+        agent
+            .post("/signin/code", &[("code", &app.code(&guest.secret))])
+            .await
+            .status,
+        422
+    );
+    app.next_step();
+    let p = agent
+        .post("/signin/code", &[("code", &app.code(&new_secret))])
+        .await;
+    assert_eq!(p.status, 303);
+    assert!(
+        app.actions()
+            .await
+            .contains(&"account.authenticator_change".to_string())
+    );
+}

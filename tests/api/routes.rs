@@ -50,6 +50,9 @@ const TABLE: &[(&str, &str, Class)] = &[
     ("POST", "/account/sessions/end-others", Class::Guest),
     ("POST", "/account/password", Class::Guest),
     ("POST", "/account/close", Class::Guest),
+    ("GET", "/account/authenticator", Class::Guest),
+    ("POST", "/account/authenticator", Class::Guest),
+    ("POST", "/account/authenticator/confirm", Class::Guest),
     ("GET", "/staff", Class::Staff),
     ("GET", "/staff/channels", Class::Staff),
     ("POST", "/staff/channels", Class::Staff),
@@ -158,6 +161,8 @@ fn expect(class: Class, who: Who) -> Expect {
         Class::StaffScoped if who == OtherClerk => Expect::NotFound,
         Class::Admin if who == Admin => Expect::Reached,
         Class::Admin if staff => Expect::NotFound,
+        // A signed-in guest asking for a clerk function: the ordinary not-found, audited.
+        Class::Staff | Class::StaffScoped | Class::Admin if guest_ok => Expect::NotFound,
         Class::Staff | Class::StaffScoped | Class::Admin => Expect::SignIn("/staff/signin"),
     }
 }

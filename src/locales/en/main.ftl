@@ -314,3 +314,7 @@ messages-none = No messages yet.
 message-new = Write a message
 message-send = Send
 message-read-only = You can read this project but not write in it.
+account-authenticator-title = Change authenticator app
+account-authenticator-help = For a new phone, for example. You need your current password and a current code.
+account-authenticator-submit = Register a new authenticator app
+account-authenticator-changed = Your authenticator app was changed. Other devices were signed out.

@@ -314,3 +314,7 @@ messages-none = まだ書き込みはありません。
 message-new = 書き込む
 message-send = 送る
 message-read-only = あなたは読むことだけができます。
+account-authenticator-title = 認証アプリの変更
+account-authenticator-help = スマートフォンを買い替えたときなどに、新しい認証アプリを登録します。今のパスワードと今の確認コードが必要です。
+account-authenticator-submit = 新しい認証アプリを登録する
+account-authenticator-changed = 認証アプリを変更しました。ほかの端末のログインは終了しました。
