@@ -278,8 +278,12 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<SweepReport> {
         }
         tx.commit().await?;
     }
-    for &days in &state.config.reminder_days {
-        for id in guests::due_for_reminder(&state.db, days, now).await? {
+    // Each reminder has its window: from its own day down to the next smaller reminder day, so a
+    // late sweep sends only the reminder that is due now, never two at once.
+    let days_list = &state.config.reminder_days;
+    for (i, &days) in days_list.iter().enumerate() {
+        let lower = days_list.get(i + 1).copied().unwrap_or(0);
+        for id in guests::due_for_reminder(&state.db, days, lower, now).await? {
             let mut tx = state.db.begin().await?;
             let Some(g) = guests::get(&mut tx, &id).await? else {
                 continue;

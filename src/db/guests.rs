@@ -319,10 +319,12 @@ pub async fn due_to_expire(db: &Db, now: Timestamp) -> Result<Vec<String>, sqlx:
     .await
 }
 
-/// Live guests within `days` of expiry who have not had that reminder.
+/// Live guests whose expiry is between `lower_days` and `days` away and who have not had
+/// this reminder (or a later one).
 pub async fn due_for_reminder(
     db: &Db,
     days: i64,
+    lower_days: i64,
     now: Timestamp,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
@@ -331,7 +333,7 @@ pub async fn due_for_reminder(
          and not exists (select 1 from reminder r where r.account_id = g.account_id \
          and r.days <= $3)",
     )
-    .bind(now)
+    .bind(now + lower_days * 86_400)
     .bind(now + days * 86_400)
     .bind(days)
     .fetch_all(&db.pool)

@@ -1270,3 +1270,37 @@ async fn b10_a_guest_changes_their_authenticator_with_both_factors_and_other_ses
             .contains(&"account.authenticator_change".to_string())
     );
 }
+
+#[tokio::test]
+async fn a_late_sweep_sends_only_the_reminder_due_now() {
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "遅い掃除", 60).await;
+    app.invite_guest(
+        &clerk.agent,
+        &channel,
+        "遅延 確認",
+        "late@example.jp",
+        "post",
+        10,
+    )
+    .await;
+    let id = app.guest_id("late@example.jp").await;
+    let expires_at: i64 = sqlx::query_scalar("select expires_at from guest where account_id = $1")
+        .bind(&id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .expect("expiry");
+    // The sweeper did not run during the 7-day window; twelve hours before expiry it does.
+    app.clock.set(expires_at - 12 * 3600);
+    let before = app.mails().len();
+    assert_eq!(sweep(&app.state).await.expect("sweep").reminders, 1);
+    assert_eq!(
+        app.mails().len(),
+        before + 2,
+        "one mail to the guest, one to the sponsor"
+    );
+    assert_eq!(sweep(&app.state).await.expect("sweep").reminders, 0);
+}
