@@ -2,6 +2,7 @@
 //! default, PostgreSQL when `MADOGUCHI_TEST_DATABASE_URL` is set), real mail and a real browser.
 
 mod audit;
+mod bench;
 mod browser;
 mod cli;
 mod guests;
