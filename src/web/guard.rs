@@ -10,7 +10,7 @@ use super::AppState;
 use super::ctx::RequestInfo;
 use super::error::AppError;
 use super::paths;
-use crate::audit::{self, Actor, Event, Outcome};
+use crate::audit::{self, Actor, Event, Outcome, Source};
 use crate::auth::policy::{ABSOLUTE_TIMEOUT_SECS, IDLE_TIMEOUT_SECS};
 use crate::db::guests::{self, Guest};
 use crate::db::logins;
@@ -46,24 +46,16 @@ impl StaffUser {
     }
 }
 
-/// Sends the person to sign in again.
-pub struct SignInAgain;
-
-impl IntoResponse for SignInAgain {
-    fn into_response(self) -> Response {
-        Redirect::to(paths::STAFF_SIGN_IN).into_response()
-    }
-}
-
+/// Why a guard turned a request away: sign in (again) at this page, or an error page.
 pub enum GuardRejection {
-    SignIn,
+    SignIn(&'static str),
     Error(AppError),
 }
 
 impl IntoResponse for GuardRejection {
     fn into_response(self) -> Response {
         match self {
-            GuardRejection::SignIn => SignInAgain.into_response(),
+            GuardRejection::SignIn(page) => Redirect::to(page).into_response(),
             GuardRejection::Error(e) => e.into_response(),
         }
     }
@@ -75,6 +67,99 @@ impl<E: Into<AppError>> From<E> for GuardRejection {
     }
 }
 
+/// The open login this request's session names, with what the guards need around it.
+struct Opened {
+    session: Session,
+    login: logins::LoginRow,
+    source: Source,
+    now: i64,
+}
+
+/// Reads the login named by the session; a session naming no open login forgets it.
+async fn open_login(
+    parts: &mut Parts,
+    state: &AppState,
+    sign_in: &'static str,
+) -> Result<Opened, GuardRejection> {
+    let session = Session::from_request_parts(parts, state)
+        .await
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
+    let Some(login_id) = session.get::<String>(LOGIN_KEY).await? else {
+        return Err(GuardRejection::SignIn(sign_in));
+    };
+    let Some(login) = logins::open(&state.db, &login_id).await? else {
+        session.remove::<String>(LOGIN_KEY).await?;
+        return Err(GuardRejection::SignIn(sign_in));
+    };
+    let source = parts
+        .extensions
+        .get::<RequestInfo>()
+        .map(RequestInfo::source)
+        .unwrap_or_default();
+    Ok(Opened {
+        session,
+        login,
+        source,
+        now: state.now(),
+    })
+}
+
+/// The idle and absolute limits every session has (C3).
+fn past_limits(login: &logins::LoginRow, now: i64) -> Option<&'static str> {
+    if now - login.last_seen_at > IDLE_TIMEOUT_SECS {
+        Some("idle_timeout")
+    } else if now - login.created_at > ABSOLUTE_TIMEOUT_SECS {
+        Some("absolute_timeout")
+    } else {
+        None
+    }
+}
+
+/// Ends a login the guard refuses, records why, and forgets the cookie session.
+async fn end_login(
+    state: &AppState,
+    o: &Opened,
+    actor: Actor,
+    reason: &str,
+    sign_in: &'static str,
+) -> GuardRejection {
+    let ended = async {
+        let mut tx = state.db.begin().await?;
+        if logins::end(&mut tx, &o.login.login_id, reason, o.now).await? {
+            audit::record(
+                &mut tx,
+                o.now,
+                &o.source,
+                &Event::new(actor, "session.end", Outcome::Success).detail(reason.to_string()),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        o.session.flush().await?;
+        Ok::<(), AppError>(())
+    }
+    .await;
+    match ended {
+        Ok(()) => GuardRejection::SignIn(sign_in),
+        Err(e) => GuardRejection::Error(e),
+    }
+}
+
+/// The ordinary not-found page for someone asking for what is not theirs, recorded (D1, D3).
+async fn deny(state: &AppState, source: &Source, actor: Actor, path: &str) -> GuardRejection {
+    let recorded = audit::record_alone(
+        &state.db,
+        state.now(),
+        source,
+        &Event::new(actor, "authz.denied", Outcome::Denied).target(path),
+    )
+    .await;
+    match recorded {
+        Ok(()) => GuardRejection::Error(AppError::NotFound),
+        Err(e) => GuardRejection::Error(e.into()),
+    }
+}
+
 impl FromRequestParts<AppState> for StaffUser {
     type Rejection = GuardRejection;
 
@@ -82,61 +167,23 @@ impl FromRequestParts<AppState> for StaffUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
-        let Some(login_id) = session.get::<String>(LOGIN_KEY).await? else {
-            return Err(GuardRejection::SignIn);
-        };
-        let source = parts
-            .extensions
-            .get::<RequestInfo>()
-            .map(RequestInfo::source)
-            .unwrap_or_default();
-        let now = state.now();
-        let Some(login) = logins::open(&state.db, &login_id).await? else {
-            session.remove::<String>(LOGIN_KEY).await?;
-            return Err(GuardRejection::SignIn);
-        };
-        if login.kind != "clerk" {
-            // A guest asking for a clerk function gets the ordinary not-found page (D3), and
-            // the attempt is recorded.
-            audit::record_alone(
-                &state.db,
-                now,
-                &source,
-                &Event::new(
-                    Actor::Guest(login.account_id.clone()),
-                    "authz.denied",
-                    Outcome::Denied,
-                )
-                .target(parts.uri.path()),
-            )
-            .await?;
-            return Err(GuardRejection::Error(AppError::NotFound));
+        let o = open_login(parts, state, paths::STAFF_SIGN_IN).await?;
+        if o.login.kind != "clerk" {
+            // A guest asking for a clerk function gets the ordinary not-found page (D3).
+            let actor = Actor::Guest(o.login.account_id.clone());
+            return Err(deny(state, &o.source, actor, parts.uri.path()).await);
         }
-        let end_reason = if login.status != "active" {
+        let actor = Actor::Clerk(o.login.account_id.clone());
+        let end_reason = if o.login.status != "active" {
             Some("account_inactive")
-        } else if now - login.last_seen_at > IDLE_TIMEOUT_SECS {
-            Some("idle_timeout")
-        } else if now - login.created_at > ABSOLUTE_TIMEOUT_SECS {
-            Some("absolute_timeout")
         } else {
-            None
+            past_limits(&o.login, o.now)
         };
         if let Some(reason) = end_reason {
-            end_login(
-                state,
-                &session,
-                &login.login_id,
-                Actor::Clerk(login.account_id.clone()),
-                reason,
-                &source,
-            )
-            .await?;
-            return Err(GuardRejection::SignIn);
+            return Err(end_login(state, &o, actor, reason, paths::STAFF_SIGN_IN).await);
         }
-        logins::touch(&state.db, &login.login_id, now).await?;
+        logins::touch(&state.db, &o.login.login_id, o.now).await?;
+        let login = o.login;
         Ok(StaffUser {
             login_id: login.login_id,
             account_id: login.account_id,
@@ -147,31 +194,6 @@ impl FromRequestParts<AppState> for StaffUser {
             department_name: login.department_name,
         })
     }
-}
-
-/// Ends a login the guard refuses, records why, and forgets the cookie session.
-async fn end_login(
-    state: &AppState,
-    session: &Session,
-    login_id: &str,
-    actor: Actor,
-    reason: &str,
-    source: &crate::audit::Source,
-) -> Result<(), AppError> {
-    let now = state.now();
-    let mut tx = state.db.begin().await?;
-    if logins::end(&mut tx, login_id, reason, now).await? {
-        audit::record(
-            &mut tx,
-            now,
-            source,
-            &Event::new(actor, "session.end", Outcome::Success).detail(reason.to_string()),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    session.flush().await?;
-    Ok(())
 }
 
 /// A signed-in guest, re-checked on this request: account active, not expired, channel not
@@ -188,56 +210,20 @@ impl GuestUser {
     }
 }
 
-/// Sends a guest to the guest sign-in page.
-pub enum GuestRejection {
-    SignIn,
-    Error(AppError),
-}
-
-impl IntoResponse for GuestRejection {
-    fn into_response(self) -> Response {
-        match self {
-            GuestRejection::SignIn => Redirect::to(paths::GUEST_SIGN_IN).into_response(),
-            GuestRejection::Error(e) => e.into_response(),
-        }
-    }
-}
-
-impl<E: Into<AppError>> From<E> for GuestRejection {
-    fn from(e: E) -> Self {
-        GuestRejection::Error(e.into())
-    }
-}
-
 impl FromRequestParts<AppState> for GuestUser {
-    type Rejection = GuestRejection;
+    type Rejection = GuardRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
-        let Some(login_id) = session.get::<String>(LOGIN_KEY).await? else {
-            return Err(GuestRejection::SignIn);
-        };
-        let source = parts
-            .extensions
-            .get::<RequestInfo>()
-            .map(RequestInfo::source)
-            .unwrap_or_default();
-        let now = state.now();
-        let Some(login) = logins::open(&state.db, &login_id).await? else {
-            session.remove::<String>(LOGIN_KEY).await?;
-            return Err(GuestRejection::SignIn);
-        };
-        if login.kind != "guest" {
+        let o = open_login(parts, state, paths::GUEST_SIGN_IN).await?;
+        if o.login.kind != "guest" {
             // A clerk's session opens no guest page: it is simply not signed in here.
-            return Err(GuestRejection::SignIn);
+            return Err(GuardRejection::SignIn(paths::GUEST_SIGN_IN));
         }
         let mut conn = state.db.pool.acquire().await?;
-        let guest = guests::get(&mut conn, &login.account_id).await?;
+        let guest = guests::get(&mut conn, &o.login.account_id).await?;
         let channel_status: Option<String> = match &guest {
             Some(g) => {
                 sqlx::query_scalar("select status from channel where channel_id = $1")
@@ -251,28 +237,19 @@ impl FromRequestParts<AppState> for GuestUser {
         let end_reason = match &guest {
             None => Some("not_guest"),
             Some(g) if g.status != "active" => Some("account_inactive"),
-            Some(g) if g.expires_at <= now => Some("guest_expired"),
+            Some(g) if g.expires_at <= o.now => Some("guest_expired"),
             Some(_) if channel_status.as_deref() != Some("active") => Some("channel_archived"),
-            Some(_) if now - login.last_seen_at > IDLE_TIMEOUT_SECS => Some("idle_timeout"),
-            Some(_) if now - login.created_at > ABSOLUTE_TIMEOUT_SECS => Some("absolute_timeout"),
-            Some(_) => None,
+            Some(_) => past_limits(&o.login, o.now),
         };
         let (Some(guest), None) = (guest, end_reason) else {
-            end_login(
-                state,
-                &session,
-                &login.login_id,
-                Actor::Guest(login.account_id.clone()),
-                end_reason.unwrap_or("not_guest"),
-                &source,
-            )
-            .await?;
-            return Err(GuestRejection::SignIn);
+            let actor = Actor::Guest(o.login.account_id.clone());
+            let reason = end_reason.unwrap_or("not_guest");
+            return Err(end_login(state, &o, actor, reason, paths::GUEST_SIGN_IN).await);
         };
-        logins::touch(&state.db, &login.login_id, now).await?;
-        guests::touch(&state.db, &guest.account_id, now).await?;
+        logins::touch(&state.db, &o.login.login_id, o.now).await?;
+        guests::touch(&state.db, &guest.account_id, o.now).await?;
         Ok(GuestUser {
-            login_id: login.login_id,
+            login_id: o.login.login_id,
             guest,
         })
     }
@@ -297,13 +274,6 @@ impl FromRequestParts<AppState> for AdminUser {
             .get::<RequestInfo>()
             .map(RequestInfo::source)
             .unwrap_or_default();
-        audit::record_alone(
-            &state.db,
-            state.now(),
-            &source,
-            &Event::new(user.actor(), "authz.denied", Outcome::Denied).target(parts.uri.path()),
-        )
-        .await?;
-        Err(GuardRejection::Error(AppError::NotFound))
+        Err(deny(state, &source, user.actor(), parts.uri.path()).await)
     }
 }

@@ -45,16 +45,54 @@ async fn measure(label: &str, agent: &Agent, path: &str, requests: usize, concur
 #[ignore = "benchmark: run with --ignored --nocapture, preferably in release"]
 async fn bench_signed_in_pages() {
     let app = spawn_app().await;
-    let (_admin, clerk, _) = app.clerk_with_department("健康課", "bench@city.example.jp").await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "bench@city.example.jp")
+        .await;
     let channel = app.create_channel(&clerk.agent, "計測", 60).await;
-    let link = app.invite_guest(&clerk.agent, &channel, "計測 者", "bench-guest@example.jp", "post", 30).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "計測 者",
+            "bench-guest@example.jp",
+            "post",
+            30,
+        )
+        .await;
     let guest = app.enrol_guest(&link, "計測のための合言葉").await;
     for i in 0..50 {
         guest.agent.get(&format!("/c/{channel}")).await;
-        guest.agent.post(&format!("/c/{channel}/messages"), &[("body", &format!("計測用の書き込み {i}"))]).await;
+        guest
+            .agent
+            .post(
+                &format!("/c/{channel}/messages"),
+                &[("body", &format!("計測用の書き込み {i}"))],
+            )
+            .await;
     }
     let anonymous = app.agent();
-    measure("sign-in page (anonymous session)", &anonymous, "/signin", 2000, 16).await;
-    measure("guest channel page, 50 messages", &guest.agent, &format!("/c/{channel}"), 2000, 16).await;
-    measure("clerk channel page, guests and messages", &clerk.agent, &format!("/staff/channels/{channel}"), 1000, 16).await;
+    measure(
+        "sign-in page (anonymous session)",
+        &anonymous,
+        "/signin",
+        2000,
+        16,
+    )
+    .await;
+    measure(
+        "guest channel page, 50 messages",
+        &guest.agent,
+        &format!("/c/{channel}"),
+        2000,
+        16,
+    )
+    .await;
+    measure(
+        "clerk channel page, guests and messages",
+        &clerk.agent,
+        &format!("/staff/channels/{channel}"),
+        1000,
+        16,
+    )
+    .await;
 }
