@@ -338,25 +338,47 @@ async fn end_others_post(
 ) -> AppResult<Response> {
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    let n = logins::end_all(
+    end_other_sessions(
         &mut tx,
-        &user.guest.account_id,
-        Some(&user.login_id),
+        &user,
+        &ctx,
+        "session.end_others",
         "ended_by_owner",
         now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        &ctx.source,
-        &Event::new(user.actor(), "session.end_others", Outcome::Success)
-            .detail(format!("sessions ended: {n}")),
     )
     .await?;
     tx.commit().await?;
     session.insert("notice", "account-others-ended").await?;
     Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response())
+}
+
+/// Ends the guest's other sessions and records `action` with how many ended, in the caller's
+/// transaction (B10, C6).
+async fn end_other_sessions(
+    tx: &mut crate::db::Tx,
+    user: &GuestUser,
+    ctx: &Ctx,
+    action: &'static str,
+    reason: &str,
+    now: i64,
+) -> AppResult<()> {
+    let n = logins::end_all(
+        tx,
+        &user.guest.account_id,
+        Some(&user.login_id),
+        reason,
+        now,
+    )
+    .await?;
+    audit::record(
+        tx,
+        now,
+        &ctx.source,
+        &Event::new(user.actor(), action, Outcome::Success)
+            .detail(format!("other sessions ended: {n}")),
+    )
+    .await?;
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -440,20 +462,13 @@ async fn password_post(
         .bind(&user.guest.account_id)
         .execute(&mut *tx)
         .await?;
-    let n = logins::end_all(
+    end_other_sessions(
         &mut tx,
-        &user.guest.account_id,
-        Some(&user.login_id),
+        &user,
+        &ctx,
+        "account.password_change",
         "password_changed",
         now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        &ctx.source,
-        &Event::new(user.actor(), "account.password_change", Outcome::Success)
-            .detail(format!("other sessions ended: {n}")),
     )
     .await?;
     tx.commit().await?;
@@ -610,24 +625,13 @@ async fn authenticator_confirm_post(
         .bind(&user.guest.account_id)
         .execute(&mut *tx)
         .await?;
-    let n = logins::end_all(
+    end_other_sessions(
         &mut tx,
-        &user.guest.account_id,
-        Some(&user.login_id),
+        &user,
+        &ctx,
+        "account.authenticator_change",
         "authenticator_changed",
         now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
-        &ctx.source,
-        &Event::new(
-            user.actor(),
-            "account.authenticator_change",
-            Outcome::Success,
-        )
-        .detail(format!("other sessions ended: {n}")),
     )
     .await?;
     tx.commit().await?;
