@@ -86,6 +86,10 @@ impl Event {
         self.target = Some(target.into());
         self
     }
+    pub fn in_channel(mut self, channel_id: impl Into<String>) -> Self {
+        self.channel_id = Some(channel_id.into());
+        self
+    }
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self

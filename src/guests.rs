@@ -156,7 +156,7 @@ pub async fn issue(
         Err(e) if crate::db::is_unique_violation(&e) => return Ok(Err("form-email-taken")),
         Err(e) => return Err(e),
     };
-    let mut ev = Event::new(
+    let ev = Event::new(
         Actor::Clerk(sponsor.to_string()),
         "guest.issue",
         Outcome::Success,
@@ -165,8 +165,8 @@ pub async fn issue(
     .detail(format!(
         "kind={} permission={} expires_at={}",
         g.kind, g.permission, g.expires_at
-    ));
-    ev.channel_id = Some(channel.channel_id.clone());
+    ))
+    .in_channel(channel.channel_id.clone());
     audit::record(conn, now, source, &ev).await?;
     let link = invite(conn, state, &id, &channel.channel_id, sponsor, source).await?;
     Ok(Ok(Issued {
@@ -199,14 +199,14 @@ pub async fn invite(
         now,
     )
     .await?;
-    let mut ev = Event::new(
+    let ev = Event::new(
         Actor::Clerk(clerk.to_string()),
         "invitation.issued",
         Outcome::Success,
     )
     .target(guest_id)
-    .detail("guest");
-    ev.channel_id = Some(channel_id.to_string());
+    .detail("guest")
+    .in_channel(channel_id.to_string());
     audit::record(conn, now, source, &ev).await?;
     Ok(state.link(&format!("/invite/{}", token.as_str())))
 }
@@ -240,10 +240,10 @@ pub async fn end(
         "expired" => "guest.expired",
         _ => "guest.close",
     };
-    let mut ev = Event::new(actor, action, Outcome::Success)
+    let ev = Event::new(actor, action, Outcome::Success)
         .target(&guest.account_id)
-        .detail(format!("reason: {reason}; sessions ended: {sessions}"));
-    ev.channel_id = Some(guest.channel_id.clone());
+        .detail(format!("reason: {reason}; sessions ended: {sessions}"))
+        .in_channel(guest.channel_id.clone());
     audit::record(conn, now, source, &ev).await?;
     Ok(true)
 }
@@ -291,10 +291,10 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<SweepReport> {
             if !guests::claim_reminder(&mut tx, &id, days, now).await? {
                 continue;
             }
-            let mut ev = Event::new(Actor::System, "guest.reminder", Outcome::Success)
+            let ev = Event::new(Actor::System, "guest.reminder", Outcome::Success)
                 .target(&id)
-                .detail(format!("{days} days"));
-            ev.channel_id = Some(g.channel_id.clone());
+                .detail(format!("{days} days"))
+                .in_channel(g.channel_id.clone());
             audit::record(&mut tx, now, &source, &ev).await?;
             tx.commit().await?;
             for mail in reminder_mails(state, &g)? {

@@ -220,10 +220,10 @@ async fn channels_post(
                 now,
             )
             .await?;
-            let mut ev = Event::new(user.actor(), "channel.create", Outcome::Success)
+            let ev = Event::new(user.actor(), "channel.create", Outcome::Success)
                 .target(&id)
-                .detail(name);
-            ev.channel_id = Some(id.clone());
+                .detail(name)
+                .in_channel(id.clone());
             audit::record(&mut tx, now, &ctx.source, &ev).await?;
             tx.commit().await?;
             return Ok(
@@ -406,6 +406,28 @@ fn default_expiry(state: &AppState, channel: &Channel) -> (String, String) {
     (guests::last_day(default + 1), guests::last_day(max + 1))
 }
 
+/// The channel page again, showing form errors.
+async fn error_page(
+    state: &AppState,
+    ctx: Ctx,
+    user: &StaffUser,
+    channel: Channel,
+    errors: Errors,
+) -> AppResult<ChannelPage> {
+    channel_page(
+        state,
+        ctx,
+        user,
+        channel,
+        &ListQuery::default(),
+        GuestForm::default(),
+        errors,
+        vec![],
+        None,
+    )
+    .await
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn channel_page(
     state: &AppState,
@@ -459,8 +481,8 @@ async fn channel_get(
     Query(query): Query<ListQuery>,
 ) -> AppResult<Response> {
     let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
-    let mut ev = Event::new(user.actor(), "channel.view", Outcome::Success);
-    ev.channel_id = Some(channel.channel_id.clone());
+    let ev = Event::new(user.actor(), "channel.view", Outcome::Success)
+        .in_channel(channel.channel_id.clone());
     audit::record_alone(&state.db, state.now(), &ctx.source, &ev).await?;
     let notice = session.remove::<String>("notice").await?.map(|k| ctx.t(&k));
     let page = channel_page(
@@ -504,27 +526,16 @@ async fn channel_edit_post(
     {
         let mut tx = state.db.begin().await?;
         channels::update(&mut tx, &channel.channel_id, &name, &purpose, ends_at).await?;
-        let mut ev = Event::new(user.actor(), "channel.edit", Outcome::Success)
+        let ev = Event::new(user.actor(), "channel.edit", Outcome::Success)
             .target(&channel.channel_id)
-            .detail(format!("ends_at={ends_at}"));
-        ev.channel_id = Some(channel.channel_id.clone());
+            .detail(format!("ends_at={ends_at}"))
+            .in_channel(channel.channel_id.clone());
         audit::record(&mut tx, now, &ctx.source, &ev).await?;
         tx.commit().await?;
         session.insert("notice", "channel-saved").await?;
         return Ok(Redirect::to(ctx.path.trim_end_matches("/edit")).into_response());
     }
-    let mut page = channel_page(
-        &state,
-        ctx,
-        &user,
-        channel,
-        &ListQuery::default(),
-        GuestForm::default(),
-        errors,
-        vec![],
-        None,
-    )
-    .await?;
+    let mut page = error_page(&state, ctx, &user, channel, errors).await?;
     page.edit = form;
     render_invalid(&page)
 }
@@ -544,18 +555,7 @@ async fn message_post(
         Ok(b) => b,
         Err(key) => {
             let errors = vec![("body".to_string(), ctx.t(key))];
-            let mut page = channel_page(
-                &state,
-                ctx,
-                &user,
-                channel,
-                &ListQuery::default(),
-                GuestForm::default(),
-                errors,
-                vec![],
-                None,
-            )
-            .await?;
+            let mut page = error_page(&state, ctx, &user, channel, errors).await?;
             page.draft = form
                 .body()
                 .chars()
@@ -569,8 +569,9 @@ async fn message_post(
     let id =
         crate::db::messages::insert(&mut tx, &channel.channel_id, &user.account_id, &body, now)
             .await?;
-    let mut ev = Event::new(user.actor(), "message.post", Outcome::Success).target(id);
-    ev.channel_id = Some(channel.channel_id.clone());
+    let ev = Event::new(user.actor(), "message.post", Outcome::Success)
+        .target(id)
+        .in_channel(channel.channel_id.clone());
     audit::record(&mut tx, now, &ctx.source, &ev).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!(
@@ -633,16 +634,12 @@ async fn channel_action(
     let why = match reason(&ctx, &form.reason) {
         Ok(r) => r,
         Err(msg) => {
-            let page = channel_page(
-                state,
+            let page = error_page(
+                &state,
                 ctx,
                 &user,
                 channel,
-                &ListQuery::default(),
-                GuestForm::default(),
                 vec![(if archive { "archive" } else { "revoke_all" }.into(), msg)],
-                vec![],
-                None,
             )
             .await?;
             return render_invalid(&page);
@@ -654,7 +651,7 @@ async fn channel_action(
     if archive {
         channels::archive(&mut tx, &channel.channel_id, now).await?;
     }
-    let mut ev = Event::new(
+    let ev = Event::new(
         user.actor(),
         if archive {
             "channel.archive"
@@ -664,8 +661,8 @@ async fn channel_action(
         Outcome::Success,
     )
     .target(&channel.channel_id)
-    .detail(format!("reason: {why}; guests ended: {ended}"));
-    ev.channel_id = Some(channel.channel_id.clone());
+    .detail(format!("reason: {why}; guests ended: {ended}"))
+    .in_channel(channel.channel_id.clone());
     audit::record(&mut tx, now, &ctx.source, &ev).await?;
     tx.commit().await?;
     session

@@ -80,8 +80,9 @@ pub async fn guest_channel_scope(
     if channel == user.guest.channel_id {
         return Ok(());
     }
-    let mut ev = Event::new(user.actor(), "authz.denied", Outcome::Denied).target(ctx.path.clone());
-    ev.channel_id = Some(channel.chars().take(64).collect());
+    let ev = Event::new(user.actor(), "authz.denied", Outcome::Denied)
+        .target(ctx.path.clone())
+        .in_channel(channel.chars().take(64).collect::<String>());
     audit::record_alone(&state.db, state.now(), &ctx.source, &ev).await?;
     Err(AppError::NotFound)
 }
@@ -165,8 +166,9 @@ async fn message_post(
     };
     let mut tx = state.db.begin().await?;
     let id = messages::insert(&mut tx, &channel, &user.guest.account_id, &body, now).await?;
-    let mut ev = Event::new(user.actor(), "message.post", Outcome::Success).target(id);
-    ev.channel_id = Some(channel.clone());
+    let ev = Event::new(user.actor(), "message.post", Outcome::Success)
+        .target(id)
+        .in_channel(channel.clone());
     audit::record(&mut tx, now, &ctx.source, &ev).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!(
@@ -183,8 +185,7 @@ async fn channel_get(
     Path(channel): Path<String>,
 ) -> AppResult<Response> {
     guest_channel_scope(&state, &ctx, &user, &channel).await?;
-    let mut ev = Event::new(user.actor(), "channel.view", Outcome::Success);
-    ev.channel_id = Some(channel.clone());
+    let ev = Event::new(user.actor(), "channel.view", Outcome::Success).in_channel(channel.clone());
     audit::record_alone(&state.db, state.now(), &ctx.source, &ev).await?;
     render(&channel_page(&state, ctx, user, String::new(), None).await?)
 }
@@ -299,10 +300,10 @@ async fn extension_post(
         return Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response());
     }
     let rid = guests::insert_request(&mut tx, &g.account_id, &message, now).await?;
-    let mut ev = Event::new(user.actor(), "guest.extension_requested", Outcome::Success)
+    let ev = Event::new(user.actor(), "guest.extension_requested", Outcome::Success)
         .target(&g.account_id)
-        .detail(format!("request {rid}"));
-    ev.channel_id = Some(g.channel_id.clone());
+        .detail(format!("request {rid}"))
+        .in_channel(g.channel_id.clone());
     audit::record(&mut tx, now, &ctx.source, &ev).await?;
     tx.commit().await?;
     let mail = crate::guests::simple_mail(

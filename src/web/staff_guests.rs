@@ -208,10 +208,10 @@ fn back(guest: &Guest) -> Response {
 }
 
 fn event(user: &StaffUser, guest: &Guest, action: &'static str, detail: String) -> Event {
-    let mut ev = Event::new(user.actor(), action, Outcome::Success)
+    let ev = Event::new(user.actor(), action, Outcome::Success)
         .target(&guest.account_id)
-        .detail(detail);
-    ev.channel_id = Some(guest.channel_id.clone());
+        .detail(detail)
+        .in_channel(guest.channel_id.clone());
     ev
 }
 
