@@ -635,7 +635,7 @@ async fn channel_action(
         Ok(r) => r,
         Err(msg) => {
             let page = error_page(
-                &state,
+                state,
                 ctx,
                 &user,
                 channel,

@@ -208,11 +208,10 @@ fn back(guest: &Guest) -> Response {
 }
 
 fn event(user: &StaffUser, guest: &Guest, action: &'static str, detail: String) -> Event {
-    let ev = Event::new(user.actor(), action, Outcome::Success)
+    Event::new(user.actor(), action, Outcome::Success)
         .target(&guest.account_id)
         .detail(detail)
-        .in_channel(guest.channel_id.clone());
-    ev
+        .in_channel(guest.channel_id.clone())
 }
 
 #[derive(Deserialize)]
