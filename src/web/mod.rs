@@ -194,7 +194,16 @@ async fn not_found(
             crate::audit::Actor::Clerk(login.account_id)
         };
         let source = info.map(|i| i.0.source()).unwrap_or_default();
-        let path: String = uri.path().chars().take(200).collect();
+        // Long segments may be link tokens typed into a wrong address: never record them (A1).
+        let path: String = uri
+            .path()
+            .split('/')
+            .map(|seg| if seg.len() >= 32 { "[redacted]" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/")
+            .chars()
+            .take(200)
+            .collect();
         crate::audit::record_alone(
             &state.db,
             state.now(),

@@ -1304,3 +1304,16 @@ async fn a_late_sweep_sends_only_the_reminder_due_now() {
     );
     assert_eq!(sweep(&app.state).await.expect("sweep").reminders, 0);
 }
+
+#[tokio::test]
+async fn a1_a_token_in_a_mistyped_address_is_not_recorded() {
+    // SECURITY A1, G3
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let token = "A".repeat(43);
+    let p = admin.agent.get(&format!("/invite/{token}/extra")).await;
+    assert_eq!(p.status, 404);
+    let rec = app.audit().await.pop().expect("recorded");
+    assert_eq!(rec.action, "authz.denied");
+    assert_eq!(rec.target.as_deref(), Some("/invite/[redacted]/extra"));
+}
