@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use crate::clock::Timestamp;
 
 /// Per (address, endpoint): the minute being counted and the count so far.
-type Windows = HashMap<(IpAddr, &'static str), (Timestamp, u32)>;
+type Windows = HashMap<(String, &'static str), (Timestamp, u32)>;
 
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -26,6 +26,17 @@ impl RateLimiter {
 
     /// Counts one request of `bucket` from `addr`; false once the minute's allowance is spent.
     pub fn allow(&self, addr: IpAddr, bucket: &'static str, now: Timestamp) -> bool {
+        self.allow_key(addr.to_string(), bucket, self.per_minute, now)
+    }
+
+    /// The same for any key (an account, a link), with its own allowance per minute.
+    pub fn allow_key(
+        &self,
+        key: String,
+        bucket: &'static str,
+        per_minute: u32,
+        now: Timestamp,
+    ) -> bool {
         let minute = now.div_euclid(60);
         let Ok(mut windows) = self.windows.lock() else {
             return false;
@@ -33,12 +44,12 @@ impl RateLimiter {
         if windows.len() > 100_000 {
             windows.retain(|_, (m, _)| *m == minute);
         }
-        let entry = windows.entry((addr, bucket)).or_insert((minute, 0));
+        let entry = windows.entry((key, bucket)).or_insert((minute, 0));
         if entry.0 != minute {
             *entry = (minute, 0);
         }
         entry.1 += 1;
-        entry.1 <= self.per_minute
+        entry.1 <= per_minute
     }
 }
 

@@ -39,6 +39,8 @@ pub fn router() -> Routes {
 }
 
 const ENROL_KEY: &str = "enrol";
+/// Codes one setup link may try per minute, from any address.
+const LINK_CODES_PER_MINUTE: u32 = 10;
 /// Scope under which the secret is sealed while it waits in the session.
 const ENROL_SCOPE: &str = "enrolment";
 
@@ -406,6 +408,15 @@ async fn app_post(
         return invalid(ctx);
     };
     let now = state.now();
+    // Per account as well as per address (A9): one link gets a few tries a minute.
+    if !state.limiter.allow_key(
+        e.token_hash.clone(),
+        "link_code",
+        LINK_CODES_PER_MINUTE,
+        now,
+    ) {
+        return Err(AppError::TooManyRequests);
+    }
     let secret = totp::open_from_session(&state.secrets, ENROL_SCOPE, &e.sealed_secret)?;
     let Some(step) = totp::matching_step(&secret, &form.code, now)? else {
         let error = Some(ctx.t("setup-code-wrong"));

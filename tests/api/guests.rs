@@ -1317,3 +1317,51 @@ async fn a1_a_token_in_a_mistyped_address_is_not_recorded() {
     assert_eq!(rec.action, "authz.denied");
     assert_eq!(rec.target.as_deref(), Some("/invite/[redacted]/extra"));
 }
+
+#[tokio::test]
+async fn a9_one_link_gets_ten_code_tries_a_minute_from_any_address() {
+    // SECURITY A9 (per account)
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "試行", 60).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "試行 者",
+            "try@example.jp",
+            "post",
+            10,
+        )
+        .await;
+    let agent = app.agent();
+    agent.get(&link).await;
+    agent
+        .post(
+            &link,
+            &[
+                ("password", "試行する人の合言葉"),
+                ("password_confirm", "試行する人の合言葉"),
+            ],
+        )
+        .await;
+    let page = agent.get("/setup/authenticator").await;
+    let secret =
+        madoguchi::auth::totp::parse_display_key(&page.text_of_id("totp-key").expect("key"))
+            .expect("s");
+    let mut last = 0;
+    for _ in 0..11 {
+        last = agent
+            .post("/setup/authenticator", &[("code", "000000")])
+            .await
+            .status;
+    }
+    assert_eq!(last, 429);
+    app.clock.advance(60);
+    let p = agent
+        .post("/setup/authenticator", &[("code", &app.code(&secret))])
+        .await;
+    assert_eq!(p.status, 303, "a new minute, a new allowance");
+}
