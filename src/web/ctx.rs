@@ -37,6 +37,8 @@ pub struct Ctx {
     pub lang: Lang,
     pub csrf: String,
     pub path: String,
+    /// Where the language switch returns to: this page, or for a form post the page it came from.
+    pub back: String,
     pub request_id: String,
     pub source: Source,
     pub address: Option<std::net::IpAddr>,
@@ -67,6 +69,7 @@ impl Ctx {
             lang,
             csrf: String::new(),
             path: "/".into(),
+            back: "/".into(),
             request_id: info.map(|i| i.request_id.clone()).unwrap_or_default(),
             source: info.map(RequestInfo::source).unwrap_or_default(),
             address: info.and_then(|i| i.address),
@@ -105,6 +108,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
         let mut ctx = Ctx::bare(lang, info.as_ref());
         ctx.csrf = csrf_token(&session).await?;
         ctx.path = parts.uri.path().to_string();
+        ctx.back = if parts.method == axum::http::Method::GET {
+            parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| ctx.path.clone())
+        } else {
+            // A page drawn in answer to a post (a form with errors) has no address of its own
+            // to come back to; the page that posted it does.
+            parts
+                .headers
+                .get(axum::http::header::REFERER)
+                .and_then(|r| r.to_str().ok())
+                .and_then(|r| r.find("://").map(|i| &r[i + 3..]))
+                .and_then(|r| r.find('/').map(|i| r[i..].to_string()))
+                .filter(|p| super::paths::local_path(p).is_some())
+                .unwrap_or_else(|| ctx.path.clone())
+        };
         Ok(ctx)
     }
 }

@@ -380,3 +380,30 @@ async fn pages_load_nothing_from_other_origins_and_label_every_input() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_language_switch_on_a_form_error_returns_to_the_form_page() {
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    admin.agent.get("/staff/departments").await;
+    let res = admin
+        .agent
+        .client
+        .post(admin.agent.url("/staff/departments"))
+        .header("referer", format!("{}/staff/departments?x=1", app.base))
+        .form(&[("csrf", admin.agent.csrf().as_str()), ("name", "")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.expect("body");
+    assert!(
+        body.contains("name=\"back\" value=\"/staff/departments?x=1\""),
+        "{body}"
+    );
+    let p = admin.agent.get("/staff/clerks?page=2").await;
+    assert!(
+        p.body
+            .contains("name=\"back\" value=\"/staff/clerks?page=2\"")
+    );
+}
