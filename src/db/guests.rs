@@ -171,6 +171,22 @@ pub async fn list(db: &Db, f: &Filter) -> Result<(Vec<Guest>, i64), sqlx::Error>
     Ok((rows, total))
 }
 
+/// Live guests a clerk sponsors whose access ends before `until`, soonest first.
+pub async fn expiring_for_sponsor(
+    db: &Db,
+    sponsor_id: &str,
+    until: Timestamp,
+) -> Result<Vec<Guest>, sqlx::Error> {
+    sqlx::query_as::<_, Guest>(&format!(
+        "select {COLUMNS} {FROM} where g.sponsor_id = $1 and a.status in ('invited', 'active') \
+         and g.expires_at <= $2 order by g.expires_at limit 100"
+    ))
+    .bind(sponsor_id)
+    .bind(until)
+    .fetch_all(&db.pool)
+    .await
+}
+
 pub struct NewGuest<'a> {
     pub channel_id: &'a str,
     pub sign_in_name: &'a str,

@@ -42,6 +42,10 @@ fn with_user(mut ctx: Ctx, user: &StaffUser) -> Ctx {
 struct HomePage {
     ctx: Ctx,
     user: StaffUser,
+    /// Extension requests from guests this clerk sponsors, still unanswered.
+    requests: Vec<(String, String, String)>,
+    /// Guests this clerk sponsors whose access ends within a week.
+    expiring: Vec<crate::db::guests::Guest>,
 }
 
 impl HomePage {
@@ -50,10 +54,32 @@ impl HomePage {
     }
 }
 
-async fn home_get(ctx: Ctx, user: StaffUser) -> AppResult<Response> {
+impl HomePage {
+    fn day(&self, t: &i64) -> String {
+        crate::guests::last_day(*t)
+    }
+}
+
+async fn home_get(State(state): State<AppState>, ctx: Ctx, user: StaffUser) -> AppResult<Response> {
+    let requests: Vec<(String, String, String)> = sqlx::query_as(
+        "select a.account_id, a.name, g.organisation from extension_request r \
+         join guest g on g.account_id = r.account_id join account a on a.account_id = g.account_id \
+         where g.sponsor_id = $1 and r.decided_at is null order by r.created_at",
+    )
+    .bind(&user.account_id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let expiring = crate::db::guests::expiring_for_sponsor(
+        &state.db,
+        &user.account_id,
+        state.now() + 7 * 86_400,
+    )
+    .await?;
     render(&HomePage {
         ctx: with_user(ctx, &user),
         user,
+        requests,
+        expiring,
     })
 }
 

@@ -1365,3 +1365,43 @@ async fn a9_one_link_gets_ten_code_tries_a_minute_from_any_address() {
         .await;
     assert_eq!(p.status, 303, "a new minute, a new allowance");
 }
+
+#[tokio::test]
+async fn the_clerk_home_lists_waiting_requests_and_guests_about_to_expire() {
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "ホーム", 60).await;
+    let soon = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "まもなく 期限",
+            "soon@example.jp",
+            "post",
+            5,
+        )
+        .await;
+    app.invite_guest(
+        &clerk.agent,
+        &channel,
+        "まだ 先",
+        "later@example.jp",
+        "post",
+        30,
+    )
+    .await;
+    let guest = app.enrol_guest(&soon, "まもなく期限の人の合言葉").await;
+    guest.agent.get("/account").await;
+    guest
+        .agent
+        .post("/account/extension", &[("message", "延長してください")])
+        .await;
+    let home = clerk.agent.get("/staff").await;
+    let requests = &home.body[home.body.find("id=\"open-requests\"").expect("requests")..];
+    assert!(requests.contains("まもなく 期限"));
+    let expiring = &home.body[home.body.find("id=\"expiring\"").expect("expiring")..];
+    assert!(expiring.contains("まもなく 期限"));
+    assert!(!expiring.contains("まだ 先"));
+}

@@ -318,3 +318,7 @@ account-authenticator-title = Change authenticator app
 account-authenticator-help = For a new phone, for example. You need your current password and a current code.
 account-authenticator-submit = Register a new authenticator app
 account-authenticator-changed = Your authenticator app was changed. Other devices were signed out.
+home-requests = Extension requests waiting for your answer
+home-requests-none = None.
+home-expiring = Your guests whose access ends within a week
+home-expiring-none = None.

@@ -318,3 +318,7 @@ account-authenticator-title = 認証アプリの変更
 account-authenticator-help = スマートフォンを買い替えたときなどに、新しい認証アプリを登録します。今のパスワードと今の確認コードが必要です。
 account-authenticator-submit = 新しい認証アプリを登録する
 account-authenticator-changed = 認証アプリを変更しました。ほかの端末のログインは終了しました。
+home-requests = 返事を待っている延長の依頼
+home-requests-none = ありません。
+home-expiring = 1週間以内に利用期限が来るゲスト
+home-expiring-none = いません。
