@@ -169,17 +169,22 @@ pub async fn complete_enrolment(
 }
 
 /// The replay guard (B3): succeeds only if `step` is later than every step accepted before.
+/// The lockout is part of the same condition, so requests racing past an earlier check of it
+/// cannot win once the account is locked (B5).
 pub async fn accept_totp_step(
     conn: &mut AnyConnection,
     id: &str,
     step: i64,
+    now: Timestamp,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "update account set totp_last_step = $1, totp_failures = 0, totp_locked_until = 0 \
-         where account_id = $2 and (totp_last_step is null or totp_last_step < $1)",
+         where account_id = $2 and (totp_last_step is null or totp_last_step < $1) \
+         and status = 'active' and totp_locked_until <= $3",
     )
     .bind(step)
     .bind(id)
+    .bind(now)
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)

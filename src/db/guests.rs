@@ -276,21 +276,45 @@ pub async fn touch(db: &Db, id: &str, now: Timestamp) -> Result<(), sqlx::Error>
     Ok(())
 }
 
-/// Wipes the credentials so the guest enrols again through a new link.
-pub async fn reset_credentials(conn: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Wipes the credentials so the guest enrols again through a new link — only while the guest
+/// is enrolled; a guest revoked or expired meanwhile stays ended (false).
+pub async fn reset_credentials(conn: &mut AnyConnection, id: &str) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
         "update account set status = 'invited', password_hash = null, totp_secret = null, \
          totp_last_step = null, totp_failures = 0, totp_locked_until = 0, password_failures = 0, \
-         password_locked_until = 0 where account_id = $1",
+         password_locked_until = 0 where account_id = $1 and status in ('active', 'locked')",
     )
     .bind(id)
     .execute(&mut *conn)
     .await?;
+    if r.rows_affected() == 0 {
+        return Ok(false);
+    }
     sqlx::query("delete from recovery_code where account_id = $1")
         .bind(id)
         .execute(conn)
         .await?;
-    Ok(())
+    Ok(true)
+}
+
+/// Takes the account row's lock if its status is one of `statuses`; false otherwise. Lets a
+/// transaction act on what it checked, whatever commits meanwhile.
+pub async fn lock_in_status(
+    conn: &mut AnyConnection,
+    id: &str,
+    statuses: &[&str],
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "update account set status = status where account_id = $1 \
+         and status in ($2, $3, $4)",
+    )
+    .bind(id)
+    .bind(statuses.first().copied().unwrap_or(""))
+    .bind(statuses.get(1).copied().unwrap_or(""))
+    .bind(statuses.get(2).copied().unwrap_or(""))
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// Revokes every unused link of an account.
@@ -403,7 +427,8 @@ pub async fn use_recovery_code(
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "update recovery_code set used_at = $1 where account_id = $2 and code_hash = $3 \
-         and used_at is null",
+         and used_at is null and exists (select 1 from account a where a.account_id = $2 \
+         and a.status = 'active' and a.totp_locked_until <= $1)",
     )
     .bind(now)
     .bind(id)

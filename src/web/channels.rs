@@ -526,9 +526,18 @@ async fn channel_edit_post(
     {
         let mut tx = state.db.begin().await?;
         channels::update(&mut tx, &channel.channel_id, &name, &purpose, ends_at).await?;
+        // No guest may outlast the channel (D5): an earlier end shortens their access too.
+        let shortened = sqlx::query(
+            "update guest set expires_at = $1 where channel_id = $2 and expires_at > $1",
+        )
+        .bind(ends_at)
+        .bind(&channel.channel_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         let ev = Event::new(user.actor(), "channel.edit", Outcome::Success)
             .target(&channel.channel_id)
-            .detail(format!("ends_at={ends_at}"))
+            .detail(format!("ends_at={ends_at}; guests shortened: {shortened}"))
             .in_channel(channel.channel_id.clone());
         audit::record(&mut tx, now, &ctx.source, &ev).await?;
         tx.commit().await?;
@@ -1031,7 +1040,15 @@ async fn bulk_post(
             match check_guest(&ctx, &state, &channel, &form, true, &mut errors) {
                 Some(g) if errors.is_empty() => {
                     let email = g.email.clone().unwrap_or_default();
-                    if !seen.insert(email.clone()) {
+                    // Checked before anything is written: on PostgreSQL a failed insert would
+                    // abort the whole transaction.
+                    let taken = accounts::by_email(&state.db, &email).await?.is_some();
+                    if taken {
+                        problems.push(ctx.t_with(
+                            "bulk-row-problem",
+                            [("row", line), ("problem", ctx.t("form-email-taken"))],
+                        ));
+                    } else if !seen.insert(email.clone()) {
                         problems.push(ctx.t_with(
                             "bulk-row-problem",
                             [("row", line), ("problem", ctx.t("bulk-duplicate"))],
@@ -1078,10 +1095,14 @@ async fn bulk_post(
             .await?
             {
                 Ok(done) => issued.push(done),
-                Err(key) => problems.push(ctx.t_with(
-                    "bulk-row-problem",
-                    [("row", (i + 1).to_string()), ("problem", ctx.t(key))],
-                )),
+                Err(key) => {
+                    // The transaction is spent (PostgreSQL aborts it): stop and report.
+                    problems.push(ctx.t_with(
+                        "bulk-row-problem",
+                        [("row", (i + 1).to_string()), ("problem", ctx.t(key))],
+                    ));
+                    break;
+                }
             }
         }
         if problems.is_empty() {

@@ -224,9 +224,9 @@ impl FromRequestParts<AppState> for GuestUser {
         }
         let mut conn = state.db.pool.acquire().await?;
         let guest = guests::get(&mut conn, &o.login.account_id).await?;
-        let channel_status: Option<String> = match &guest {
+        let channel: Option<(String, i64)> = match &guest {
             Some(g) => {
-                sqlx::query_scalar("select status from channel where channel_id = $1")
+                sqlx::query_as("select status, ends_at from channel where channel_id = $1")
                     .bind(&g.channel_id)
                     .fetch_optional(&mut *conn)
                     .await?
@@ -234,11 +234,13 @@ impl FromRequestParts<AppState> for GuestUser {
             None => None,
         };
         drop(conn);
+        let channel_open =
+            channel.is_some_and(|(status, ends_at)| status == "active" && ends_at > o.now);
         let end_reason = match &guest {
             None => Some("not_guest"),
             Some(g) if g.status != "active" => Some("account_inactive"),
             Some(g) if g.expires_at <= o.now => Some("guest_expired"),
-            Some(_) if channel_status.as_deref() != Some("active") => Some("channel_archived"),
+            Some(_) if !channel_open => Some("channel_closed"),
             Some(_) => past_limits(&o.login, o.now),
         };
         let (Some(guest), None) = (guest, end_reason) else {

@@ -13,9 +13,10 @@ use super::error::{AppError, AppResult};
 use super::guard::GuestUser;
 use super::paths;
 use super::{AppState, Routes};
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, Actor, Event, Outcome};
 use crate::auth::password::{self, GUEST_MIN_CHARS, PasswordProblem};
 use crate::auth::totp;
+use crate::db::accounts::Factor;
 use crate::db::guests::{self, ExtensionRequest, Guest};
 use crate::db::messages::{self, Message};
 use crate::db::{accounts, logins};
@@ -286,6 +287,8 @@ async fn extension_post(
     let now = state.now();
     let g = &user.guest;
     let mut tx = state.db.begin().await?;
+    // The row lock serialises two racing requests, so at most one stays open.
+    guests::lock_in_status(&mut tx, &g.account_id, &["active"]).await?;
     let open: i64 = sqlx::query_scalar(
         "select count(*) from extension_request where account_id = $1 and decided_at is null",
     )
@@ -390,32 +393,73 @@ pub struct PasswordForm {
     password_confirm: String,
 }
 
-/// Checks both current factors (B10); the code's step is used up like a sign-in.
-async fn current_factors_ok(
+/// Re-checks the factors a guest already proved, with the same throttling and failure counts
+/// as sign-in (A9, B5): `code` is `None` where only the password is asked for. A right code's
+/// step is used up like at sign-in (B10).
+async fn factors_ok(
     state: &AppState,
+    ctx: &Ctx,
     account_id: &str,
     current: String,
-    code: &str,
+    code: Option<&str>,
 ) -> AppResult<bool> {
+    let now = state.now();
+    if let Some(addr) = ctx.address
+        && !state.limiter.allow(addr, "account_factors", now)
+    {
+        return Err(AppError::TooManyRequests);
+    }
     let mut conn = state.db.pool.acquire().await?;
     let Some(account) = accounts::by_id(&mut conn, account_id).await? else {
         return Ok(false);
     };
     drop(conn);
+    let throttled =
+        account.password_locked_until > now || (code.is_some() && account.totp_locked_until > now);
     let password_ok = password::verify(current, account.password_hash.clone()).await?;
-    let Some(sealed) = account.totp_secret.as_ref() else {
-        return Ok(false);
+    let step = match (code, account.totp_secret.as_ref()) {
+        (Some(code), Some(sealed)) => {
+            let secret = state.secrets.open(account_id, sealed)?;
+            totp::matching_step(&secret, code, now)?
+        }
+        _ => None,
     };
-    let secret = state.secrets.open(account_id, sealed)?;
-    let step = totp::matching_step(&secret, code, state.now())?;
-    if !password_ok {
+    if throttled {
         return Ok(false);
     }
-    let Some(step) = step else { return Ok(false) };
     let mut tx = state.db.begin().await?;
-    let ok = accounts::accept_totp_step(&mut tx, account_id, step).await?;
+    let failed = if !password_ok {
+        Some(Factor::Password)
+    } else if code.is_some() {
+        match step {
+            Some(step) if accounts::accept_totp_step(&mut tx, account_id, step, now).await? => None,
+            _ => Some(Factor::Totp),
+        }
+    } else {
+        None
+    };
+    if let Some(factor) = failed {
+        let lockout = super::signin::count_failure(&mut tx, account_id, factor, now).await?;
+        if let Some(detail) = lockout {
+            audit::record(
+                &mut tx,
+                now,
+                &ctx.source,
+                &Event::new(
+                    Actor::Guest(account_id.to_string()),
+                    "account.lockout",
+                    Outcome::Success,
+                )
+                .target(account_id)
+                .detail(detail),
+            )
+            .await?;
+        }
+    } else {
+        accounts::reset_password_failures(&mut tx, account_id).await?;
+    }
     tx.commit().await?;
-    Ok(ok)
+    Ok(failed.is_none())
 }
 
 async fn password_post(
@@ -439,7 +483,14 @@ async fn password_post(
         ));
     }
     if errors.is_empty()
-        && !current_factors_ok(&state, &user.guest.account_id, form.current, &form.code).await?
+        && !factors_ok(
+            &state,
+            &ctx,
+            &user.guest.account_id,
+            form.current,
+            Some(&form.code),
+        )
+        .await?
     {
         errors.push(("current".to_string(), ctx.t("account-factors-wrong")));
         audit::record_alone(
@@ -490,10 +541,7 @@ async fn close_post(
     user: GuestUser,
     Form(form): Form<CloseForm>,
 ) -> AppResult<Response> {
-    let mut conn = state.db.pool.acquire().await?;
-    let account = accounts::by_id(&mut conn, &user.guest.account_id).await?;
-    drop(conn);
-    let ok = password::verify(form.current, account.and_then(|a| a.password_hash)).await?;
+    let ok = factors_ok(&state, &ctx, &user.guest.account_id, form.current, None).await?;
     if !ok {
         let errors = vec![("close".to_string(), ctx.t("account-password-wrong"))];
         return render_invalid(
@@ -536,7 +584,15 @@ async fn authenticator_post(
     user: GuestUser,
     Form(form): Form<FactorsForm>,
 ) -> AppResult<Response> {
-    if !current_factors_ok(&state, &user.guest.account_id, form.current, &form.code).await? {
+    if !factors_ok(
+        &state,
+        &ctx,
+        &user.guest.account_id,
+        form.current,
+        Some(&form.code),
+    )
+    .await?
+    {
         audit::record_alone(
             &state.db,
             state.now(),

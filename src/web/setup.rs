@@ -523,12 +523,14 @@ async fn app_post(
     tx.commit().await?;
     session.cycle_id().await?;
     session.remove::<Enrolment>(ENROL_KEY).await?;
-    session.remove::<String>(PENDING_KEY).await?;
+    session.remove_value(PENDING_KEY).await?;
     session.insert(LOGIN_KEY, &login_id).await?;
     session.insert(CSRF_KEY, new_csrf_token()).await?;
     if let Some(codes) = recovery {
-        // Shown once, on the next page, then forgotten.
-        session.insert(RECOVERY_KEY, codes).await?;
+        // Shown once, on the next page, then forgotten; sealed while they wait (B9).
+        let sealed =
+            totp::seal_for_session(&state.secrets, RECOVERY_SCOPE, codes.join(" ").as_bytes())?;
+        session.insert(RECOVERY_KEY, sealed).await?;
         return Ok(no_referrer(
             Redirect::to(paths::SETUP_RECOVERY).into_response(),
         ));
@@ -537,6 +539,7 @@ async fn app_post(
 }
 
 const RECOVERY_KEY: &str = "recovery_codes";
+const RECOVERY_SCOPE: &str = "recovery-codes";
 
 #[derive(Template)]
 #[template(path = "setup_recovery.html")]
@@ -545,9 +548,18 @@ struct RecoveryPage {
     codes: Vec<String>,
 }
 
-async fn recovery_get(ctx: Ctx, session: Session) -> AppResult<Response> {
-    let Some(codes) = session.remove::<Vec<String>>(RECOVERY_KEY).await? else {
+async fn recovery_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+) -> AppResult<Response> {
+    let Some(sealed) = session.remove::<String>(RECOVERY_KEY).await? else {
         return Ok(Redirect::to(paths::GUEST_HOME).into_response());
     };
+    let opened = totp::open_from_session(&state.secrets, RECOVERY_SCOPE, &sealed)?;
+    let codes = String::from_utf8_lossy(&opened)
+        .split(' ')
+        .map(str::to_string)
+        .collect();
     page(StatusCode::OK, &RecoveryPage { ctx, codes })
 }

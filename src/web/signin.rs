@@ -205,21 +205,20 @@ async fn sign_in_post(
         } else {
             "account not active"
         };
-        if !ok && !throttled {
-            let failures =
-                accounts::record_failure(&mut tx, &account.account_id, Factor::Password).await?;
-            if let AfterFailure::LockUntil(until) = policy::after_failure(failures, now, None) {
-                accounts::lock_until(&mut tx, &account.account_id, Factor::Password, until).await?;
-                audit::record(
-                    &mut tx,
-                    now,
-                    &ctx.source,
-                    &Event::new(actor.clone(), "account.lockout", Outcome::Success)
-                        .target(&account.account_id)
-                        .detail(format!("password, until {until}")),
-                )
-                .await?;
-            }
+        if !ok
+            && !throttled
+            && let Some(detail) =
+                count_failure(&mut tx, &account.account_id, Factor::Password, now).await?
+        {
+            audit::record(
+                &mut tx,
+                now,
+                &ctx.source,
+                &Event::new(actor.clone(), "account.lockout", Outcome::Success)
+                    .target(&account.account_id)
+                    .detail(detail),
+            )
+            .await?;
         }
         audit::record(
             &mut tx,
@@ -259,14 +258,17 @@ async fn sign_in_post(
 /// A guest may sign in only before their expiry and while their channel is open — whether or
 /// not the sweeper has recorded the expiry yet (C5).
 async fn guest_in_time(state: &AppState, account_id: &str) -> AppResult<bool> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "select g.expires_at, c.status from guest g join channel c on c.channel_id = g.channel_id \
-         where g.account_id = $1",
+    let row: Option<(i64, String, i64)> = sqlx::query_as(
+        "select g.expires_at, c.status, c.ends_at from guest g \
+         join channel c on c.channel_id = g.channel_id where g.account_id = $1",
     )
     .bind(account_id)
     .fetch_optional(&state.db.pool)
     .await?;
-    Ok(row.is_some_and(|(expires_at, status)| expires_at > state.now() && status == "active"))
+    let now = state.now();
+    Ok(row.is_some_and(|(expires_at, status, ends_at)| {
+        expires_at > now && status == "active" && ends_at > now
+    }))
 }
 
 /// The pending state, if it is still fresh.
@@ -374,7 +376,9 @@ async fn code_post(
         .await?;
     let accepted = recovery
         || match step {
-            Some(step) => accounts::accept_totp_step(&mut tx, &account.account_id, step).await?,
+            Some(step) => {
+                accounts::accept_totp_step(&mut tx, &account.account_id, step, now).await?
+            }
             None => false,
         };
     if accepted {
@@ -417,6 +421,8 @@ async fn code_post(
         session.insert(CSRF_KEY, new_csrf_token()).await?;
         return Ok(Redirect::to(audience.home()).into_response());
     }
+    // Account rows first, the audit head last, as everywhere: no lock-order deadlock.
+    let lockout = count_failure(&mut tx, &account.account_id, Factor::Totp, now).await?;
     // A replayed code is its own audit event, but the person sees a wrong code (B4).
     let action = if step.is_some() {
         "totp.replay"
@@ -430,34 +436,16 @@ async fn code_post(
         &Event::new(actor.clone(), action, Outcome::Failure),
     )
     .await?;
-    let failures = accounts::record_failure(&mut tx, &account.account_id, Factor::Totp).await?;
-    match policy::after_failure(failures, now, Some(TOTP_HARD_LIMIT)) {
-        AfterFailure::Count => {}
-        AfterFailure::LockUntil(until) => {
-            accounts::lock_until(&mut tx, &account.account_id, Factor::Totp, until).await?;
-            audit::record(
-                &mut tx,
-                now,
-                &ctx.source,
-                &Event::new(actor, "account.lockout", Outcome::Success)
-                    .target(&account.account_id)
-                    .detail(format!("totp, until {until}")),
-            )
-            .await?;
-        }
-        AfterFailure::Lock => {
-            accounts::set_status(&mut tx, &account.account_id, "locked").await?;
-            logins::end_all(&mut tx, &account.account_id, None, "account_locked", now).await?;
-            audit::record(
-                &mut tx,
-                now,
-                &ctx.source,
-                &Event::new(actor, "account.lockout", Outcome::Success)
-                    .target(&account.account_id)
-                    .detail("totp, locked until reset"),
-            )
-            .await?;
-        }
+    if let Some(detail) = lockout {
+        audit::record(
+            &mut tx,
+            now,
+            &ctx.source,
+            &Event::new(actor, "account.lockout", Outcome::Success)
+                .target(&account.account_id)
+                .detail(detail),
+        )
+        .await?;
     }
     tx.commit().await?;
     let error = Some(ctx.t("signin-code-wrong"));
@@ -466,6 +454,35 @@ async fn code_post(
         audience,
         error,
         locked: false,
+    })
+}
+
+/// Counts one failed factor and applies the lockout policy to the account row (B5); returns
+/// what to record when the failure locked the factor or the account. Password failures only
+/// slow down (never lock for good), so a stranger cannot lock someone out.
+pub async fn count_failure(
+    tx: &mut crate::db::Tx,
+    account_id: &str,
+    factor: Factor,
+    now: i64,
+) -> AppResult<Option<String>> {
+    let failures = accounts::record_failure(tx, account_id, factor).await?;
+    let hard_limit = (factor == Factor::Totp).then_some(TOTP_HARD_LIMIT);
+    let name = match factor {
+        Factor::Password => "password",
+        Factor::Totp => "totp",
+    };
+    Ok(match policy::after_failure(failures, now, hard_limit) {
+        AfterFailure::Count => None,
+        AfterFailure::LockUntil(until) => {
+            accounts::lock_until(tx, account_id, factor, until).await?;
+            Some(format!("{name}, until {until}"))
+        }
+        AfterFailure::Lock => {
+            accounts::set_status(tx, account_id, "locked").await?;
+            logins::end_all(tx, account_id, None, "account_locked", now).await?;
+            Some(format!("{name}, locked until reset"))
+        }
     })
 }
 

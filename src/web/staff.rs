@@ -339,6 +339,8 @@ async fn clerk_status_change(
     if to == "disabled" {
         // Their sessions end now (C5); the guard would refuse them anyway.
         logins::end_all(&mut tx, id, None, "account_disabled", now).await?;
+        // A setup link must not outlive the decision either (A7); re-enabling needs a new one.
+        crate::db::guests::revoke_invitations(&mut tx, id, now).await?;
     }
     audit::record(
         &mut tx,

@@ -274,6 +274,20 @@ async fn extend_post(
     };
     let now = state.now();
     let mut tx = state.db.begin().await?;
+    if !guest_db::lock_in_status(&mut tx, &guest.account_id, &["invited", "active", "locked"])
+        .await?
+    {
+        drop(tx);
+        return invalid(
+            &state,
+            ctx.clone(),
+            &user,
+            guest,
+            "extend",
+            ctx.t("guest-not-live"),
+        )
+        .await;
+    }
     guest_db::set_expiry(&mut tx, &guest.account_id, t).await?;
     let detail = format!("from {} to {t}; reason: {why}", guest.expires_at);
     audit::record(
@@ -389,8 +403,25 @@ async fn reinvite(
     };
     let now = state.now();
     let mut tx = state.db.begin().await?;
+    // Re-checked inside the transaction: a revoke or expiry committed meanwhile wins.
+    let still = if reset {
+        guest_db::reset_credentials(&mut tx, &guest.account_id).await?
+    } else {
+        guest_db::lock_in_status(&mut tx, &guest.account_id, &["invited"]).await?
+    };
+    if !still {
+        drop(tx);
+        return invalid(
+            state,
+            ctx.clone(),
+            user,
+            guest,
+            field,
+            ctx.t("guest-not-live"),
+        )
+        .await;
+    }
     if reset {
-        guest_db::reset_credentials(&mut tx, &guest.account_id).await?;
         let n =
             logins::end_all(&mut tx, &guest.account_id, None, "authenticator_reset", now).await?;
         let detail = format!("reason: {why}; sessions ended: {n}");

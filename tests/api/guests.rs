@@ -1405,3 +1405,257 @@ async fn the_clerk_home_lists_waiting_requests_and_guests_about_to_expire() {
     assert!(expiring.contains("まもなく 期限"));
     assert!(!expiring.contains("まだ 先"));
 }
+
+#[tokio::test]
+async fn review_fixes_hold_under_the_database_conditions() {
+    // SECURITY B5, C5, A7: the conditions live in the SQL, not only in earlier checks.
+    let app = spawn_app().await;
+    let (admin, clerk, dept) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "条件", 60).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "条件 確認",
+            "cond@example.jp",
+            "post",
+            30,
+        )
+        .await;
+    app.enrol_guest(&link, "条件を確かめる合言葉").await;
+    let id = app.guest_id("cond@example.jp").await;
+    let mut conn = app.state.db.pool.acquire().await.expect("conn");
+    // A locked factor refuses even a right, fresh step.
+    sqlx::query("update account set totp_locked_until = $1 where account_id = $2")
+        .bind(app.now() + 60)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await
+        .expect("lock");
+    let step = app.now() / 30 + 5;
+    assert!(
+        !madoguchi::db::accounts::accept_totp_step(&mut conn, &id, step, app.now())
+            .await
+            .expect("cas")
+    );
+    sqlx::query(
+        "update account set totp_locked_until = 0, status = 'revoked' where account_id = $1",
+    )
+    .bind(&id)
+    .execute(&mut *conn)
+    .await
+    .expect("revoke");
+    assert!(
+        !madoguchi::db::accounts::accept_totp_step(&mut conn, &id, step, app.now())
+            .await
+            .expect("cas")
+    );
+    // A reset cannot bring a revoked guest back.
+    assert!(
+        !madoguchi::db::guests::reset_credentials(&mut conn, &id)
+            .await
+            .expect("reset")
+    );
+    assert_eq!(app.status_of(&id).await, "revoked");
+}
+
+#[tokio::test]
+async fn shortening_a_channel_shortens_its_guests_access() {
+    // SECURITY D5
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "短縮", 60).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "短縮 者",
+            "short@example.jp",
+            "post",
+            50,
+        )
+        .await;
+    let guest = app.enrol_guest(&link, "短縮される人の合言葉").await;
+    clerk.agent.get(&format!("/staff/channels/{channel}")).await;
+    let new_end = app.date_in(3);
+    let p = clerk
+        .agent
+        .post(
+            &format!("/staff/channels/{channel}/edit"),
+            &[
+                ("name", "短縮"),
+                ("purpose", "短くする"),
+                ("ends_on", &new_end),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    let account = guest.agent.get("/account").await;
+    assert!(
+        account
+            .text_of_id("expires-on")
+            .expect("expiry")
+            .contains(&new_end)
+    );
+    let end = madoguchi::guests::end_of_day(&new_end).expect("date");
+    app.clock.set(end - 60);
+    let agent = app.guest_sign_in(&guest).await;
+    app.clock.set(end);
+    assert_eq!(
+        agent.get("/account").await.status,
+        303,
+        "no access past the channel's end"
+    );
+}
+
+#[tokio::test]
+async fn a_browser_left_half_signed_in_can_still_accept_an_invitation() {
+    // A hospital worker with two guest accounts: the abandoned code step must not break enrolment.
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "二つ目", 60).await;
+    let first = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "一つ目",
+            "first@example.jp",
+            "post",
+            30,
+        )
+        .await;
+    let g1 = app.enrol_guest(&first, "一つ目の長い合言葉").await;
+    let second = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "二つ目",
+            "second@example.jp",
+            "post",
+            30,
+        )
+        .await;
+    let agent = app.agent();
+    agent.get("/signin").await;
+    let p = agent
+        .post(
+            "/signin",
+            &[("email", &g1.sign_in_name), ("password", &g1.password)],
+        )
+        .await;
+    assert_eq!(p.status, 303, "password step done, code step abandoned");
+    agent.get(&second).await;
+    agent
+        .post(
+            &second,
+            &[
+                ("password", "二つ目の長い合言葉"),
+                ("password_confirm", "二つ目の長い合言葉"),
+            ],
+        )
+        .await;
+    let page = agent.get("/setup/authenticator").await;
+    let secret =
+        madoguchi::auth::totp::parse_display_key(&page.text_of_id("totp-key").expect("key"))
+            .expect("s");
+    let p = agent
+        .post("/setup/authenticator", &[("code", &app.code(&secret))])
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    let codes = agent.get("/setup/recovery-codes").await;
+    assert_eq!(codes.body.matches("<li><code>").count(), 10);
+}
+
+#[tokio::test]
+async fn bulk_csv_naming_an_existing_address_is_refused_on_every_engine() {
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "既存", 60).await;
+    app.invite_guest(
+        &clerk.agent,
+        &channel,
+        "既存 者",
+        "exists@example.jp",
+        "post",
+        30,
+    )
+    .await;
+    clerk.agent.get(&format!("/staff/channels/{channel}")).await;
+    let csrf = clerk.agent.csrf();
+    let csv = "既存 者,病院,exists@example.jp\n新規 者,病院,new@example.jp\n";
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("x.csv"),
+        )
+        .text("kind", "hospital")
+        .text("permission", "post")
+        .text("expires_on", app.date_in(30));
+    let res = clerk
+        .agent
+        .client
+        .post(clerk.agent.url(&format!(
+            "/staff/channels/{channel}/guests/bulk?csrf={csrf}"
+        )))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.expect("body");
+    assert!(
+        body.contains("1 行目: このメールアドレスはすでに登録されています。"),
+        "{body}"
+    );
+    assert_eq!(app.scalar("select count(*) from guest").await, 1);
+}
+
+#[tokio::test]
+async fn the_account_page_counts_wrong_passwords_like_sign_in() {
+    // SECURITY B5, A9
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "推測", 60).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "推測 対象",
+            "guess@example.jp",
+            "post",
+            30,
+        )
+        .await;
+    let guest = app.enrol_guest(&link, "推測されない合言葉").await;
+    guest.agent.get("/account").await;
+    for i in 0..5 {
+        let p = guest
+            .agent
+            .post("/account/close", &[("current", &format!("違う {i}"))])
+            .await;
+        assert_eq!(p.status, 422);
+    }
+    let p = guest
+        .agent
+        .post("/account/close", &[("current", &guest.password)])
+        .await;
+    assert_eq!(p.status, 422, "throttled after five wrong passwords");
+    assert!(app.actions().await.contains(&"account.lockout".to_string()));
+    app.clock.advance(61);
+    // Stay inside the idle limit: the session is still valid after a minute.
+    let p = guest
+        .agent
+        .post("/account/close", &[("current", &guest.password)])
+        .await;
+    assert_eq!(p.status, 303);
+}

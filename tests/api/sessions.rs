@@ -267,3 +267,40 @@ async fn c5_disabling_a_clerk_refuses_their_very_next_request() {
     assert!(list.body.contains("停止中"));
     assert!(app.actions().await.contains(&"clerk.disable".to_string()));
 }
+
+#[tokio::test]
+async fn disabling_a_clerk_who_never_set_up_kills_their_setup_link() {
+    // SECURITY A7
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let dept = app.add_department(&admin.agent, "総務課").await;
+    let link = app
+        .add_clerk(&admin.agent, "later@city.example.jp", "後日 設定", &dept)
+        .await;
+    let id: String =
+        sqlx::query_scalar("select account_id from account where email = 'later@city.example.jp'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .expect("id");
+    admin.agent.get("/staff/clerks").await;
+    admin
+        .agent
+        .post(&format!("/staff/clerks/{id}/disable"), &[])
+        .await;
+    assert_eq!(app.agent().get(&link).await.status, 404);
+    admin
+        .agent
+        .post(&format!("/staff/clerks/{id}/enable"), &[])
+        .await;
+    assert_eq!(
+        app.agent().get(&link).await.status,
+        404,
+        "re-enabling does not revive it"
+    );
+    admin
+        .agent
+        .post(&format!("/staff/clerks/{id}/resend"), &[])
+        .await;
+    let fresh = link_in(&app.mails().pop().expect("mail").text).expect("link");
+    assert_eq!(app.agent().get(&fresh).await.status, 200);
+}
