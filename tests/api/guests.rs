@@ -1410,7 +1410,7 @@ async fn the_clerk_home_lists_waiting_requests_and_guests_about_to_expire() {
 async fn review_fixes_hold_under_the_database_conditions() {
     // SECURITY B5, C5, A7: the conditions live in the SQL, not only in earlier checks.
     let app = spawn_app().await;
-    let (admin, clerk, dept) = app
+    let (_admin, clerk, _dept) = app
         .clerk_with_department("健康課", "h@city.example.jp")
         .await;
     let channel = app.create_channel(&clerk.agent, "条件", 60).await;
