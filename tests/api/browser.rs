@@ -327,34 +327,79 @@ async fn on_a_phone_a_resident_opens_a_printed_invitation_enrols_reads_the_chann
         .clerk_with_department("市民課", "counter@city.example.jp")
         .await;
     let channel = app.create_channel(&clerk.agent, "地域の見守り", 60).await;
-    clerk.agent.get(&format!("/staff/channels/{channel}")).await;
     let expires = app.date_in(30);
-    let sheet = clerk
-        .agent
-        .post(
-            &format!("/staff/channels/{channel}/guests/new"),
-            &[
-                ("name", "見守 花子"),
-                ("organisation", "第二町内会"),
-                ("kind", "resident"),
-                ("email", ""),
-                ("permission", "read"),
-                ("expires_on", &expires),
-                ("delivery", "print"),
-            ],
-        )
-        .await;
-    assert_eq!(sheet.status, 200);
-    let link = sheet.text_of_id("invite-link").expect("link on the sheet");
-    let sign_in_id = sheet.text_of_id("sign-in-name").expect("id on the sheet");
     let dir = shots();
-    let profile = tempfile::tempdir().expect("profile");
-    let browser = phone(&driver, profile.path()).await;
-    // The clerk's sheet, as printed at the counter.
-    browser
-        .goto(format!("{}/staff/signin", app.base))
+    // At the counter: the clerk issues the invitation in a desktop-sized browser and prints it.
+    let desk_profile = tempfile::tempdir().expect("profile");
+    let desk = phone_of_width(&driver, desk_profile.path(), 1024).await;
+    desk.goto(format!("{}/staff/signin", app.base))
         .await
         .expect("open");
+    let cookie = clerk.agent.cookie_header();
+    let (name, value) = cookie
+        .split("; ")
+        .find_map(|c| c.split_once('=').filter(|(n, _)| *n == "madoguchi"))
+        .expect("session cookie");
+    desk.add_cookie(thirtyfour::Cookie::new(name.to_string(), value.to_string()))
+        .await
+        .expect("cookie");
+    desk.goto(format!("{}/staff/channels/{channel}", app.base))
+        .await
+        .expect("channel page");
+    wait_for_heading(&desk, "地域の見守り").await;
+    fill(&desk, "g-name", "見守 花子").await;
+    fill(&desk, "g-organisation", "第二町内会").await;
+    desk.find(By::Css("#g-kind option[value='resident']"))
+        .await
+        .expect("resident")
+        .click()
+        .await
+        .expect("choose");
+    desk.find(By::Css("#g-permission option[value='read']"))
+        .await
+        .expect("read")
+        .click()
+        .await
+        .expect("choose");
+    desk.find(By::Id("d-print"))
+        .await
+        .expect("print")
+        .click()
+        .await
+        .expect("choose");
+    desk.screenshot(&dir.join("counter-01-issue-form.png"))
+        .await
+        .expect("shot");
+    desk.find(By::Css("form[action$='/guests/new'] button[type=submit]"))
+        .await
+        .expect("invite")
+        .click()
+        .await
+        .expect("click");
+    wait_for_heading(&desk, "窓口(まどぐち)へのご招待").await;
+    desk.screenshot(&dir.join("counter-02-printed-sheet.png"))
+        .await
+        .expect("shot");
+    let link = desk
+        .find(By::Id("invite-link"))
+        .await
+        .expect("link on the sheet")
+        .text()
+        .await
+        .expect("text");
+    let sign_in_id = desk
+        .find(By::Id("sign-in-name"))
+        .await
+        .expect("id on the sheet")
+        .text()
+        .await
+        .expect("text");
+    assert!(desk.find(By::Css(".sheet-qr svg")).await.is_ok(), "QR code");
+    desk.quit().await.expect("quit");
+
+    // At home: the resident scans the sheet with a phone.
+    let profile = tempfile::tempdir().expect("profile");
+    let browser = phone(&driver, profile.path()).await;
     let local = link.replace("http://madoguchi.city.example.jp", &app.base);
 
     browser.goto(&local).await.expect("open the invitation");
