@@ -724,6 +724,19 @@ struct CheckedGuest {
     expires_at: i64,
 }
 
+impl CheckedGuest {
+    fn input(&self) -> GuestInput<'_> {
+        GuestInput {
+            name: &self.name,
+            organisation: &self.organisation,
+            kind: &self.kind,
+            email: self.email.as_deref(),
+            permission: &self.permission,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
 fn check_guest(
     ctx: &Ctx,
     state: &AppState,
@@ -882,14 +895,7 @@ async fn guest_new_post(
             &user.account_id,
             &ctx.source,
             &channel,
-            &GuestInput {
-                name: &g.name,
-                organisation: &g.organisation,
-                kind: &g.kind,
-                email: g.email.as_deref(),
-                permission: &g.permission,
-                expires_at: g.expires_at,
-            },
+            &g.input(),
         )
         .await?;
         match issued {
@@ -1083,14 +1089,7 @@ async fn bulk_post(
                 &user.account_id,
                 &ctx.source,
                 &channel,
-                &GuestInput {
-                    name: &g.name,
-                    organisation: &g.organisation,
-                    kind: &g.kind,
-                    email: g.email.as_deref(),
-                    permission: &g.permission,
-                    expires_at: g.expires_at,
-                },
+                &g.input(),
             )
             .await?
             {

@@ -311,7 +311,7 @@ async fn revoke_post(
     Form(form): Form<super::channels::ReasonForm>,
 ) -> AppResult<Response> {
     let guest = staff_guest_scope(&state, &ctx, &user, &guest).await?;
-    let why = match reason(&ctx, reason_of(&form)) {
+    let why = match reason(&ctx, form.reason()) {
         Ok(r) => r,
         Err(m) => return invalid(&state, ctx, &user, guest, "revoke", m).await,
     };
@@ -330,10 +330,6 @@ async fn revoke_post(
     tx.commit().await?;
     session.insert("notice", "guest-revoked").await?;
     Ok(back(&guest))
-}
-
-fn reason_of(form: &super::channels::ReasonForm) -> &str {
-    form.reason()
 }
 
 #[derive(Deserialize)]
@@ -471,7 +467,7 @@ async fn end_sessions_post(
     Form(form): Form<super::channels::ReasonForm>,
 ) -> AppResult<Response> {
     let guest = staff_guest_scope(&state, &ctx, &user, &guest).await?;
-    let why = match reason(&ctx, reason_of(&form)) {
+    let why = match reason(&ctx, form.reason()) {
         Ok(r) => r,
         Err(m) => return invalid(&state, ctx, &user, guest, "end_sessions", m).await,
     };
