@@ -91,14 +91,8 @@ pub fn text_field(value: &str, max: usize, multiline: bool) -> Result<String, &'
     Ok(v.to_string())
 }
 
-type Errors = Vec<(String, String)>;
-
-fn error_for(errors: &Errors, field: &str) -> Option<String> {
-    errors
-        .iter()
-        .find(|(f, _)| f == field)
-        .map(|(_, m)| m.clone())
-}
+type Errors = super::ctx::FieldErrors;
+use super::ctx::field_error as error_for;
 
 #[derive(Template)]
 #[template(path = "staff/channels.html")]

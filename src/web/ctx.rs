@@ -80,6 +80,17 @@ impl Ctx {
     }
 }
 
+/// Form errors as (field, message) pairs, shown next to their fields.
+pub type FieldErrors = Vec<(String, String)>;
+
+/// The message for one field, if the form had an error there.
+pub fn field_error(errors: &[(String, String)], field: &str) -> Option<String> {
+    errors
+        .iter()
+        .find(|(f, _)| f == field)
+        .map(|(_, m)| m.clone())
+}
+
 pub fn new_csrf_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);

@@ -207,10 +207,7 @@ struct AccountPage {
 
 impl AccountPage {
     fn error_for(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, m)| m.clone())
+        super::ctx::field_error(&self.errors, field)
     }
     fn day(&self, t: &i64) -> String {
         crate::guests::last_day(*t)

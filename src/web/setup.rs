@@ -77,10 +77,7 @@ impl SetupPage {
     }
 
     fn error_for(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, m)| m.clone())
+        super::ctx::field_error(&self.errors, field)
     }
 }
 

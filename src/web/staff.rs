@@ -180,10 +180,7 @@ struct ClerksPage {
 
 impl ClerksPage {
     fn error_for(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, m)| m.clone())
+        super::ctx::field_error(&self.errors, field)
     }
     fn status_label(&self, status: &str) -> String {
         self.ctx.t(&format!("status-{status}"))

@@ -109,10 +109,7 @@ struct GuestPage {
 
 impl GuestPage {
     fn error_for(&self, f: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|(k, _)| k == f)
-            .map(|(_, m)| m.clone())
+        super::ctx::field_error(&self.errors, f)
     }
     fn day(&self, t: &i64) -> String {
         guests::last_day(*t)
