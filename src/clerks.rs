@@ -29,7 +29,7 @@ impl PersonName {
         if s.chars().count() > NAME_MAX {
             return Err("form-too-long");
         }
-        if s.chars().any(char::is_control) {
+        if !crate::text::is_clean(s, false) {
             return Err("form-invalid-chars");
         }
         Ok(Self(s.to_string()))

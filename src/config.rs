@@ -178,8 +178,11 @@ impl RawConfig {
     /// Fills defaults, creates the data directory and the key files it needs.
     pub fn resolve(self) -> anyhow::Result<Config> {
         let data_dir = PathBuf::from(self.data_dir.unwrap_or_else(|| "data".into()));
-        std::fs::create_dir_all(&data_dir)
+        // Everything the portal writes is private to it (H4), whatever the umask.
+        crate::files::private_umask();
+        crate::files::private_dir(&data_dir)
             .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        crate::files::tighten_existing(&data_dir)?;
         let database_url = self.database_url.unwrap_or_else(|| {
             format!(
                 "sqlite://{}?mode=rwc",
@@ -278,7 +281,7 @@ fn key_from<const N: usize>(given: Option<String>, file: &Path) -> anyhow::Resul
                 let mut key = [0u8; N];
                 rand::rngs::OsRng.fill_bytes(&mut key);
                 let encoded = B64.encode(key);
-                write_private(file, &encoded)?;
+                crate::files::write_private(file, &encoded)?;
                 encoded
             }
             Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
@@ -290,22 +293,6 @@ fn key_from<const N: usize>(given: Option<String>, file: &Path) -> anyhow::Resul
     bytes
         .try_into()
         .map_err(|_| anyhow::anyhow!("key {} must be {N} bytes", file.display()))
-}
-
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
-    Ok(())
 }
 
 impl Config {

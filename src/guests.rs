@@ -7,6 +7,7 @@ use sqlx::AnyConnection;
 
 use crate::audit::{self, Actor, Event, Outcome, Source};
 use crate::auth::token::LinkToken;
+use crate::auth::totp::SecretBox;
 use crate::clock::Timestamp;
 use crate::db::channels::Channel;
 use crate::db::guests::{self, Guest, NewGuest};
@@ -75,8 +76,8 @@ pub fn resident_sign_in_id() -> String {
     format!("r-{a}-{b}")
 }
 
-/// Ten recovery codes as shown to the guest, and their hashes for storage (B9).
-pub fn recovery_codes() -> (Vec<String>, Vec<String>) {
+/// Ten recovery codes as shown to the guest, and their keyed hashes for storage (B9).
+pub fn recovery_codes(secrets: &SecretBox) -> (Vec<String>, Vec<String>) {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
     let mut rng = rand::rngs::OsRng;
     let codes: Vec<String> = (0..10)
@@ -87,11 +88,21 @@ pub fn recovery_codes() -> (Vec<String>, Vec<String>) {
             format!("{}-{}", &raw[..5], &raw[5..])
         })
         .collect();
-    let hashes = codes.iter().map(|c| hash_recovery_code(c)).collect();
+    let hashes = codes
+        .iter()
+        .map(|c| seal_recovery_code(secrets, c))
+        .collect();
     (codes, hashes)
 }
 
-/// Hash of a recovery code as typed: case, spaces and hyphens do not matter.
+/// What is stored of a recovery code (B9): HMAC-SHA-256, with a key outside the database, of
+/// its plain digest. Rows from before keyed hashing hold that plain digest and are sealed the
+/// same way at start (`db::guests::seal_legacy_recovery_codes`).
+pub fn seal_recovery_code(secrets: &SecretBox, typed: &str) -> String {
+    secrets.recovery_hash(&hash_recovery_code(typed))
+}
+
+/// Plain digest of a recovery code as typed: case, spaces and hyphens do not matter.
 pub fn hash_recovery_code(typed: &str) -> String {
     let norm: String = typed
         .chars()
@@ -459,15 +470,20 @@ mod tests {
     #[test]
     fn recovery_codes_are_ten_distinct_and_match_however_typed() {
         // SECURITY B9
-        let (codes, hashes) = recovery_codes();
+        let secrets = SecretBox::new(&[7u8; 32]);
+        let (codes, hashes) = recovery_codes(&secrets);
         assert_eq!(codes.len(), 10);
         let mut unique = codes.clone();
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), 10);
         let typed = codes[3].to_uppercase().replace('-', " ");
-        assert_eq!(hash_recovery_code(&typed), hashes[3]);
+        assert_eq!(seal_recovery_code(&secrets, &typed), hashes[3]);
         assert!(!hashes[3].contains(&codes[3]));
+        // Keyed: neither the plain digest nor the hash under another key matches (B9).
+        assert_ne!(hash_recovery_code(&typed), hashes[3]);
+        let other = SecretBox::new(&[8u8; 32]);
+        assert_ne!(seal_recovery_code(&other, &typed), hashes[3]);
     }
 
     #[test]

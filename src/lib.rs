@@ -7,9 +7,11 @@ pub mod clerks;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod files;
 pub mod guests;
 pub mod mail;
 pub mod notice;
+pub mod text;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -40,7 +42,9 @@ pub async fn open_state(config: Config, overrides: Overrides) -> anyhow::Result<
         None => Mailer::new(&config.mail, &config.mail_from)?,
     };
     let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
-    Ok(AppState::new(db, config, clock, mailer))
+    let state = AppState::new(db, config, clock, mailer);
+    db::guests::seal_legacy_recovery_codes(&state.db, &state.secrets).await?;
+    Ok(state)
 }
 
 /// The built application, bound to its port, ready to serve.

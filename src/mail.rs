@@ -35,7 +35,7 @@ impl Mailer {
         let from = Mailbox::from_str(from).context("MADOGUCHI_MAIL_FROM is not an address")?;
         let transport = match config {
             MailConfig::Outbox(dir) => {
-                std::fs::create_dir_all(dir)
+                crate::files::private_dir(dir)
                     .with_context(|| format!("creating outbox {}", dir.display()))?;
                 Transport::Outbox(AsyncFileTransport::new(dir))
             }

@@ -12,6 +12,33 @@ pub const TOTP_PENDING_SECS: i64 = 5 * 60;
 pub const IDLE_TIMEOUT_SECS: i64 = 30 * 60;
 pub const ABSOLUTE_TIMEOUT_SECS: i64 = 12 * 60 * 60;
 
+/// Wrong passwords from one address for one sign-in name between two slow-downs (B13).
+pub const NAME_FAILURES_PER_SLOWDOWN: i64 = 5;
+/// Wrong passwords from one address, whatever the names, between two slow-downs (B13).
+pub const ADDRESS_FAILURES_PER_SLOWDOWN: i64 = 20;
+/// A throttle counter older than this starts again from zero.
+pub const THROTTLE_MEMORY_SECS: i64 = 24 * 60 * 60;
+/// Failed passwords on one account, from anywhere, after which its owner is told by mail, and
+/// every this-many after that (B13).
+pub const OWNER_NOTICE_FAILURES: i64 = 10;
+
+/// Until when a source is slowed after its `failures`-th failure: every `per`-th failure,
+/// 1 minute the first time and doubling up to 1 hour.
+pub fn slow_down(failures: i64, per: i64, now: Timestamp) -> Option<Timestamp> {
+    if failures > 0 && failures % per == 0 {
+        let round = (failures / per - 1).min(6) as u32;
+        return Some(now + (60i64 << round).min(3600));
+    }
+    None
+}
+
+/// Whether the `failures`-th failed password on an account is one its owner is told about.
+pub fn tell_owner(failures: i64) -> bool {
+    failures > 0
+        && failures % OWNER_NOTICE_FAILURES == 0
+        && ((failures / OWNER_NOTICE_FAILURES) as u64).is_power_of_two()
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum AfterFailure {
     /// Nothing more to do.
@@ -62,6 +89,22 @@ mod tests {
             after_failure(95, 1000, Some(100)),
             AfterFailure::LockUntil(4600)
         );
+    }
+
+    #[test]
+    fn a_source_is_slowed_every_fifth_failure_for_longer_each_time() {
+        // SECURITY B13
+        assert_eq!(slow_down(4, 5, 1000), None);
+        assert_eq!(slow_down(5, 5, 1000), Some(1060));
+        assert_eq!(slow_down(10, 5, 1000), Some(1120));
+        assert_eq!(slow_down(500, 5, 1000), Some(4600));
+    }
+
+    #[test]
+    fn the_owner_is_told_at_ten_failures_and_then_ever_more_rarely() {
+        // SECURITY B13
+        let told: Vec<i64> = (1..=200).filter(|n| tell_owner(*n)).collect();
+        assert_eq!(told, vec![10, 20, 40, 80, 160]);
     }
 
     #[test]

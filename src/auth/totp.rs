@@ -100,13 +100,22 @@ pub fn matching_step(secret: &[u8], input: &str, now: Timestamp) -> anyhow::Resu
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: ChaCha20Poly1305,
+    /// Keys the recovery-code hashes (B9); derived from the configured key, never stored in
+    /// the database, so a copy of the database alone cannot test guesses offline.
+    recovery_key: [u8; 32],
 }
 
 impl SecretBox {
     pub fn new(key: &[u8; 32]) -> Self {
         Self {
             cipher: ChaCha20Poly1305::new(key.into()),
+            recovery_key: keyed_hash(key, b"madoguchi/recovery-codes/v1"),
         }
+    }
+
+    /// HMAC-SHA-256 of a recovery code's plain digest with the server's recovery key, in hex.
+    pub fn recovery_hash(&self, digest: &str) -> String {
+        hex::encode(keyed_hash(&self.recovery_key, digest.as_bytes()))
     }
 
     pub fn seal(&self, account_id: &str, secret: &[u8]) -> anyhow::Result<Vec<u8>> {
@@ -142,6 +151,14 @@ impl SecretBox {
             )
             .map_err(|_| anyhow::anyhow!("a TOTP secret could not be decrypted with this key"))
     }
+}
+
+fn keyed_hash(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
 }
 
 /// A secret carried between the two enrolment pages, sealed so the session store never holds

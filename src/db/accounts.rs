@@ -190,6 +190,45 @@ pub async fn accept_totp_step(
     Ok(r.rows_affected() == 1)
 }
 
+/// The replay guard for an attempt already claimed with `claim_totp_attempt`: that claim
+/// passed the lockout, and may itself have set it, so only the step and status are checked.
+pub async fn accept_claimed_totp_step(
+    conn: &mut AnyConnection,
+    id: &str,
+    step: i64,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "update account set totp_last_step = $1, totp_failures = 0, totp_locked_until = 0 \
+         where account_id = $2 and (totp_last_step is null or totp_last_step < $1) \
+         and status = 'active'",
+    )
+    .bind(step)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Claims one TOTP attempt: counts it as a failure before the code is checked (a correct code
+/// then clears the count), and returns the new count — or `None` when the factor is locked or
+/// the account not active, in which case the attempt must not be evaluated (B5). The row
+/// update serialises racing attempts on both engines.
+pub async fn claim_totp_attempt(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: Timestamp,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "update account set totp_failures = totp_failures + 1 \
+         where account_id = $1 and status = 'active' and totp_locked_until <= $2 \
+         returning totp_failures",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Counts one failure of a factor and returns the new count; the caller decides the lockout.
 pub async fn record_failure(
     conn: &mut AnyConnection,

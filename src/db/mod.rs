@@ -9,6 +9,7 @@ pub mod invitations;
 pub mod logins;
 pub mod messages;
 pub mod sessions;
+pub mod throttle;
 
 use std::str::FromStr;
 
@@ -17,7 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyPool, Connection, Transaction};
 
 pub type Tx = Transaction<'static, Any>;
 
@@ -59,6 +60,17 @@ impl Db {
         }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            // A future dropped inside `begin` (a client hanging up) can leave a connection
+            // marked as inside a transaction (sqlx issues #2054, #4385). Such a connection is
+            // closed rather than handed to the next request. The ping first lets a queued
+            // rollback finish, so an ordinary dropped transaction is not mistaken for one.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect(url)
             .await
             .context("connecting to the database")?;

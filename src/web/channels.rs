@@ -83,9 +83,7 @@ pub fn text_field(value: &str, max: usize, multiline: bool) -> Result<String, &'
     if v.chars().count() > max {
         return Err("form-too-long");
     }
-    if v.chars()
-        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\r' || c == '\t')))
-    {
+    if !crate::text::is_clean(v, multiline) {
         return Err("form-invalid-chars");
     }
     Ok(v.to_string())
@@ -953,13 +951,61 @@ pub fn csv_rows(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
         }
         rows.push(row);
     }
-    if let Some(first) = rows.first() {
-        let head = first.join(",").to_lowercase();
-        if head.contains("name") || head.contains("氏名") || head.contains("メール") {
-            rows.remove(0);
-        }
+    if rows.first().is_some_and(|first| is_header(first)) {
+        rows.remove(0);
     }
     Ok(rows)
+}
+
+/// Column titles a header row may use. A first row is a header only when every cell is one of
+/// these: a data row that merely mentions "name" (`kaname@…`, "Rename Clinic") is kept.
+const CSV_TITLES: &[&str] = &[
+    "name",
+    "full name",
+    "氏名",
+    "名前",
+    "お名前",
+    "organisation",
+    "organization",
+    "所属",
+    "組織",
+    "所属先",
+    "email",
+    "e-mail",
+    "mail",
+    "メール",
+    "メールアドレス",
+];
+
+fn is_header(row: &[String]) -> bool {
+    row.iter()
+        .filter(|c| !c.is_empty())
+        .all(|c| CSV_TITLES.contains(&c.to_lowercase().as_str()))
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::csv_rows;
+
+    #[test]
+    fn a_header_row_of_column_titles_is_skipped() {
+        let rows = csv_rows("氏名,所属,メール\n医師 一,市立病院,one@example.jp\n".as_bytes())
+            .expect("rows");
+        assert_eq!(rows.len(), 1);
+        let rows = csv_rows(b"Name,Organisation,E-mail\nA B,C,a@example.jp\n").expect("rows");
+        assert_eq!(rows.len(), 1);
+    }
+
+    #[test]
+    fn a_first_data_row_that_mentions_name_or_mail_is_kept() {
+        let rows = csv_rows(
+            "要 太郎,Rename Clinic,kaname@example.jp\nメール 花子,市立病院,h@example.jp\n"
+                .as_bytes(),
+        )
+        .expect("rows");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0][2], "kaname@example.jp");
+    }
 }
 
 pub const BULK_MAX_ROWS: usize = 500;
@@ -988,6 +1034,13 @@ async fn bulk_post(
         let bytes = field.bytes().await.map_err(|_| AppError::BadRequest)?;
         if bytes.len() > BULK_MAX_BYTES {
             return Err(AppError::BadRequest);
+        }
+        // The edge check (E9) cannot read a streamed body: the upload's own text fields get it
+        // here, and the file's cells get it in the field checks of each row.
+        if name != "file"
+            && !std::str::from_utf8(&bytes).is_ok_and(|s| crate::text::is_clean(s, false))
+        {
+            return Err(AppError::InvalidInput);
         }
         let text = || {
             String::from_utf8_lossy(&bytes)

@@ -97,10 +97,21 @@ pub fn new_csrf_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The session's CSRF token, created on first use.
-pub async fn csrf_token(session: &Session) -> AppResult<String> {
+/// The CSRF token of a visitor who has no session yet, carried in a signed cookie so that
+/// anonymous page views store nothing on the server (C8). Put in by `middleware::visitor_token`.
+#[derive(Clone, Debug)]
+pub struct VisitorToken(pub String);
+
+/// The token a form must carry: the session's once a session exists (created on first use),
+/// else the visitor's signed-cookie token, so a bare page view writes no session row (C8).
+pub async fn csrf_token(session: &Session, visitor: Option<&VisitorToken>) -> AppResult<String> {
     if let Some(t) = session.get::<String>(CSRF_KEY).await? {
         return Ok(t);
+    }
+    if session.is_empty().await
+        && let Some(v) = visitor
+    {
+        return Ok(v.0.clone());
     }
     let t = new_csrf_token();
     session.insert(CSRF_KEY, &t).await?;
@@ -117,7 +128,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
         let info = parts.extensions.get::<RequestInfo>().cloned();
         let lang = Lang::from_headers(&parts.headers);
         let mut ctx = Ctx::bare(lang, info.as_ref());
-        ctx.csrf = csrf_token(&session).await?;
+        ctx.csrf = csrf_token(&session, parts.extensions.get::<VisitorToken>()).await?;
         ctx.path = parts.uri.path().to_string();
         ctx.back = if parts.method == axum::http::Method::GET {
             parts

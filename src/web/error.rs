@@ -15,6 +15,8 @@ pub enum AppError {
     Csrf,
     #[error("bad request")]
     BadRequest,
+    #[error("the request carried characters that are never accepted")]
+    InvalidInput,
     #[error("too many requests")]
     TooManyRequests,
     #[error(transparent)]
@@ -25,6 +27,7 @@ pub enum AppError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
     Csrf,
+    InvalidInput,
 }
 
 impl From<sqlx::Error> for AppError {
@@ -50,7 +53,7 @@ impl IntoResponse for AppError {
         let status = match &self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::BadRequest => StatusCode::BAD_REQUEST,
+            AppError::BadRequest | AppError::InvalidInput => StatusCode::BAD_REQUEST,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "request failed");
@@ -58,8 +61,14 @@ impl IntoResponse for AppError {
             }
         };
         let mut res = status.into_response();
-        if matches!(self, AppError::Csrf) {
-            res.extensions_mut().insert(ErrorKind::Csrf);
+        match self {
+            AppError::Csrf => {
+                res.extensions_mut().insert(ErrorKind::Csrf);
+            }
+            AppError::InvalidInput => {
+                res.extensions_mut().insert(ErrorKind::InvalidInput);
+            }
+            _ => {}
         }
         res
     }

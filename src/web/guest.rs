@@ -269,13 +269,7 @@ async fn extension_post(
     Form(form): Form<ExtensionForm>,
 ) -> AppResult<Response> {
     let message = form.message.trim().to_string();
-    let problem = if message.is_empty() {
-        Some("form-required")
-    } else if message.chars().count() > REASON_MAX {
-        Some("form-too-long")
-    } else {
-        None
-    };
+    let problem = crate::web::channels::text_field(&message, REASON_MAX, true).err();
     if let Some(key) = problem {
         let errors = vec![("message".to_string(), ctx.t(key))];
         let shown: String = message.chars().take(REASON_MAX * 2).collect();

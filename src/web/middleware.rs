@@ -15,9 +15,10 @@ use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
 use super::AppState;
-use super::ctx::{CSRF_FIELD, CSRF_KEY, Ctx, RequestInfo};
+use super::ctx::{CSRF_FIELD, CSRF_KEY, Ctx, RequestInfo, VisitorToken};
 use super::error::{AppError, ErrorKind};
 use super::i18n::Lang;
+use futures_util::StreamExt;
 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; object-src 'none'; \
     base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
@@ -128,6 +129,7 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
     let kind = res.extensions().get::<ErrorKind>().copied();
     let key = match (kind, status.as_u16()) {
         (Some(ErrorKind::Csrf), _) => "error-csrf",
+        (Some(ErrorKind::InvalidInput), _) => "error-input",
         (_, 400) | (_, 422) | (_, 415) => "error-400",
         (_, 403) => "error-403",
         (_, 404) | (_, 405) => "error-404",
@@ -152,6 +154,20 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
         }
     }
     out
+}
+
+/// Runs the rest of the request in a task of its own. A client that hangs up drops the request
+/// future; were a handler dropped half-way, a transaction could be cut inside sqlx's `begin`
+/// (which is not cancel-safe) and poison a pooled connection. Here every handler runs to its
+/// commit or rollback whatever the client does; only the answer is lost.
+pub async fn run_to_completion(req: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(res) => res,
+        Err(e) => {
+            tracing::error!(error = %e, "a request task failed");
+            AppError::Internal(anyhow::anyhow!("request task failed")).into_response()
+        }
+    }
 }
 
 /// A panic in a handler becomes a 500 page, not a dropped connection (E4).
@@ -212,26 +228,47 @@ pub async fn csrf_guard(
     if !is_form && !is_upload {
         return AppError::Csrf.into_response();
     }
-    let expected = match session.get::<String>(CSRF_KEY).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return AppError::Csrf.into_response(),
+    let visitor = req.extensions().get::<VisitorToken>().map(|v| v.0.clone());
+    let (expected, by_visitor) = match session.get::<String>(CSRF_KEY).await {
+        Ok(Some(t)) => (t, false),
+        Ok(None) => match visitor {
+            Some(v) if session.is_empty().await => (v, true),
+            _ => return AppError::Csrf.into_response(),
+        },
         Err(e) => return AppError::from(e).into_response(),
     };
     if is_upload {
-        // File uploads carry the token in the form's action URL, so the body streams untouched.
-        let given = req
-            .uri()
-            .query()
-            .and_then(|q| {
-                form_urlencoded::parse(q.as_bytes())
-                    .find(|(k, _)| k == CSRF_FIELD)
-                    .map(|(_, v)| v.into_owned())
-            })
+        // Uploads carry the token in the body too, as their first part (E10): it is read from
+        // the front of the stream and the file behind it streams on untouched.
+        let boundary = content_type
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("boundary="))
+            .map(|b| b.trim_matches('"').to_string())
+            .next()
             .unwrap_or_default();
+        let (parts, body) = req.into_parts();
+        let mut stream = body.into_data_stream();
+        let mut head = Vec::new();
+        let given = loop {
+            if let Some(token) = first_part_token(&head, &boundary) {
+                break token;
+            }
+            if head.len() > UPLOAD_HEAD_MAX {
+                return AppError::Csrf.into_response();
+            }
+            match stream.next().await {
+                Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+                _ => return AppError::Csrf.into_response(),
+            }
+        };
         if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
             return AppError::Csrf.into_response();
         }
-        return next.run(req).await;
+        let head = futures_util::stream::once(async move {
+            Ok::<_, axum::Error>(axum::body::Bytes::from(head))
+        });
+        let body = Body::from_stream(head.chain(stream));
+        return next.run(Request::from_parts(parts, body)).await;
     }
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, FORM_LIMIT).await {
@@ -245,8 +282,110 @@ pub async fn csrf_guard(
     if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
         return AppError::Csrf.into_response();
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let res = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    // A form that started a session (the password step, an enrolment) hands the visitor's
+    // token on to it, so the pages already open keep working.
+    if by_visitor
+        && !session.is_empty().await
+        && matches!(session.get::<String>(CSRF_KEY).await, Ok(None))
+        && let Err(e) = session.insert(CSRF_KEY, &expected).await
+    {
+        return AppError::from(e).into_response();
+    }
+    res
+}
+
+/// How far into an upload the CSRF part must have ended.
+const UPLOAD_HEAD_MAX: usize = 4096;
+
+/// The value of a multipart body's first part if that part is the CSRF field and has been
+/// read whole; `None` while more bytes are needed (or if it is not there at all).
+fn first_part_token(head: &[u8], boundary: &str) -> Option<String> {
+    if boundary.is_empty() {
+        return None;
+    }
+    // The file part after the token may be binary: read only the text before it.
+    let text = match std::str::from_utf8(head) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    let delimiter = format!("--{boundary}\r\n");
+    let rest = text.trim_start_matches("\r\n").strip_prefix(&delimiter)?;
+    let (headers, rest) = rest.split_once("\r\n\r\n")?;
+    let names_csrf = headers.lines().any(|h| {
+        h.to_ascii_lowercase().starts_with("content-disposition:")
+            && h.contains(&format!("name=\"{CSRF_FIELD}\""))
+    });
+    if !names_csrf {
+        return None;
+    }
+    let (value, _) = rest.split_once(&format!("\r\n--{boundary}"))?;
+    Some(value.to_string())
+}
+
+/// Gives a visitor without a session a CSRF token in a signed cookie (C8), so the sign-in and
+/// invitation forms work without the server storing anything for a mere page view.
+pub async fn visitor_token(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let name = visitor_cookie_name(&state);
+    let key = state.config.session_key.expose();
+    let existing = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| v.split_once('.'))
+        .filter(|(token, sig)| {
+            bool::from(
+                visitor_signature(key, token)
+                    .as_bytes()
+                    .ct_eq(sig.as_bytes()),
+            )
+        })
+        .map(|(token, _)| token.to_string());
+    let fresh = existing.is_none();
+    let token = existing.unwrap_or_else(super::ctx::new_csrf_token);
+    req.extensions_mut().insert(VisitorToken(token.clone()));
+    let mut res = next.run(req).await;
+    if fresh {
+        let secure = if state.config.secure_cookies() {
+            "; Secure"
+        } else {
+            ""
+        };
+        let cookie = format!(
+            "{name}={token}.{}; Path=/; HttpOnly; SameSite=Lax{secure}",
+            visitor_signature(key, &token)
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+fn visitor_cookie_name(state: &AppState) -> &'static str {
+    if state.config.secure_cookies() {
+        "__Host-madoguchi-visitor"
+    } else {
+        "madoguchi-visitor"
+    }
+}
+
+fn visitor_signature(key: &[u8], token: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(b"visitor-csrf:");
+    mac.update(token.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 fn origin_of(url: &str) -> String {

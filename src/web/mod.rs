@@ -7,6 +7,7 @@ pub mod error;
 pub mod guard;
 pub mod guest;
 pub mod i18n;
+pub mod input;
 pub mod lang;
 pub mod limit;
 pub mod middleware;
@@ -144,7 +145,7 @@ pub fn router(state: AppState, store: Store) -> Router {
     shared_layers(routes, state, store)
 }
 
-/// The layers every route shares: CSRF guard, sessions, body limit, panic catching, error
+/// The layers every route shares: CSRF guard, input check, sessions, body limit, panic catching, error
 /// pages, security headers, request id and log — outermost last.
 pub fn shared_layers(routes: Router<AppState>, state: AppState, store: Store) -> Router {
     let config = &state.config;
@@ -165,9 +166,18 @@ pub fn shared_layers(routes: Router<AppState>, state: AppState, store: Store) ->
             state.clone(),
             middleware::csrf_guard,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            input::input_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::visitor_token,
+        ))
         .layer(sessions)
         .layer(DefaultBodyLimit::max(middleware::FORM_LIMIT))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(middleware::run_to_completion))
         .layer(axum::middleware::from_fn(middleware::error_pages))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -194,16 +204,7 @@ async fn not_found(
             crate::audit::Actor::Clerk(login.account_id)
         };
         let source = info.map(|i| i.0.source()).unwrap_or_default();
-        // Long segments may be link tokens typed into a wrong address: never record them (A1).
-        let path: String = uri
-            .path()
-            .split('/')
-            .map(|seg| if seg.len() >= 32 { "[redacted]" } else { seg })
-            .collect::<Vec<_>>()
-            .join("/")
-            .chars()
-            .take(200)
-            .collect();
+        let path = redacted_path(uri.path());
         crate::audit::record_alone(
             &state.db,
             state.now(),
@@ -214,6 +215,19 @@ async fn not_found(
         .await?;
     }
     Ok(AppError::NotFound)
+}
+
+/// A path fit for the audit trail: long segments may be link tokens typed into a wrong address
+/// and are never recorded (A1); at most 200 characters.
+pub fn redacted_path(path: &str) -> String {
+    path.split('/')
+        .map(|seg| if seg.len() >= 32 { "[redacted]" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+        .chars()
+        .filter(|c| crate::text::is_clean(&c.to_string(), false))
+        .take(200)
+        .collect()
 }
 
 /// `static/` beside the crate when run from the source tree, else beside the working directory.

@@ -490,7 +490,7 @@ async fn app_post(
     let is_guest = inv.purpose == "guest";
     let recovery = if is_guest {
         guests::mark_enrolled(&mut tx, &account_id, now).await?;
-        let (codes, hashes) = crate::guests::recovery_codes();
+        let (codes, hashes) = crate::guests::recovery_codes(&state.secrets);
         guests::store_recovery_codes(&mut tx, &account_id, &hashes).await?;
         Some(codes)
     } else {

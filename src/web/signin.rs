@@ -17,7 +17,7 @@ use crate::audit::{self, Actor, Event, Outcome};
 use crate::auth::policy::{self, AfterFailure, TOTP_HARD_LIMIT, TOTP_PENDING_SECS};
 use crate::auth::{password, totp};
 use crate::db::accounts::{self, Factor};
-use crate::db::{guests, logins};
+use crate::db::{guests, logins, throttle};
 
 pub fn router() -> Routes {
     Routes::new()
@@ -172,6 +172,32 @@ async fn sign_in_post(
     if email.chars().count() > EMAIL_MAX || form.password.len() > PASSWORD_READ_MAX {
         return wrong(ctx, String::new());
     }
+    // Wrong passwords slow down where they come from, never the account itself (B13): the
+    // owner's correct password from another address always goes through.
+    let keys = throttle::Keys::new(ctx.address, &email);
+    if throttle::is_slowed(&state.db, &keys, now).await? {
+        audit::record_alone(
+            &state.db,
+            now,
+            &ctx.source,
+            &Event::new(Actor::Anonymous, "sign_in.password", Outcome::Denied)
+                .detail("address slowed down"),
+        )
+        .await?;
+        let error = Some(ctx.t("signin-slowed"));
+        let page = SignInPage {
+            ctx,
+            audience,
+            email,
+            error,
+            notice: None,
+        };
+        return Ok((
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            axum::response::Html(page.render()?),
+        )
+            .into_response());
+    }
     let account = accounts::by_email(&state.db, &email)
         .await?
         .filter(|a| a.kind == audience.kind());
@@ -182,43 +208,47 @@ async fn sign_in_post(
     )
     .await?;
     let Some(account) = account else {
-        audit::record_alone(
-            &state.db,
+        let mut tx = state.db.begin().await?;
+        let slowed = throttle::record_failure(&mut tx, &keys, now).await?;
+        audit::record(
+            &mut tx,
             now,
             &ctx.source,
             &Event::new(Actor::Anonymous, "sign_in.password", Outcome::Failure)
                 .detail("unknown account"),
         )
         .await?;
+        record_slowdown(&mut tx, &ctx, slowed, now).await?;
+        tx.commit().await?;
         return wrong(ctx, email);
     };
     let actor = Actor::Claimed(account.account_id.clone());
-    let throttled = account.password_locked_until > now;
     let usable = (account.status == "active" || account.status == "locked")
         && (audience == Audience::Staff || guest_in_time(&state, &account.account_id).await?);
-    if !ok || throttled || !usable {
+    if !ok || !usable {
         let mut tx = state.db.begin().await?;
-        let reason = if throttled {
-            "throttled"
-        } else if !ok {
+        let reason = if !ok {
             "wrong password"
         } else {
             "account not active"
         };
-        if !ok
-            && !throttled
-            && let Some(detail) =
-                count_failure(&mut tx, &account.account_id, Factor::Password, now).await?
-        {
-            audit::record(
-                &mut tx,
-                now,
-                &ctx.source,
-                &Event::new(actor.clone(), "account.lockout", Outcome::Success)
-                    .target(&account.account_id)
-                    .detail(detail),
-            )
-            .await?;
+        let slowed = throttle::record_failure(&mut tx, &keys, now).await?;
+        let mut tell_owner = false;
+        if !ok {
+            let failures =
+                accounts::record_failure(&mut tx, &account.account_id, Factor::Password).await?;
+            tell_owner = policy::tell_owner(failures);
+            if tell_owner {
+                audit::record(
+                    &mut tx,
+                    now,
+                    &ctx.source,
+                    &Event::new(actor.clone(), "account.failures_notified", Outcome::Success)
+                        .target(&account.account_id)
+                        .detail(format!("{failures} failed passwords")),
+                )
+                .await?;
+            }
         }
         audit::record(
             &mut tx,
@@ -227,11 +257,16 @@ async fn sign_in_post(
             &Event::new(actor, "sign_in.password", Outcome::Failure).detail(reason),
         )
         .await?;
+        record_slowdown(&mut tx, &ctx, slowed, now).await?;
         tx.commit().await?;
+        if tell_owner {
+            notify_failures(&state, &account).await;
+        }
         return wrong(ctx, email);
     }
     let mut tx = state.db.begin().await?;
     accounts::reset_password_failures(&mut tx, &account.account_id).await?;
+    throttle::forget_name(&mut tx, &keys).await?;
     audit::record(
         &mut tx,
         now,
@@ -284,8 +319,11 @@ async fn code_get(
     audience: Audience,
 ) -> AppResult<Response> {
     if pending(&state, &session).await?.is_none() {
-        session.remove::<Pending>(PENDING_KEY).await?;
-        session.insert("notice", "signin-expired").await?;
+        // Only someone whose sign-in lapsed is told so; a bare visit stores nothing (C8).
+        if !session.is_empty().await {
+            session.remove::<Pending>(PENDING_KEY).await?;
+            session.insert("notice", "signin-expired").await?;
+        }
         return Ok(Redirect::to(audience.sign_in()).into_response());
     }
     render(&CodePage {
@@ -353,6 +391,29 @@ async fn code_post(
             locked: account.status == "locked",
         });
     }
+    // Each attempt is counted before its code is checked, so parallel attempts cannot exceed
+    // the window (B5): once an attempt fills it, every later one finds the factor locked.
+    let mut tx = state.db.begin().await?;
+    let Some(failures) = accounts::claim_totp_attempt(&mut tx, &account.account_id, now).await?
+    else {
+        drop(tx);
+        audit::record_alone(
+            &state.db,
+            now,
+            &ctx.source,
+            &Event::new(actor, "sign_in.totp", Outcome::Denied).detail("locked"),
+        )
+        .await?;
+        let error = Some(ctx.t("signin-throttled"));
+        return render_invalid(&CodePage {
+            ctx,
+            audience,
+            error,
+            locked: false,
+        });
+    };
+    let lockout = apply_lockout(&mut tx, &account.account_id, Factor::Totp, failures, now).await?;
+    tx.commit().await?;
     let secret = match &account.totp_secret {
         Some(sealed) => state.secrets.open(&account.account_id, sealed)?,
         None => {
@@ -370,14 +431,14 @@ async fn code_post(
         && guests::use_recovery_code(
             &mut tx,
             &account.account_id,
-            &crate::guests::hash_recovery_code(&form.code),
+            &crate::guests::seal_recovery_code(&state.secrets, &form.code),
             now,
         )
         .await?;
     let accepted = recovery
         || match step {
             Some(step) => {
-                accounts::accept_totp_step(&mut tx, &account.account_id, step, now).await?
+                accounts::accept_claimed_totp_step(&mut tx, &account.account_id, step).await?
             }
             None => false,
         };
@@ -421,8 +482,7 @@ async fn code_post(
         session.insert(CSRF_KEY, new_csrf_token()).await?;
         return Ok(Redirect::to(audience.home()).into_response());
     }
-    // Account rows first, the audit head last, as everywhere: no lock-order deadlock.
-    let lockout = count_failure(&mut tx, &account.account_id, Factor::Totp, now).await?;
+    // The failure was counted when the attempt was claimed.
     // A replayed code is its own audit event, but the person sees a wrong code (B4).
     let action = if step.is_some() {
         "totp.replay"
@@ -467,6 +527,17 @@ pub async fn count_failure(
     now: i64,
 ) -> AppResult<Option<String>> {
     let failures = accounts::record_failure(tx, account_id, factor).await?;
+    apply_lockout(tx, account_id, factor, failures, now).await
+}
+
+/// Applies the lockout policy after the `failures`-th counted failure of a factor (B5).
+async fn apply_lockout(
+    tx: &mut crate::db::Tx,
+    account_id: &str,
+    factor: Factor,
+    failures: i64,
+    now: i64,
+) -> AppResult<Option<String>> {
     let hard_limit = (factor == Factor::Totp).then_some(TOTP_HARD_LIMIT);
     let name = match factor {
         Factor::Password => "password",
@@ -484,6 +555,63 @@ pub async fn count_failure(
             Some(format!("{name}, locked until reset"))
         }
     })
+}
+
+/// Records that a source has just been slowed down (B13).
+async fn record_slowdown(
+    tx: &mut crate::db::Tx,
+    ctx: &Ctx,
+    slowed: bool,
+    now: i64,
+) -> AppResult<()> {
+    if slowed {
+        audit::record(
+            tx,
+            now,
+            &ctx.source,
+            &Event::new(Actor::Anonymous, "sign_in.slowed_down", Outcome::Success),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Tells the owner that their account draws many failed sign-ins, so that someone guessing
+/// their password does not go unnoticed (B13). The account stays open to them.
+async fn notify_failures(state: &AppState, account: &accounts::Account) {
+    let (name, email) = if account.kind == "guest" {
+        let mut conn = match state.db.pool.acquire().await {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        let Ok(Some(g)) = guests::get(&mut conn, &account.account_id).await else {
+            return;
+        };
+        let Some(email) = g.email().map(str::to_string) else {
+            return;
+        };
+        (g.name.clone(), email)
+    } else {
+        (account.name.clone(), account.email.clone())
+    };
+    let mail = crate::guests::simple_mail(
+        &name,
+        &email,
+        "mail-failures-subject",
+        vec![(
+            "mail-failures-body",
+            vec![("time", crate::web::i18n::Lang::Ja.datetime(state.now()))],
+        )],
+        None,
+    );
+    match mail {
+        Ok(m) => {
+            if let Err(e) = state.mailer.send(&m).await {
+                tracing::warn!(error = format!("{e:#}"), "failure notice not sent");
+            }
+        }
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "failure notice not built"),
+    }
 }
 
 /// Tells the owner that a recovery code was used, so a stolen one does not go unnoticed (B9).

@@ -123,7 +123,7 @@ async fn departments_post(
         Some("form-required")
     } else if name.chars().count() > DEPARTMENT_NAME_MAX {
         Some("form-too-long")
-    } else if name.chars().any(char::is_control) {
+    } else if !crate::text::is_clean(&name, false) {
         Some("form-invalid-chars")
     } else {
         None

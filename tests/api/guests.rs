@@ -712,6 +712,7 @@ async fn bulk_csv_with_one_bad_row_issues_nobody_and_says_which_row_and_why() {
     let csrf = clerk.agent.csrf();
     let upload = |csv: &'static str| {
         let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
             .part(
                 "file",
                 reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("team.csv"),
@@ -722,9 +723,11 @@ async fn bulk_csv_with_one_bad_row_issues_nobody_and_says_which_row_and_why() {
         clerk
             .agent
             .client
-            .post(clerk.agent.url(&format!(
-                "/staff/channels/{channel}/guests/bulk?csrf={csrf}"
-            )))
+            .post(
+                clerk
+                    .agent
+                    .url(&format!("/staff/channels/{channel}/guests/bulk")),
+            )
             .multipart(form)
             .send()
     };
@@ -749,20 +752,20 @@ async fn bulk_csv_with_one_bad_row_issues_nobody_and_says_which_row_and_why() {
         .await
         .expect("org");
     assert_eq!(org, "市立病院, 救急");
-    // Without the token in the action URL the upload is refused.
+    // Without the token in the body the upload is refused, even with the token in the URL,
+    // where it would reach history and proxy logs (SECURITY E10).
     let res = clerk
         .agent
         .client
-        .post(
-            clerk
-                .agent
-                .url(&format!("/staff/channels/{channel}/guests/bulk")),
-        )
+        .post(clerk.agent.url(&format!(
+            "/staff/channels/{channel}/guests/bulk?csrf={csrf}"
+        )))
         .multipart(reqwest::multipart::Form::new().text("kind", "hospital"))
         .send()
         .await
         .expect("post");
     assert_eq!(res.status(), 403);
+    assert_eq!(app.scalar("select count(*) from guest").await, 2);
 }
 
 #[tokio::test]
@@ -782,6 +785,7 @@ async fn clerks_filter_sort_and_page_guest_lists_per_channel_and_department() {
         ));
     }
     let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
         .part(
             "file",
             reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("many.csv"),
@@ -792,9 +796,11 @@ async fn clerks_filter_sort_and_page_guest_lists_per_channel_and_department() {
     let res = clerk
         .agent
         .client
-        .post(clerk.agent.url(&format!(
-            "/staff/channels/{channel}/guests/bulk?csrf={csrf}"
-        )))
+        .post(
+            clerk
+                .agent
+                .url(&format!("/staff/channels/{channel}/guests/bulk")),
+        )
         .multipart(form)
         .send()
         .await
@@ -1592,6 +1598,7 @@ async fn bulk_csv_naming_an_existing_address_is_refused_on_every_engine() {
     let csrf = clerk.agent.csrf();
     let csv = "既存 者,病院,exists@example.jp\n新規 者,病院,new@example.jp\n";
     let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
         .part(
             "file",
             reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("x.csv"),
@@ -1602,9 +1609,11 @@ async fn bulk_csv_naming_an_existing_address_is_refused_on_every_engine() {
     let res = clerk
         .agent
         .client
-        .post(clerk.agent.url(&format!(
-            "/staff/channels/{channel}/guests/bulk?csrf={csrf}"
-        )))
+        .post(
+            clerk
+                .agent
+                .url(&format!("/staff/channels/{channel}/guests/bulk")),
+        )
         .multipart(form)
         .send()
         .await

@@ -292,10 +292,12 @@ async fn d1_d3_every_route_answers_every_actor_as_it_should() {
             let url = fill(path, &a, &ga_id, &request, &spare_id, &token);
             let denied_before = denied(&app).await;
             let page = if path.ends_with("/guests/bulk") {
-                let form = reqwest::multipart::Form::new().text("kind", "hospital");
+                let form = reqwest::multipart::Form::new()
+                    .text("csrf", agent.csrf())
+                    .text("kind", "hospital");
                 let res = agent
                     .client
-                    .post(agent.url(&format!("{url}?csrf={}", agent.csrf())))
+                    .post(agent.url(&url))
                     .multipart(form)
                     .send()
                     .await
