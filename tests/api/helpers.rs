@@ -92,6 +92,7 @@ pub struct Options {
     pub dir: Option<tempfile::TempDir>,
     pub database_url: Option<String>,
     pub clock: Option<Arc<ManualClock>>,
+    pub max_connections: Option<u32>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -120,7 +121,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         }),
         tls_cert: opts.tls.as_ref().map(|t| t.0.display().to_string()),
         tls_key: opts.tls.as_ref().map(|t| t.1.display().to_string()),
-        database_max_connections: Some(5),
+        database_max_connections: Some(opts.max_connections.unwrap_or(5)),
         ..RawConfig::default()
     };
     let config = raw.resolve().expect("config");
@@ -222,9 +223,16 @@ pub struct Agent {
 
 impl Agent {
     pub fn new(base: &str) -> Self {
+        Self::from_address(base, None)
+    }
+
+    /// An agent whose connections come from this loopback address (127.0.0.0/8), to play a
+    /// person on another machine.
+    pub fn from_address(base: &str, address: Option<std::net::IpAddr>) -> Self {
         init_once();
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let client = reqwest::Client::builder()
+            .local_address(address)
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .tls_danger_accept_invalid_certs(true)

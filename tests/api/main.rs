@@ -6,6 +6,7 @@ mod bench;
 mod browser;
 mod cli;
 mod guests;
+mod hardening;
 mod helpers;
 mod mail;
 mod pages;
