@@ -242,6 +242,23 @@ async fn e9_nul_controls_and_bidi_marks_get_a_clear_400_and_are_recorded_for_a_s
         let p = anonymous.get(path).await;
         assert_eq!(p.status, 400, "{path}");
     }
+    // Cookies pass the same check: invalid UTF-8 or a control character is refused.
+    let client = reqwest::Client::new();
+    for cookie in [
+        &b"madoguchi-visitor=\xff\xfe"[..],
+        &b"madoguchi=\xc2\x85"[..],
+    ] {
+        let res = client
+            .get(format!("{}/signin", app.base))
+            .header(
+                "cookie",
+                reqwest::header::HeaderValue::from_bytes(cookie).expect("header"),
+            )
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status(), 400);
+    }
     // A signed-in guest's probes are refused the same way and recorded.
     let before = app
         .audit()
