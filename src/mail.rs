@@ -88,6 +88,18 @@ impl Mailer {
             .context("building a message")
     }
 
+    /// Sends a notice whose failure must not undo what it tells of (a recovery code used, many
+    /// failed sign-ins): a mail that cannot be built or sent is logged, not returned.
+    pub async fn send_notice(&self, mail: anyhow::Result<Mail>, what: &'static str) {
+        let sent = match mail {
+            Ok(m) => self.send(&m).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = format!("{e:#}"), notice = what, "notice not sent");
+        }
+    }
+
     pub async fn send(&self, mail: &Mail) -> anyhow::Result<()> {
         let message = self.build(mail)?;
         match &self.transport {

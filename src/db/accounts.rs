@@ -169,43 +169,35 @@ pub async fn complete_enrolment(
 }
 
 /// The replay guard (B3): succeeds only if `step` is later than every step accepted before.
-/// The lockout is part of the same condition, so requests racing past an earlier check of it
-/// cannot win once the account is locked (B5).
+/// With `unlocked_at`, the lockout is part of the same condition, so requests racing past an
+/// earlier check of it cannot win once the account is locked (B5). Without it, the attempt was
+/// claimed first (`claim_totp_attempt`), which passed the lockout and may itself have set it.
 pub async fn accept_totp_step(
     conn: &mut AnyConnection,
     id: &str,
     step: i64,
-    now: Timestamp,
+    unlocked_at: Option<Timestamp>,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "update account set totp_last_step = $1, totp_failures = 0, totp_locked_until = 0 \
-         where account_id = $2 and (totp_last_step is null or totp_last_step < $1) \
-         and status = 'active' and totp_locked_until <= $3",
-    )
-    .bind(step)
-    .bind(id)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
-}
-
-/// The replay guard for an attempt already claimed with `claim_totp_attempt`: that claim
-/// passed the lockout, and may itself have set it, so only the step and status are checked.
-pub async fn accept_claimed_totp_step(
-    conn: &mut AnyConnection,
-    id: &str,
-    step: i64,
-) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "update account set totp_last_step = $1, totp_failures = 0, totp_locked_until = 0 \
-         where account_id = $2 and (totp_last_step is null or totp_last_step < $1) \
-         and status = 'active'",
-    )
-    .bind(step)
-    .bind(id)
-    .execute(conn)
-    .await?;
+    const ACCEPT: &str = "update account set totp_last_step = $1, totp_failures = 0, \
+         totp_locked_until = 0 where account_id = $2 \
+         and (totp_last_step is null or totp_last_step < $1) and status = 'active'";
+    let r = match unlocked_at {
+        Some(now) => {
+            sqlx::query(&format!("{ACCEPT} and totp_locked_until <= $3"))
+                .bind(step)
+                .bind(id)
+                .bind(now)
+                .execute(conn)
+                .await?
+        }
+        None => {
+            sqlx::query(ACCEPT)
+                .bind(step)
+                .bind(id)
+                .execute(conn)
+                .await?
+        }
+    };
     Ok(r.rows_affected() == 1)
 }
 

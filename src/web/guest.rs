@@ -423,7 +423,11 @@ async fn factors_ok(
         Some(Factor::Password)
     } else if code.is_some() {
         match step {
-            Some(step) if accounts::accept_totp_step(&mut tx, account_id, step, now).await? => None,
+            Some(step)
+                if accounts::accept_totp_step(&mut tx, account_id, step, Some(now)).await? =>
+            {
+                None
+            }
             _ => Some(Factor::Totp),
         }
     } else {

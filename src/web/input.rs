@@ -16,7 +16,6 @@ use super::AppState;
 use super::ctx::RequestInfo;
 use super::error::AppError;
 use super::middleware::FORM_LIMIT;
-use crate::audit::{self, Actor, Event, Outcome};
 use crate::text;
 
 /// Refuses a request that carries a forbidden character anywhere the application reads text.
@@ -59,7 +58,20 @@ pub async fn input_guard(
     if clean {
         return next.run(Request::from_parts(parts, body)).await;
     }
-    if let Err(e) = record_refusal(&state, &session, &parts).await {
+    let source = parts
+        .extensions
+        .get::<RequestInfo>()
+        .map(RequestInfo::source)
+        .unwrap_or_default();
+    let recorded = super::record_probe(
+        &state,
+        &session,
+        &source,
+        parts.uri.path(),
+        Some("refused input"),
+    )
+    .await;
+    if let Err(e) = recorded {
         return e.into_response();
     }
     AppError::InvalidInput.into_response()
@@ -84,44 +96,6 @@ fn pairs_are_clean(input: &[u8], multiline: bool) -> bool {
         let decoded: Vec<u8> = percent_decode(&plus_as_space).collect();
         std::str::from_utf8(&decoded).is_ok_and(|s| text::is_clean(s, multiline))
     })
-}
-
-/// Records a signed-in person's refused request as a refused probe, its path shortened and
-/// stripped of anything that could be a link token (A1) or a forbidden character.
-async fn record_refusal(
-    state: &AppState,
-    session: &Session,
-    parts: &axum::http::request::Parts,
-) -> Result<(), AppError> {
-    let Some(login_id) = session.get::<String>(super::guard::LOGIN_KEY).await? else {
-        return Ok(());
-    };
-    if !text::is_clean(&login_id, false) {
-        return Ok(());
-    }
-    let Some(login) = crate::db::logins::open(&state.db, &login_id).await? else {
-        return Ok(());
-    };
-    let actor = if login.kind == "guest" {
-        Actor::Guest(login.account_id)
-    } else {
-        Actor::Clerk(login.account_id)
-    };
-    let source = parts
-        .extensions
-        .get::<RequestInfo>()
-        .map(RequestInfo::source)
-        .unwrap_or_default();
-    audit::record_alone(
-        &state.db,
-        state.now(),
-        &source,
-        &Event::new(actor, "authz.denied", Outcome::Denied)
-            .target(super::redacted_path(parts.uri.path()))
-            .detail("refused input"),
-    )
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -195,26 +195,39 @@ async fn not_found(
     uri: axum::http::Uri,
     info: Option<axum::Extension<ctx::RequestInfo>>,
 ) -> Result<AppError, AppError> {
-    if let Some(login_id) = session.get::<String>(guard::LOGIN_KEY).await?
-        && let Some(login) = crate::db::logins::open(&state.db, &login_id).await?
-    {
-        let actor = if login.kind == "guest" {
-            crate::audit::Actor::Guest(login.account_id)
-        } else {
-            crate::audit::Actor::Clerk(login.account_id)
-        };
-        let source = info.map(|i| i.0.source()).unwrap_or_default();
-        let path = redacted_path(uri.path());
-        crate::audit::record_alone(
-            &state.db,
-            state.now(),
-            &source,
-            &crate::audit::Event::new(actor, "authz.denied", crate::audit::Outcome::Denied)
-                .target(path),
-        )
-        .await?;
-    }
+    let source = info.map(|i| i.0.source()).unwrap_or_default();
+    record_probe(&state, &session, &source, uri.path(), None).await?;
     Ok(AppError::NotFound)
+}
+
+/// Records a signed-in person's refused request as `authz.denied` (D1): an address that is no
+/// page, or one refused at the edge. Anonymous probes are not recorded, so strangers cannot
+/// fill the append-only trail.
+pub async fn record_probe(
+    state: &AppState,
+    session: &tower_sessions::Session,
+    source: &crate::audit::Source,
+    path: &str,
+    detail: Option<&str>,
+) -> Result<(), AppError> {
+    let Some(login_id) = session.get::<String>(guard::LOGIN_KEY).await? else {
+        return Ok(());
+    };
+    let Some(login) = crate::db::logins::open(&state.db, &login_id).await? else {
+        return Ok(());
+    };
+    let actor = if login.kind == "guest" {
+        crate::audit::Actor::Guest(login.account_id)
+    } else {
+        crate::audit::Actor::Clerk(login.account_id)
+    };
+    let mut event = crate::audit::Event::new(actor, "authz.denied", crate::audit::Outcome::Denied)
+        .target(redacted_path(path));
+    if let Some(detail) = detail {
+        event = event.detail(detail);
+    }
+    crate::audit::record_alone(&state.db, state.now(), source, &event).await?;
+    Ok(())
 }
 
 /// A path fit for the audit trail: long segments may be link tokens typed into a wrong address
@@ -225,7 +238,7 @@ pub fn redacted_path(path: &str) -> String {
         .collect::<Vec<_>>()
         .join("/")
         .chars()
-        .filter(|c| crate::text::is_clean(&c.to_string(), false))
+        .filter(|c| !crate::text::is_forbidden(*c, false))
         .take(200)
         .collect()
 }

@@ -438,7 +438,7 @@ async fn code_post(
     let accepted = recovery
         || match step {
             Some(step) => {
-                accounts::accept_claimed_totp_step(&mut tx, &account.account_id, step).await?
+                accounts::accept_totp_step(&mut tx, &account.account_id, step, None).await?
             }
             None => false,
         };
@@ -604,14 +604,7 @@ async fn notify_failures(state: &AppState, account: &accounts::Account) {
         )],
         None,
     );
-    match mail {
-        Ok(m) => {
-            if let Err(e) = state.mailer.send(&m).await {
-                tracing::warn!(error = format!("{e:#}"), "failure notice not sent");
-            }
-        }
-        Err(e) => tracing::warn!(error = format!("{e:#}"), "failure notice not built"),
-    }
+    state.mailer.send_notice(mail, "sign-in failures").await;
 }
 
 /// Tells the owner that a recovery code was used, so a stolen one does not go unnoticed (B9).
@@ -641,14 +634,7 @@ async fn notify_recovery_code_used(state: &AppState, account: &accounts::Account
         )],
         None,
     );
-    match mail {
-        Ok(m) => {
-            if let Err(e) = state.mailer.send(&m).await {
-                tracing::warn!(error = format!("{e:#}"), "recovery notice not sent");
-            }
-        }
-        Err(e) => tracing::warn!(error = format!("{e:#}"), "recovery notice not built"),
-    }
+    state.mailer.send_notice(mail, "recovery code used").await;
 }
 
 async fn sign_out_post(

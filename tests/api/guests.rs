@@ -710,29 +710,9 @@ async fn bulk_csv_with_one_bad_row_issues_nobody_and_says_which_row_and_why() {
     let channel = app.create_channel(&clerk.agent, "病院チーム", 60).await;
     clerk.agent.get(&format!("/staff/channels/{channel}")).await;
     let csrf = clerk.agent.csrf();
-    let upload = |csv: &'static str| {
-        let form = reqwest::multipart::Form::new()
-            .text("csrf", csrf.clone())
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("team.csv"),
-            )
-            .text("kind", "hospital")
-            .text("permission", "post")
-            .text("expires_on", app.date_in(30));
-        clerk
-            .agent
-            .client
-            .post(
-                clerk
-                    .agent
-                    .url(&format!("/staff/channels/{channel}/guests/bulk")),
-            )
-            .multipart(form)
-            .send()
-    };
+    let upload = |csv: &'static str| app.upload_csv(&clerk.agent, &channel, csv, "post");
     let bad = "氏名,所属,メール\n医師 一,市立病院,one@hospital.example.jp\n医師 二,市立病院,not-an-address\n医師 三,市立病院,three@hospital.example.jp\n";
-    let res = upload(bad).await.expect("upload");
+    let res = upload(bad).await;
     assert_eq!(res.status(), 422);
     let body = res.text().await.expect("body");
     assert!(body.contains("誰も招待していません"));
@@ -743,7 +723,7 @@ async fn bulk_csv_with_one_bad_row_issues_nobody_and_says_which_row_and_why() {
     assert_eq!(app.scalar("select count(*) from guest").await, 0);
     let before = app.mails().len();
     let good = "医師 一,市立病院,one@hospital.example.jp\n医師 二,\"市立病院, 救急\",two@hospital.example.jp\n";
-    let res = upload(good).await.expect("upload");
+    let res = upload(good).await;
     assert_eq!(res.status(), 303);
     assert_eq!(app.scalar("select count(*) from guest").await, 2);
     assert_eq!(app.mails().len(), before + 2);
@@ -776,7 +756,6 @@ async fn clerks_filter_sort_and_page_guest_lists_per_channel_and_department() {
         .await;
     let channel = app.create_channel(&clerk.agent, "大人数", 60).await;
     clerk.agent.get(&format!("/staff/channels/{channel}")).await;
-    let csrf = clerk.agent.csrf();
     let mut csv = String::new();
     for i in 0..55 {
         csv.push_str(&format!(
@@ -784,27 +763,7 @@ async fn clerks_filter_sort_and_page_guest_lists_per_channel_and_department() {
             i % 3
         ));
     }
-    let form = reqwest::multipart::Form::new()
-        .text("csrf", csrf.clone())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("many.csv"),
-        )
-        .text("kind", "hospital")
-        .text("permission", "read")
-        .text("expires_on", app.date_in(30));
-    let res = clerk
-        .agent
-        .client
-        .post(
-            clerk
-                .agent
-                .url(&format!("/staff/channels/{channel}/guests/bulk")),
-        )
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload");
+    let res = app.upload_csv(&clerk.agent, &channel, csv, "read").await;
     assert_eq!(res.status(), 303);
     let p = clerk
         .agent
@@ -1442,7 +1401,7 @@ async fn review_fixes_hold_under_the_database_conditions() {
         .expect("lock");
     let step = app.now() / 30 + 5;
     assert!(
-        !madoguchi::db::accounts::accept_totp_step(&mut conn, &id, step, app.now())
+        !madoguchi::db::accounts::accept_totp_step(&mut conn, &id, step, Some(app.now()))
             .await
             .expect("cas")
     );
@@ -1454,7 +1413,7 @@ async fn review_fixes_hold_under_the_database_conditions() {
     .await
     .expect("revoke");
     assert!(
-        !madoguchi::db::accounts::accept_totp_step(&mut conn, &id, step, app.now())
+        !madoguchi::db::accounts::accept_totp_step(&mut conn, &id, step, Some(app.now()))
             .await
             .expect("cas")
     );
@@ -1595,29 +1554,8 @@ async fn bulk_csv_naming_an_existing_address_is_refused_on_every_engine() {
     )
     .await;
     clerk.agent.get(&format!("/staff/channels/{channel}")).await;
-    let csrf = clerk.agent.csrf();
     let csv = "既存 者,病院,exists@example.jp\n新規 者,病院,new@example.jp\n";
-    let form = reqwest::multipart::Form::new()
-        .text("csrf", csrf.clone())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("x.csv"),
-        )
-        .text("kind", "hospital")
-        .text("permission", "post")
-        .text("expires_on", app.date_in(30));
-    let res = clerk
-        .agent
-        .client
-        .post(
-            clerk
-                .agent
-                .url(&format!("/staff/channels/{channel}/guests/bulk")),
-        )
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload");
+    let res = app.upload_csv(&clerk.agent, &channel, csv, "post").await;
     assert_eq!(res.status(), 422);
     let body = res.text().await.expect("body");
     assert!(

@@ -404,39 +404,16 @@ async fn bulk_csv_keeps_a_first_row_that_mentions_name_and_holds_the_row_limit()
         .await;
     let channel = app.create_channel(&clerk.agent, "病院チーム", 60).await;
     clerk.agent.get(&format!("/staff/channels/{channel}")).await;
-    let csrf = clerk.agent.csrf();
-    let upload = |csv: String| {
-        let form = reqwest::multipart::Form::new()
-            .text("csrf", csrf.clone())
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("team.csv"),
-            )
-            .text("kind", "hospital")
-            .text("permission", "post")
-            .text("expires_on", app.date_in(30));
-        clerk
-            .agent
-            .client
-            .post(
-                clerk
-                    .agent
-                    .url(&format!("/staff/channels/{channel}/guests/bulk")),
-            )
-            .multipart(form)
-            .send()
-    };
+    let upload = |csv: String| app.upload_csv(&clerk.agent, &channel, csv, "post");
     let mut many = String::new();
     for i in 0..501 {
         many.push_str(&format!("要 {i},Rename Clinic,kaname{i}@example.jp\n"));
     }
-    let res = upload(many).await.expect("upload");
+    let res = upload(many).await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.expect("body").contains("500"));
     assert_eq!(app.scalar("select count(*) from guest").await, 0);
-    let res = upload("要 太郎,Rename Clinic,kaname@example.jp\n".into())
-        .await
-        .expect("upload");
+    let res = upload("要 太郎,Rename Clinic,kaname@example.jp\n".into()).await;
     assert_eq!(res.status(), 303);
     let n: i64 = app
         .scalar("select count(*) from account where email = 'kaname@example.jp'")
@@ -626,12 +603,7 @@ async fn e8_e9_every_route_refuses_every_bad_input_with_a_clear_4xx_and_writes_n
     let mut expected_records = refused_inputs(&app).await;
     for agent in [&admin.agent, &guest_agent] {
         for route in madoguchi::web::route_paths() {
-            let path = route
-                .replace("{channel}", &channel)
-                .replace("{guest}", &guest_id)
-                .replace("{request}", "x")
-                .replace("{id}", "x")
-                .replace("{token}", "x");
+            let path = fill_route(route, &channel, &guest_id, "x", "x", "x");
             for (what, bad) in bad_values {
                 let before = footprint(&app).await;
                 // In the query of a GET.
@@ -690,12 +662,7 @@ async fn e8_e9_every_route_refuses_every_bad_input_with_a_clear_4xx_and_writes_n
     routes.sort_by_key(|r| r.contains("signout"));
     for agent in [&admin.agent, &guest_agent] {
         for route in &routes {
-            let path = route
-                .replace("{channel}", &channel)
-                .replace("{guest}", &guest_id)
-                .replace("{request}", "x")
-                .replace("{id}", "x")
-                .replace("{token}", "x");
+            let path = fill_route(route, &channel, &guest_id, "x", "x", "x");
             for extra in ["", "&name=a&name=b&email=a@b.jp&email=c@d.jp&code=1&code=2"] {
                 agent.get(&path).await;
                 let res = agent

@@ -151,6 +151,22 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     }
 }
 
+/// A route's path with its parameters filled in.
+pub fn fill_route(
+    path: &str,
+    channel: &str,
+    guest: &str,
+    request: &str,
+    clerk: &str,
+    token: &str,
+) -> String {
+    path.replace("{channel}", channel)
+        .replace("{guest}", guest)
+        .replace("{request}", request)
+        .replace("{id}", clerk)
+        .replace("{token}", token)
+}
+
 /// A response as a person's browser would have it.
 #[derive(Debug)]
 pub struct Page {
@@ -686,6 +702,34 @@ impl TestApp {
             recovery_codes: codes,
             agent,
         }
+    }
+
+    /// Uploads a CSV file of guests to a channel's bulk form, the CSRF token first in the body
+    /// as a browser sends it (E10): hospital staff, `permission`, 30 days.
+    pub async fn upload_csv(
+        &self,
+        clerk: &Agent,
+        channel: &str,
+        csv: impl Into<Vec<u8>>,
+        permission: &str,
+    ) -> reqwest::Response {
+        clerk.get(&format!("/staff/channels/{channel}")).await;
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", clerk.csrf())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(csv.into()).file_name("guests.csv"),
+            )
+            .text("kind", "hospital")
+            .text("permission", permission.to_string())
+            .text("expires_on", self.date_in(30));
+        clerk
+            .client
+            .post(clerk.url(&format!("/staff/channels/{channel}/guests/bulk")))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload")
     }
 
     pub async fn guest_password_step(&self, name: &str, password: &str) -> (Agent, Page) {

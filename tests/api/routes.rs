@@ -254,7 +254,7 @@ async fn d1_d3_every_route_answers_every_actor_as_it_should() {
             // A fresh token each time: probing /signout ends the session.
             anonymous.get("/signin").await;
             let probe_token = anonymous.csrf();
-            let url = anonymous.url(&fill(path, &a, &ga_id, &request, &spare_id, &token));
+            let url = anonymous.url(&fill_route(path, &a, &ga_id, &request, &spare_id, &token));
             let res = anonymous
                 .client
                 .request(method.parse().expect("method"), url)
@@ -289,7 +289,7 @@ async fn d1_d3_every_route_answers_every_actor_as_it_should() {
                     },
                 )
                 .await;
-            let url = fill(path, &a, &ga_id, &request, &spare_id, &token);
+            let url = fill_route(path, &a, &ga_id, &request, &spare_id, &token);
             let denied_before = denied(&app).await;
             let page = if path.ends_with("/guests/bulk") {
                 let form = reqwest::multipart::Form::new()
@@ -372,14 +372,6 @@ async fn d1_d3_every_route_answers_every_actor_as_it_should() {
         .find(|r| r.action == "authz.denied")
         .expect("audit");
     assert_eq!(rec.channel_id.as_deref(), Some("no-such-channel"));
-}
-
-fn fill(path: &str, channel: &str, guest: &str, request: &str, clerk: &str, token: &str) -> String {
-    path.replace("{channel}", channel)
-        .replace("{guest}", guest)
-        .replace("{request}", request)
-        .replace("{id}", clerk)
-        .replace("{token}", token)
 }
 
 async fn denied(app: &TestApp) -> usize {
