@@ -146,6 +146,14 @@ pub async fn issue(
         Some(e) => e.to_string(),
         None => resident_sign_in_id(),
     };
+    // Only a live guest of this same channel blocks the address: an address used in another
+    // channel or department, by a clerk, or by an ended guest looks like a fresh one (D7).
+    // Checked before writing: on PostgreSQL a failed insert would abort the transaction.
+    if g.email.is_some()
+        && guests::name_live_in_channel(conn, &channel.channel_id, &sign_in_name).await?
+    {
+        return Ok(Err("form-email-taken"));
+    }
     let id = match guests::insert(
         conn,
         &NewGuest {

@@ -54,6 +54,19 @@ pub async fn by_email(db: &Db, email: &str) -> Result<Option<Account>, sqlx::Err
     .await
 }
 
+/// Every guest account with this sign-in name, newest first (D7: one person may hold one in
+/// each of several channels). Bounded: nobody is a guest of more channels than this at once.
+pub async fn guests_by_sign_in_name(db: &Db, name: &str) -> Result<Vec<Account>, sqlx::Error> {
+    sqlx::query_as::<_, Account>(&format!(
+        "select {ACCOUNT_COLUMNS} from account where account_id in \
+         (select account_id from guest where sign_in_name = $1) \
+         order by created_at desc limit 20"
+    ))
+    .bind(name)
+    .fetch_all(&db.pool)
+    .await
+}
+
 pub async fn by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<Account>, sqlx::Error> {
     sqlx::query_as::<_, Account>(&format!(
         "select {ACCOUNT_COLUMNS} from account where account_id = $1"

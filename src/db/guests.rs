@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, FromRow};
 use super::{Db, new_id};
 use crate::clock::Timestamp;
 
-const COLUMNS: &str = "a.account_id, a.email as sign_in_name, a.name, a.status, g.channel_id, \
+const COLUMNS: &str = "a.account_id, g.sign_in_name, a.name, a.status, g.channel_id, \
      ch.name as channel_name, ch.department_id, d.name as department_name, g.organisation, \
      g.guest_kind, g.has_email, g.permission, g.sponsor_id, s.name as sponsor_name, \
      s.email as sponsor_email, g.expires_at, g.enrolled_at, g.last_access_at, a.created_at, \
@@ -169,7 +169,7 @@ pub async fn list(db: &Db, f: &Filter) -> Result<(Vec<Guest>, i64), sqlx::Error>
     if let Some(search) = search {
         let p = bind(search, &mut binds);
         conditions.push(format!(
-            "(lower(a.name) like {p} or lower(g.organisation) like {p} or lower(a.email) like {p})"
+            "(lower(a.name) like {p} or lower(g.organisation) like {p} or g.sign_in_name like {p})"
         ));
     }
     let filter = format!(
@@ -254,14 +254,15 @@ pub async fn insert(
          values ($1, 'guest', $2, $3, 'invited', $4)",
     )
     .bind(&id)
-    .bind(g.sign_in_name)
+    .bind(format!("g:{id}"))
     .bind(g.name)
     .bind(now)
     .execute(&mut *conn)
     .await?;
     sqlx::query(
         "insert into guest (account_id, channel_id, organisation, guest_kind, has_email, \
-         permission, sponsor_id, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+         permission, sponsor_id, expires_at, sign_in_name) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&id)
     .bind(g.channel_id)
@@ -271,9 +272,30 @@ pub async fn insert(
     .bind(g.permission)
     .bind(g.sponsor_id)
     .bind(g.expires_at)
+    .bind(g.sign_in_name)
     .execute(conn)
     .await?;
     Ok(id)
+}
+
+/// Whether this sign-in name already belongs to a live guest (invited, active or locked) of
+/// this channel. A person may be a guest of several channels, and again after an ending (D7),
+/// but holds one live account per channel.
+pub async fn name_live_in_channel(
+    conn: &mut AnyConnection,
+    channel_id: &str,
+    sign_in_name: &str,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "select count(*) from guest g join account a on a.account_id = g.account_id \
+         where g.channel_id = $1 and g.sign_in_name = $2 \
+         and a.status in ('invited', 'active', 'locked')",
+    )
+    .bind(channel_id)
+    .bind(sign_in_name)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
 }
 
 pub async fn set_expiry(

@@ -1095,7 +1095,11 @@ async fn bulk_post(
                     let email = g.email.clone().unwrap_or_default();
                     // Checked before anything is written: on PostgreSQL a failed insert would
                     // abort the whole transaction.
-                    let taken = accounts::by_email(&state.db, &email).await?.is_some();
+                    let mut conn = state.db.pool.acquire().await?;
+                    let taken =
+                        guest_db::name_live_in_channel(&mut conn, &channel.channel_id, &email)
+                            .await?;
+                    drop(conn);
                     if taken {
                         problems.push(ctx.t_with(
                             "bulk-row-problem",

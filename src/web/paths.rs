@@ -16,6 +16,7 @@ pub const INVITE: &str = "/invite/{token}";
 pub const SETUP_RECOVERY: &str = "/setup/recovery-codes";
 pub const GUEST_SIGN_IN: &str = "/signin";
 pub const GUEST_SIGN_IN_CODE: &str = "/signin/code";
+pub const GUEST_SIGN_IN_CHOOSE: &str = "/signin/choose";
 pub const GUEST_SIGN_OUT: &str = "/signout";
 pub const GUEST_HOME: &str = "/channel";
 pub const GUEST_CHANNEL: &str = "/c/{channel}";

@@ -203,6 +203,14 @@ async fn usable_link(state: &AppState, token: &str) -> AppResult<Option<Usable>>
     }
 }
 
+/// What the person types to sign in: a clerk's address, or a guest's sign-in name (D7: a
+/// guest account's own `email` column is an internal key).
+fn sign_in_name(account_email: &str, guest: Option<&crate::db::guests::Guest>) -> String {
+    guest
+        .map(|g| g.sign_in_name.clone())
+        .unwrap_or_else(|| account_email.to_string())
+}
+
 async fn link_get(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -229,7 +237,9 @@ async fn link_get(
         audit::record(&mut tx, now, &ctx.source, &ev).await?;
     }
     tx.commit().await?;
-    let (name, email) = account.map(|a| (a.name, a.email)).unwrap_or_default();
+    let (name, email) = account
+        .map(|a| (a.name, sign_in_name(&a.email, guest.as_ref())))
+        .unwrap_or_default();
     page(
         StatusCode::OK,
         &SetupPage {
@@ -278,7 +288,7 @@ async fn link_post(
     let bootstrap = inv.purpose == "bootstrap";
     let mut errors = Vec::new();
     let (name, email) = match &account {
-        Some(a) => (a.name.clone(), a.email.clone()),
+        Some(a) => (a.name.clone(), sign_in_name(&a.email, guest.as_ref())),
         None => {
             let name = PersonName::parse(&form.name)
                 .map(|n| n.as_str().to_string())

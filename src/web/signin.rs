@@ -41,6 +41,10 @@ pub fn router() -> Routes {
                 .post(|st, c, s, f| sign_in_post(st, c, s, f, Audience::Guest)),
         )
         .route(
+            paths::GUEST_SIGN_IN_CHOOSE,
+            get(choose_get).post(choose_post),
+        )
+        .route(
             paths::GUEST_SIGN_IN_CODE,
             get(|st, c, s| code_get(st, c, s, Audience::Guest))
                 .post(|st, c, s, f| code_post(st, c, s, f, Audience::Guest)),
@@ -198,16 +202,42 @@ async fn sign_in_post(
         )
             .into_response());
     }
-    let account = accounts::by_email(&state.db, &email)
-        .await?
-        .filter(|a| a.kind == audience.kind());
-    // Always one argon2 verification, account or not, so both answers take as long (B7).
-    let ok = password::verify(
-        form.password,
-        account.as_ref().and_then(|a| a.password_hash.clone()),
-    )
-    .await?;
-    let Some(account) = account else {
+    // A clerk's address names one account; a guest's sign-in name may name one in each of
+    // several channels (D7), and the password then tells which.
+    let candidates = match audience {
+        Audience::Staff => accounts::by_email(&state.db, &email)
+            .await?
+            .filter(|a| a.kind == "clerk")
+            .into_iter()
+            .collect(),
+        Audience::Guest => accounts::guests_by_sign_in_name(&state.db, &email).await?,
+    };
+    let mut usable = vec![];
+    for a in &candidates {
+        if (a.status == "active" || a.status == "locked")
+            && (audience == Audience::Staff || guest_in_time(&state, &a.account_id).await?)
+        {
+            usable.push(a.clone());
+        }
+    }
+    // Accounts that could sign in now are tried; only when none can is the newest tried, so
+    // its owner hears "not active" as before. At least one argon2 verification runs, account or
+    // not, so an unknown name answers as slowly as a wrong password (B7).
+    let tried: Vec<accounts::Account> = if usable.is_empty() {
+        candidates.into_iter().take(1).collect()
+    } else {
+        usable.clone()
+    };
+    let mut matching = vec![];
+    if tried.is_empty() {
+        password::verify(form.password.clone(), None).await?;
+    }
+    for a in &tried {
+        if password::verify(form.password.clone(), a.password_hash.clone()).await? {
+            matching.push(a.clone());
+        }
+    }
+    if tried.is_empty() {
         let mut tx = state.db.begin().await?;
         let slowed = throttle::record_failure(&mut tx, &keys, now).await?;
         audit::record(
@@ -221,73 +251,170 @@ async fn sign_in_post(
         record_slowdown(&mut tx, &ctx, slowed, now).await?;
         tx.commit().await?;
         return wrong(ctx, email);
-    };
-    let actor = Actor::Claimed(account.account_id.clone());
-    let usable = (account.status == "active" || account.status == "locked")
-        && (audience == Audience::Staff || guest_in_time(&state, &account.account_id).await?);
-    if !ok || !usable {
+    }
+    let matching_usable: Vec<accounts::Account> = matching
+        .iter()
+        .filter(|a| usable.iter().any(|u| u.account_id == a.account_id))
+        .cloned()
+        .collect();
+    if matching_usable.is_empty() {
         let mut tx = state.db.begin().await?;
-        let reason = if !ok {
-            "wrong password"
-        } else {
-            "account not active"
-        };
         let slowed = throttle::record_failure(&mut tx, &keys, now).await?;
-        let mut tell_owner = false;
-        if !ok {
-            let failures =
-                accounts::record_failure(&mut tx, &account.account_id, Factor::Password).await?;
-            tell_owner = policy::tell_owner(failures);
-            if tell_owner {
-                audit::record(
-                    &mut tx,
-                    now,
-                    &ctx.source,
-                    &Event::new(actor.clone(), "account.failures_notified", Outcome::Success)
-                        .target(&account.account_id)
-                        .detail(format!("{failures} failed passwords")),
-                )
-                .await?;
+        let mut told = vec![];
+        for account in &tried {
+            let actor = Actor::Claimed(account.account_id.clone());
+            let ok = matching.iter().any(|m| m.account_id == account.account_id);
+            let reason = if !ok {
+                "wrong password"
+            } else {
+                "account not active"
+            };
+            if !ok {
+                let failures =
+                    accounts::record_failure(&mut tx, &account.account_id, Factor::Password)
+                        .await?;
+                if policy::tell_owner(failures) {
+                    audit::record(
+                        &mut tx,
+                        now,
+                        &ctx.source,
+                        &Event::new(actor.clone(), "account.failures_notified", Outcome::Success)
+                            .target(&account.account_id)
+                            .detail(format!("{failures} failed passwords")),
+                    )
+                    .await?;
+                    told.push(account.clone());
+                }
             }
+            audit::record(
+                &mut tx,
+                now,
+                &ctx.source,
+                &Event::new(actor, "sign_in.password", Outcome::Failure).detail(reason),
+            )
+            .await?;
         }
-        audit::record(
-            &mut tx,
-            now,
-            &ctx.source,
-            &Event::new(actor, "sign_in.password", Outcome::Failure).detail(reason),
-        )
-        .await?;
         record_slowdown(&mut tx, &ctx, slowed, now).await?;
         tx.commit().await?;
-        if tell_owner {
-            notify_failures(&state, &account).await;
+        for account in &told {
+            notify_failures(&state, account).await;
         }
         return wrong(ctx, email);
     }
     let mut tx = state.db.begin().await?;
-    accounts::reset_password_failures(&mut tx, &account.account_id).await?;
     throttle::forget_name(&mut tx, &keys).await?;
-    audit::record(
-        &mut tx,
-        now,
-        &ctx.source,
-        &Event::new(actor, "sign_in.password", Outcome::Success),
-    )
-    .await?;
+    for account in &matching_usable {
+        accounts::reset_password_failures(&mut tx, &account.account_id).await?;
+        audit::record(
+            &mut tx,
+            now,
+            &ctx.source,
+            &Event::new(
+                Actor::Claimed(account.account_id.clone()),
+                "sign_in.password",
+                Outcome::Success,
+            ),
+        )
+        .await?;
+    }
     tx.commit().await?;
     // A new id for the new privilege (C1); the pending state opens only the code form (B8).
     session.cycle_id().await?;
     session.remove::<String>(LOGIN_KEY).await?;
+    if let [account] = &matching_usable[..] {
+        session
+            .insert(
+                PENDING_KEY,
+                Pending {
+                    account_id: account.account_id.clone(),
+                    at: now,
+                },
+            )
+            .await?;
+        return Ok(Redirect::to(audience.code()).into_response());
+    }
+    // The same name and password open guest accounts in several channels: the person says
+    // which channel, then gives that account's code (D7).
     session
         .insert(
-            PENDING_KEY,
-            Pending {
-                account_id: account.account_id,
+            CHOICE_KEY,
+            Choice {
+                account_ids: matching_usable.into_iter().map(|a| a.account_id).collect(),
                 at: now,
             },
         )
         .await?;
-    Ok(Redirect::to(audience.code()).into_response())
+    Ok(Redirect::to(paths::GUEST_SIGN_IN_CHOOSE).into_response())
+}
+
+/// Guest accounts that one name and password opened, while the person picks a channel (D7).
+/// Like the pending state it lasts five minutes and opens nothing else.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct Choice {
+    account_ids: Vec<String>,
+    at: i64,
+}
+
+const CHOICE_KEY: &str = "choice";
+
+#[derive(Template)]
+#[template(path = "signin_choose.html")]
+struct ChoosePage {
+    ctx: Ctx,
+    channels: Vec<(String, String, String)>,
+}
+
+async fn choice(state: &AppState, session: &Session) -> AppResult<Option<Choice>> {
+    let c = session.get::<Choice>(CHOICE_KEY).await?;
+    Ok(c.filter(|c| state.now() - c.at <= TOTP_PENDING_SECS))
+}
+
+async fn choose_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+) -> AppResult<Response> {
+    let Some(c) = choice(&state, &session).await? else {
+        return Ok(Redirect::to(paths::GUEST_SIGN_IN).into_response());
+    };
+    let mut channels = vec![];
+    let mut conn = state.db.pool.acquire().await?;
+    for id in &c.account_ids {
+        if let Some(g) = guests::get(&mut conn, id).await? {
+            channels.push((g.account_id, g.channel_name, g.department_name));
+        }
+    }
+    render(&ChoosePage { ctx, channels })
+}
+
+#[derive(Deserialize)]
+pub struct ChooseForm {
+    account: String,
+}
+
+async fn choose_post(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<ChooseForm>,
+) -> AppResult<Response> {
+    let Some(c) = choice(&state, &session).await? else {
+        return Ok(Redirect::to(paths::GUEST_SIGN_IN).into_response());
+    };
+    // Only an account the password opened can be chosen (D4: never from the form alone).
+    if !c.account_ids.contains(&form.account) {
+        return Err(AppError::BadRequest);
+    }
+    session.remove::<Choice>(CHOICE_KEY).await?;
+    session
+        .insert(
+            PENDING_KEY,
+            Pending {
+                account_id: form.account,
+                at: c.at,
+            },
+        )
+        .await?;
+    Ok(Redirect::to(paths::GUEST_SIGN_IN_CODE).into_response())
 }
 
 /// A guest may sign in only before their expiry and while their channel is open — whether or

@@ -727,7 +727,7 @@ async fn bulk_csv_with_one_bad_row_issues_nobody_and_says_which_row_and_why() {
     assert_eq!(res.status(), 303);
     assert_eq!(app.scalar("select count(*) from guest").await, 2);
     assert_eq!(app.mails().len(), before + 2);
-    let org: String = sqlx::query_scalar("select organisation from guest g join account a on a.account_id = g.account_id where a.email = 'two@hospital.example.jp'")
+    let org: String = sqlx::query_scalar("select organisation from guest g join account a on a.account_id = g.account_id where g.sign_in_name = 'two@hospital.example.jp'")
         .fetch_one(&app.state.db.pool)
         .await
         .expect("org");

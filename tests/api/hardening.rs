@@ -416,7 +416,7 @@ async fn bulk_csv_keeps_a_first_row_that_mentions_name_and_holds_the_row_limit()
     let res = upload("要 太郎,Rename Clinic,kaname@example.jp\n".into()).await;
     assert_eq!(res.status(), 303);
     let n: i64 = app
-        .scalar("select count(*) from account where email = 'kaname@example.jp'")
+        .scalar("select count(*) from guest where sign_in_name = 'kaname@example.jp'")
         .await;
     assert_eq!(n, 1, "the first row was issued");
 }
@@ -793,4 +793,172 @@ async fn guest_lists_at_city_size() {
             t.elapsed() / runs
         );
     }
+}
+
+/// A guest's account in one channel.
+async fn guest_in(app: &TestApp, channel: &str, name: &str) -> String {
+    sqlx::query_scalar(
+        "select account_id from guest where channel_id = $1 and sign_in_name = $2 \
+         order by account_id",
+    )
+    .bind(channel)
+    .bind(name)
+    .fetch_all(&app.state.db.pool)
+    .await
+    .expect("guest")
+    .pop()
+    .expect("one guest")
+}
+
+#[tokio::test]
+async fn d7_one_person_is_a_guest_of_two_channels_signs_in_to_each_and_is_invited_again() {
+    // SECURITY D7
+    let app = spawn_app().await;
+    let (admin, clerk_a, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let clerk_b = app
+        .clerk_in_new_department(&admin.agent, "教育課", "e@city.example.jp")
+        .await;
+    let health = app.create_channel(&clerk_a.agent, "在宅医療連携", 60).await;
+    let school = app.create_channel(&clerk_b.agent, "学校保健", 60).await;
+    let nurse = "nurse@hospital.example.jp";
+    let link_a = app
+        .invite_guest(&clerk_a.agent, &health, "看護 花子", nurse, "post", 30)
+        .await;
+    // Another department issuing the same address, a staff address, or a fresh one: the same
+    // answer, so a clerk learns nothing about accounts outside their department.
+    let issue = |channel: String, email: &'static str| {
+        let agent = &clerk_b.agent;
+        let expires = app.date_in(30);
+        async move {
+            agent.get(&format!("/staff/channels/{channel}")).await;
+            agent
+                .post(
+                    &format!("/staff/channels/{channel}/guests/new"),
+                    &[
+                        ("name", "看護 花子"),
+                        ("organisation", "市立病院"),
+                        ("kind", "hospital"),
+                        ("email", email),
+                        ("permission", "read"),
+                        ("expires_on", &expires),
+                        ("delivery", "email"),
+                    ],
+                )
+                .await
+        }
+    };
+    let used_elsewhere = issue(school.clone(), nurse).await;
+    let staff_address = issue(school.clone(), "h@city.example.jp").await;
+    let fresh = issue(school.clone(), "fresh@hospital.example.jp").await;
+    for p in [&used_elsewhere, &staff_address, &fresh] {
+        assert_eq!(p.status, 303, "{}", p.main());
+        // The new guest's own page, whatever the address.
+        let page_of = |p: &Page| {
+            p.location()
+                .and_then(|l| l.rsplit_once('/').map(|x| x.0.to_string()))
+        };
+        assert_eq!(page_of(p), page_of(&fresh));
+    }
+    let link_b = app
+        .mails()
+        .into_iter()
+        .rev()
+        .find(|m| m.to == nurse)
+        .and_then(|m| invite_link_in(&m.text))
+        .expect("second invitation");
+    assert_ne!(link_a, link_b);
+    // The nurse enrols in both with the same password: after it they choose the channel.
+    let in_health = app.enrol_guest(&link_a, "看護師の長い合言葉です").await;
+    let in_school = app.enrol_guest(&link_b, "看護師の長い合言葉です").await;
+    assert_eq!(in_health.sign_in_name, nurse);
+    assert_eq!(in_school.sign_in_name, nurse);
+    let (agent, p) = app
+        .guest_password_step(nurse, "看護師の長い合言葉です")
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(p.location().as_deref(), Some("/signin/choose"));
+    // Nothing else opens before a channel and its code are given (B8).
+    assert_eq!(agent.get("/channel").await.status, 303);
+    let page = agent.get("/signin/choose").await;
+    assert_eq!(page.status, 200);
+    assert!(page.main().contains("どのチャンネルにログインしますか"));
+    assert!(page.main().contains("在宅医療連携") && page.main().contains("学校保健"));
+    // An account the password did not open cannot be chosen (D4).
+    let stranger_id = guest_in(&app, &school, "fresh@hospital.example.jp").await;
+    let p = agent
+        .post("/signin/choose", &[("account", &stranger_id)])
+        .await;
+    assert_eq!(p.status, 400);
+    let school_id = guest_in(&app, &school, nurse).await;
+    let p = agent
+        .post("/signin/choose", &[("account", &school_id)])
+        .await;
+    assert_eq!(p.location().as_deref(), Some("/signin/code"));
+    app.next_step();
+    // The other channel's code does not open this account.
+    let p = agent
+        .post("/signin/code", &[("code", &app.code(&in_health.secret))])
+        .await;
+    assert_eq!(p.status, 422);
+    let p = agent
+        .post("/signin/code", &[("code", &app.code(&in_school.secret))])
+        .await;
+    assert_eq!(p.location().as_deref(), Some("/channel"));
+    let home = agent.get(&format!("/c/{school}")).await;
+    assert_eq!(home.status, 200);
+    assert!(home.main().contains("学校保健"));
+    assert_eq!(agent.get(&format!("/c/{health}")).await.status, 404);
+
+    // While the nurse is a guest of the health channel, inviting them there again is refused
+    // within that channel; once their access there ends, they can be invited again.
+    clerk_a
+        .agent
+        .get(&format!("/staff/channels/{health}"))
+        .await;
+    let p = clerk_a
+        .agent
+        .post(
+            &format!("/staff/channels/{health}/guests/new"),
+            &[
+                ("name", "看護 花子"),
+                ("organisation", "市立病院"),
+                ("kind", "hospital"),
+                ("email", nurse),
+                ("permission", "post"),
+                ("expires_on", &app.date_in(30)),
+                ("delivery", "email"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("すでに登録されています"));
+    let health_id = guest_in(&app, &health, nurse).await;
+    clerk_a
+        .agent
+        .get(&format!("/staff/guests/{health_id}"))
+        .await;
+    let p = clerk_a
+        .agent
+        .post(
+            &format!("/staff/guests/{health_id}/revoke"),
+            &[("reason", "担当交代のため")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let link_c = app
+        .invite_guest(&clerk_a.agent, &health, "看護 花子", nurse, "post", 30)
+        .await;
+    // A different password this time: it opens the new account straight away.
+    let again = app.enrol_guest(&link_c, "新しい別の合言葉です").await;
+    let (agent, p) = app.guest_password_step(nurse, "新しい別の合言葉です").await;
+    assert_eq!(p.location().as_deref(), Some("/signin/code"));
+    app.next_step();
+    let p = agent
+        .post("/signin/code", &[("code", &app.code(&again.secret))])
+        .await;
+    assert_eq!(p.location().as_deref(), Some("/channel"));
+    assert_eq!(agent.get(&format!("/c/{health}")).await.status, 200);
+    assert_eq!(agent.get(&format!("/c/{school}")).await.status, 404);
 }

@@ -755,11 +755,15 @@ impl TestApp {
     }
 
     pub async fn guest_id(&self, sign_in_name: &str) -> String {
-        sqlx::query_scalar("select account_id from account where email = $1")
-            .bind(sign_in_name)
-            .fetch_one(&self.state.db.pool)
-            .await
-            .expect("guest id")
+        // A guest's sign-in name, or a clerk's address.
+        sqlx::query_scalar(
+            "select account_id from guest where sign_in_name = $1 \
+             union select account_id from account where email = $1",
+        )
+        .bind(sign_in_name)
+        .fetch_one(&self.state.db.pool)
+        .await
+        .expect("guest id")
     }
 
     pub async fn status_of(&self, id: &str) -> String {

@@ -32,6 +32,8 @@ const TABLE: &[(&str, &str, Class)] = &[
     ("POST", "/staff/signin/code", Class::Public),
     ("GET", "/signin", Class::Public),
     ("POST", "/signin", Class::Public),
+    ("GET", "/signin/choose", Class::Public),
+    ("POST", "/signin/choose", Class::Public),
     ("GET", "/signin/code", Class::Public),
     ("POST", "/signin/code", Class::Public),
     ("GET", "/setup/{token}", Class::Public),

@@ -110,6 +110,8 @@ mail-setup-ignore = If you did not expect this, please ignore this e-mail.
 
 # --- Guests and channels
 guest-signin-title = Sign in
+choose-title = Which channel do you want to sign in to?
+choose-help = You are invited to several channels with this address and password. Choose the channel to sign in to. On the next page, enter the code your authenticator app shows for that channel.
 guest-signin-wrong = The sign-in name or password is not correct. After repeated mistakes, please wait a little before trying again.
 guest-signin-name-hint = Your e-mail address, or the sign-in ID on your printed invitation (starting with r-)
 field-sign-in-name = E-mail address or sign-in ID

@@ -110,6 +110,8 @@ mail-setup-ignore = 心当たりがない場合は、このメールを破棄し
 
 # --- Guests and channels
 guest-signin-title = ログイン
+choose-title = どのチャンネルにログインしますか
+choose-help = このメールアドレスとパスワードで、いくつかのチャンネルに招待されています。ログインするチャンネルを選んでください。次の画面で、そのチャンネル用に認証アプリに登録した確認コードを入力します。
 guest-signin-wrong = ログインIDまたはパスワードが正しくありません。続けて間違えた場合は、しばらく待ってからお試しください。
 guest-signin-name-hint = メールアドレス、または招待の紙に書かれたログインID(r- で始まるもの)
 field-sign-in-name = メールアドレスまたはログインID
