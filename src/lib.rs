@@ -37,6 +37,7 @@ pub async fn open_state(config: Config, overrides: Overrides) -> anyhow::Result<
     )
     .await?;
     db.migrate().await?;
+    db.optimize().await?;
     let mailer = match overrides.mailer {
         Some(m) => m,
         None => Mailer::new(&config.mail, &config.mail_from)?,
@@ -116,6 +117,9 @@ impl Application {
                 tokio::time::sleep(every).await;
                 if let Err(e) = guests::sweep(&sweeper_state).await {
                     tracing::error!(error = format!("{e:#}"), "sweeper failed");
+                }
+                if let Err(e) = sweeper_state.db.optimize().await {
+                    tracing::warn!(error = %e, "refreshing planner statistics failed");
                 }
             }
         });
