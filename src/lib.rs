@@ -103,18 +103,32 @@ impl Application {
         self.bootstrap_link.as_deref()
     }
 
+    /// Serves until SIGTERM or Ctrl-C, then stops gracefully (`serve_until`).
     pub async fn serve(self) -> anyhow::Result<()> {
+        self.serve_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting connections, lets the requests
+    /// in flight finish (at most 30 s), lets the sweeper finish the step it is in, and returns.
+    pub async fn serve_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let store = self.store.clone();
-        let _cleanup: JoinHandle<()> = tokio::spawn(async move {
+        let cleanup: JoinHandle<()> = tokio::spawn(async move {
             let _ = store
                 .continuously_delete_expired(tokio::time::Duration::from_secs(600))
                 .await;
         });
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let sweeper_state = self.state.clone();
-        let _sweeper: JoinHandle<()> = tokio::spawn(async move {
+        let sweeper: JoinHandle<()> = tokio::spawn(async move {
             let every = tokio::time::Duration::from_secs(sweeper_state.config.sweep_secs);
             loop {
-                tokio::time::sleep(every).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stopped.changed() => break,
+                }
                 if let Err(e) = guests::sweep(&sweeper_state).await {
                     tracing::error!(error = format!("{e:#}"), "sweeper failed");
                 }
@@ -132,15 +146,50 @@ impl Application {
                     axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
                         .await
                         .context("reading the TLS certificate and key")?;
+                let handle = axum_server::Handle::new();
+                let graceful = handle.clone();
+                tokio::spawn(async move {
+                    shutdown.await;
+                    graceful.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+                });
                 axum_server::from_tcp_rustls(self.listener, rustls)?
+                    .handle(handle)
                     .serve(app)
                     .await?;
             }
             None => {
                 let listener = tokio::net::TcpListener::from_std(self.listener)?;
-                axum::serve(listener, app).await?;
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await?;
             }
         }
+        tracing::info!("stopped accepting; finishing background work");
+        let _ = stop.send(true);
+        let _ = sweeper.await;
+        cleanup.abort();
         Ok(())
+    }
+}
+
+/// Completes on SIGTERM (how service managers stop a process) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
     }
 }

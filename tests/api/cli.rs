@@ -72,3 +72,76 @@ async fn unknown_configuration_variables_are_refused() {
             .contains("unknown configuration variable MADOGUCHI_LISTN")
     );
 }
+
+#[tokio::test]
+async fn sigterm_stops_accepting_finishes_the_request_in_flight_and_exits_zero() {
+    use std::io::BufRead;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("dir");
+    let database_url = fresh_database_url(dir.path()).await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .arg("serve")
+        .env("MADOGUCHI_DATA_DIR", dir.path())
+        .env("MADOGUCHI_DATABASE_URL", &database_url)
+        .env("MADOGUCHI_LISTEN", "127.0.0.1:0")
+        .env("MADOGUCHI_PUBLIC_URL", "http://madoguchi.city.example.jp")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start madoguchi");
+    let stdout = child.stdout.take().expect("stdout");
+    let port: u16 = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.split("listening on port ")
+                    .nth(1)
+                    .and_then(|p| p.trim_end_matches(')').parse().ok())
+            })
+    })
+    .await
+    .expect("read")
+    .expect("port");
+    let address = format!("127.0.0.1:{port}");
+    // A request in flight: its headers are in, its body is still coming.
+    let mut conn = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    conn.write_all(
+        b"POST /staff/signin HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\
+          Connection: close\r\n\r\nemail=a",
+    )
+    .await
+    .expect("write");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    // New connections are refused once it has stopped accepting.
+    let mut refused = false;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if tokio::net::TcpStream::connect(&address).await.is_err() {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "still accepting after SIGTERM");
+    // The request in flight still gets its whole answer.
+    conn.write_all(b"%40b.jp&password=x1")
+        .await
+        .expect("rest of body");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert!(status.success(), "{status:?}");
+    drop_database(&database_url);
+}

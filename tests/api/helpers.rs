@@ -83,6 +83,45 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub database_url: String,
     pub bootstrap_link: Option<String>,
+    /// Whether this app made its PostgreSQL database, and so drops it when the test ends.
+    owns_database: bool,
+}
+
+impl Drop for TestApp {
+    /// Drops the test's own PostgreSQL database, so a run leaves none behind.
+    fn drop(&mut self) {
+        if self.owns_database {
+            drop_database(&self.database_url);
+        }
+    }
+}
+
+/// Drops a test's PostgreSQL database (connections to it are ended first).
+pub fn drop_database(url: &str) {
+    if !url.starts_with("postgres") {
+        return;
+    }
+    let Some((base, name)) = url.rsplit_once('/') else {
+        return;
+    };
+    let admin = format!("{base}/postgres");
+    let name = name.to_string();
+    // Drop cannot await: a thread with a runtime of its own does the work.
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
+                let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+                    .execute(&pool)
+                    .await;
+                pool.close().await;
+            }
+        });
+    })
+    .join();
 }
 
 #[derive(Default)]
@@ -105,6 +144,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         Some(d) => d,
         None => tempfile::tempdir().expect("tempdir"),
     };
+    let owns_database = opts.database_url.is_none();
     let database_url = match opts.database_url {
         Some(u) => u,
         None => fresh_database_url(dir.path()).await,
@@ -148,6 +188,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         dir,
         database_url,
         bootstrap_link,
+        owns_database,
     }
 }
 

@@ -11,6 +11,7 @@ mod helpers;
 mod mail;
 mod pages;
 mod routes;
+mod schema;
 mod sessions;
 mod setup;
 mod signin;
