@@ -90,32 +90,50 @@ async fn sigterm_stops_accepting_finishes_the_request_in_flight_and_exits_zero()
         .spawn()
         .expect("start madoguchi");
     let stdout = child.stdout.take().expect("stdout");
-    let port: u16 = tokio::task::spawn_blocking(move || {
-        std::io::BufReader::new(stdout)
+    // Read the port from the console, and keep reading: the portal prints more after it, and
+    // a closed pipe would end it.
+    let (port_tx, port_rx) = std::sync::mpsc::channel::<u16>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
-            .find_map(|l| {
-                l.split("listening on port ")
-                    .nth(1)
-                    .and_then(|p| p.trim_end_matches(')').parse().ok())
-            })
-    })
-    .await
-    .expect("read")
-    .expect("port");
+        {
+            if let Some(p) = line
+                .split("listening on port ")
+                .nth(1)
+                .and_then(|p| p.trim_end_matches(')').parse().ok())
+            {
+                let _ = port_tx.send(p);
+            }
+        }
+    });
+    let port = port_rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("port");
     let address = format!("127.0.0.1:{port}");
-    // A request in flight: its headers are in, its body is still coming.
+    // A request in flight: the server has read its headers and asked for the body (it answers
+    // `Expect: 100-continue` only once a handler starts reading), which has not come yet.
     let mut conn = tokio::net::TcpStream::connect(&address)
         .await
         .expect("connect");
     conn.write_all(
         b"POST /staff/signin HTTP/1.1\r\nHost: 127.0.0.1\r\n\
           Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\
-          Connection: close\r\n\r\nemail=a",
+          Expect: 100-continue\r\nConnection: close\r\n\r\n",
     )
     .await
     .expect("write");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut interim = Vec::new();
+    while !interim.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(20), conn.read(&mut byte))
+            .await
+            .expect("the server asks for the body")
+            .expect("read");
+        assert_eq!(n, 1, "closed before asking for the body");
+        interim.push(byte[0]);
+    }
+    assert!(interim.starts_with(b"HTTP/1.1 100"), "{interim:?}");
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -132,9 +150,9 @@ async fn sigterm_stops_accepting_finishes_the_request_in_flight_and_exits_zero()
     }
     assert!(refused, "still accepting after SIGTERM");
     // The request in flight still gets its whole answer.
-    conn.write_all(b"%40b.jp&password=x1")
+    conn.write_all(b"email=a%40b.jp&password=x1")
         .await
-        .expect("rest of body");
+        .expect("the body");
     let mut answer = String::new();
     conn.read_to_string(&mut answer).await.expect("answer");
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
