@@ -1,195 +1,24 @@
 //! Madoguchi (窓口): time-limited, two-factor guest accounts scoped to one project channel,
 //! with a tamper-evident audit trail. `Application` is what `main` and the tests start.
 
+pub mod accounts;
+pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod channels;
 pub mod clerks;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod enrolment;
 pub mod files;
 pub mod guests;
+pub mod i18n;
+pub mod links;
 pub mod mail;
-pub mod notice;
+pub mod messages;
+pub mod server;
 pub mod text;
 pub mod web;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use anyhow::Context;
-use axum::Router;
-use tokio::task::JoinHandle;
-use tower_sessions::ExpiredDeletion;
-
-use clock::{SharedClock, SystemClock};
-use config::Config;
-use db::Db;
-use db::sessions::Store;
-use mail::Mailer;
-use web::AppState;
-
-/// The database (migrated), mailer and clock, without a listener: for command-line tasks.
-pub async fn open_state(config: Config, overrides: Overrides) -> anyhow::Result<AppState> {
-    let db = Db::connect(
-        config.database_url.expose(),
-        config.database_max_connections,
-    )
-    .await?;
-    db.migrate().await?;
-    db.optimize().await?;
-    let mailer = match overrides.mailer {
-        Some(m) => m,
-        None => Mailer::new(&config.mail, &config.mail_from)?,
-    };
-    let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
-    let state = AppState::new(db, config, clock, mailer);
-    db::guests::seal_legacy_recovery_codes(&state.db, &state.secrets).await?;
-    Ok(state)
-}
-
-/// The built application, bound to its port, ready to serve.
-pub struct Application {
-    listener: std::net::TcpListener,
-    port: u16,
-    router: Router,
-    state: AppState,
-    store: Store,
-    bootstrap_link: Option<String>,
-}
-
-/// What can be swapped when building (tests inject a clock and a mailer).
-#[derive(Default)]
-pub struct Overrides {
-    pub clock: Option<SharedClock>,
-    pub mailer: Option<Mailer>,
-}
-
-impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with(config, Overrides::default()).await
-    }
-
-    pub async fn build_with(config: Config, overrides: Overrides) -> anyhow::Result<Self> {
-        let listen = config.listen;
-        let state = open_state(config, overrides).await?;
-        let store = Store::open(state.config.database_url.expose()).await?;
-        let listener = std::net::TcpListener::bind(listen)
-            .with_context(|| format!("listening on {listen}"))?;
-        listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
-        let bootstrap_link = clerks::bootstrap_link(&state).await?;
-        let router = web::router(state.clone(), store.clone());
-        Ok(Self {
-            listener,
-            port,
-            router,
-            state,
-            store,
-            bootstrap_link,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
-    /// The one-time link for the first admin, issued at start while no admin exists.
-    pub fn bootstrap_link(&self) -> Option<&str> {
-        self.bootstrap_link.as_deref()
-    }
-
-    /// Serves until SIGTERM or Ctrl-C, then stops gracefully (`serve_until`).
-    pub async fn serve(self) -> anyhow::Result<()> {
-        self.serve_until(shutdown_signal()).await
-    }
-
-    /// Serves until `shutdown` completes; then stops accepting connections, lets the requests
-    /// in flight finish (at most 30 s), lets the sweeper finish the step it is in, and returns.
-    pub async fn serve_until(
-        self,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let store = self.store.clone();
-        let cleanup: JoinHandle<()> = tokio::spawn(async move {
-            let _ = store
-                .continuously_delete_expired(tokio::time::Duration::from_secs(600))
-                .await;
-        });
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let sweeper_state = self.state.clone();
-        let sweeper: JoinHandle<()> = tokio::spawn(async move {
-            let every = tokio::time::Duration::from_secs(sweeper_state.config.sweep_secs);
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
-                    _ = stopped.changed() => break,
-                }
-                if let Err(e) = guests::sweep(&sweeper_state).await {
-                    tracing::error!(error = format!("{e:#}"), "sweeper failed");
-                }
-                if let Err(e) = sweeper_state.db.optimize().await {
-                    tracing::warn!(error = %e, "refreshing planner statistics failed");
-                }
-            }
-        });
-        let app = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        match &self.state.config.tls {
-            Some(tls) => {
-                let rustls =
-                    axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-                        .await
-                        .context("reading the TLS certificate and key")?;
-                let handle = axum_server::Handle::new();
-                let graceful = handle.clone();
-                tokio::spawn(async move {
-                    shutdown.await;
-                    graceful.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
-                });
-                axum_server::from_tcp_rustls(self.listener, rustls)?
-                    .handle(handle)
-                    .serve(app)
-                    .await?;
-            }
-            None => {
-                let listener = tokio::net::TcpListener::from_std(self.listener)?;
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await?;
-            }
-        }
-        tracing::info!("stopped accepting; finishing background work");
-        let _ = stop.send(true);
-        let _ = sweeper.await;
-        cleanup.abort();
-        Ok(())
-    }
-}
-
-/// Completes on SIGTERM (how service managers stop a process) or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
-    }
-}
+pub use server::{Application, Overrides, open_state, shutdown_signal};

@@ -1,10 +1,11 @@
 //! The `madoguchi` command: serve the portal, add clerks, verify the audit trail.
 
 use clap::{Parser, Subcommand};
+use madoguchi::accounts::store as accounts;
 use madoguchi::audit::{self, Actor, Source, Verdict};
 use madoguchi::clerks::{self, Email, PersonName};
 use madoguchi::config::RawConfig;
-use madoguchi::db::{Db, accounts};
+use madoguchi::db::Db;
 use madoguchi::{Application, Overrides};
 
 #[derive(Parser)]
@@ -105,9 +106,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 },
         } => {
             let email = Email::parse(&email)
-                .map_err(|k| anyhow::anyhow!("--email: {}", madoguchi::web::i18n::Lang::En.t(k)))?;
+                .map_err(|k| anyhow::anyhow!("--email: {}", madoguchi::i18n::Lang::En.t(k)))?;
             let name = PersonName::parse(&name)
-                .map_err(|k| anyhow::anyhow!("--name: {}", madoguchi::web::i18n::Lang::En.t(k)))?;
+                .map_err(|k| anyhow::anyhow!("--name: {}", madoguchi::i18n::Lang::En.t(k)))?;
             let state = &madoguchi::open_state(config, Overrides::default()).await?;
             let department_id = match department {
                 Some(d) => {

@@ -2,14 +2,7 @@
 //! integer times from the application clock, 0/1 flags). Per-backend SQL lives only in the two
 //! migration folders. We chose `Any` over an enum of native pools so every query has one path.
 
-pub mod accounts;
-pub mod channels;
-pub mod guests;
-pub mod invitations;
-pub mod logins;
-pub mod messages;
 pub mod sessions;
-pub mod throttle;
 
 use std::str::FromStr;
 

@@ -9,8 +9,8 @@ use rand::RngCore;
 use tower_sessions::Session;
 
 use super::error::{AppError, AppResult};
-use super::i18n::Lang;
 use crate::audit::Source;
+use crate::i18n::Lang;
 
 pub const CSRF_KEY: &str = "csrf";
 pub const CSRF_FIELD: &str = "csrf";
@@ -126,7 +126,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             .await
             .map_err(|_| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
         let info = parts.extensions.get::<RequestInfo>().cloned();
-        let lang = Lang::from_headers(&parts.headers);
+        let lang = super::lang::from_headers(&parts.headers);
         let mut ctx = Ctx::bare(lang, info.as_ref());
         ctx.csrf = csrf_token(&session, parts.extensions.get::<VisitorToken>()).await?;
         ctx.path = parts.uri.path().to_string();
@@ -145,7 +145,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
                 .and_then(|r| r.to_str().ok())
                 .and_then(|r| r.find("://").map(|i| &r[i + 3..]))
                 .and_then(|r| r.find('/').map(|i| r[i..].to_string()))
-                .filter(|p| super::paths::local_path(p).is_some())
+                .filter(|p| crate::links::local_path(p).is_some())
                 .unwrap_or_else(|| ctx.path.clone())
         };
         Ok(ctx)

@@ -6,14 +6,14 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
-use super::AppState;
 use super::ctx::RequestInfo;
 use super::error::AppError;
-use super::paths;
+use crate::accounts::logins;
+use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome, Source};
 use crate::auth::policy::{ABSOLUTE_TIMEOUT_SECS, IDLE_TIMEOUT_SECS};
-use crate::db::guests::{self, Guest};
-use crate::db::logins;
+use crate::guests::store::{self as guests, Guest};
+use crate::links;
 
 pub const LOGIN_KEY: &str = "login";
 pub const PENDING_KEY: &str = "pending";
@@ -167,7 +167,7 @@ impl FromRequestParts<AppState> for StaffUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let o = open_login(parts, state, paths::STAFF_SIGN_IN).await?;
+        let o = open_login(parts, state, links::STAFF_SIGN_IN).await?;
         if o.login.kind != "clerk" {
             // A guest asking for a clerk function gets the ordinary not-found page (D3).
             let actor = Actor::Guest(o.login.account_id.clone());
@@ -180,7 +180,7 @@ impl FromRequestParts<AppState> for StaffUser {
             past_limits(&o.login, o.now)
         };
         if let Some(reason) = end_reason {
-            return Err(end_login(state, &o, actor, reason, paths::STAFF_SIGN_IN).await);
+            return Err(end_login(state, &o, actor, reason, links::STAFF_SIGN_IN).await);
         }
         logins::touch(&state.db, &o.login.login_id, o.now).await?;
         let login = o.login;
@@ -217,10 +217,10 @@ impl FromRequestParts<AppState> for GuestUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let o = open_login(parts, state, paths::GUEST_SIGN_IN).await?;
+        let o = open_login(parts, state, links::GUEST_SIGN_IN).await?;
         if o.login.kind != "guest" {
             // A clerk's session opens no guest page: it is simply not signed in here.
-            return Err(GuardRejection::SignIn(paths::GUEST_SIGN_IN));
+            return Err(GuardRejection::SignIn(links::GUEST_SIGN_IN));
         }
         let mut conn = state.db.pool.acquire().await?;
         let guest = guests::get(&mut conn, &o.login.account_id).await?;
@@ -246,7 +246,7 @@ impl FromRequestParts<AppState> for GuestUser {
         let (Some(guest), None) = (guest, end_reason) else {
             let actor = Actor::Guest(o.login.account_id.clone());
             let reason = end_reason.unwrap_or("not_guest");
-            return Err(end_login(state, &o, actor, reason, paths::GUEST_SIGN_IN).await);
+            return Err(end_login(state, &o, actor, reason, links::GUEST_SIGN_IN).await);
         };
         logins::touch(&state.db, &o.login.login_id, o.now).await?;
         guests::touch(&state.db, &guest.account_id, o.now).await?;

@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode;
 use tower_sessions::Session;
 
-use super::AppState;
 use super::ctx::RequestInfo;
 use super::error::AppError;
 use super::middleware::FORM_LIMIT;
+use crate::app::AppState;
 use crate::text;
 
 /// Refuses a request that carries a forbidden character anywhere the application reads text.

@@ -2,17 +2,19 @@
 
 use axum::Form;
 use axum::extract::State;
-use axum::http::header::SET_COOKIE;
+use axum::http::HeaderMap;
+use axum::http::header::{ACCEPT_LANGUAGE, COOKIE, SET_COOKIE};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use serde::Deserialize;
 
-use super::i18n::{LANG_COOKIE, Lang};
-use super::paths;
-use super::{AppState, Routes};
+use super::Routes;
+use crate::app::AppState;
+use crate::i18n::{LANG_COOKIE, Lang};
+use crate::links;
 
 pub fn router() -> Routes {
-    Routes::new().route(paths::LANG, post(lang_post))
+    Routes::new().route(links::LANG, post(lang_post))
 }
 
 #[derive(Deserialize)]
@@ -23,7 +25,7 @@ pub struct LangForm {
 
 async fn lang_post(State(state): State<AppState>, Form(form): Form<LangForm>) -> Response {
     let lang = Lang::parse(&form.lang).unwrap_or_default();
-    let back = paths::local_path(&form.back).unwrap_or("/");
+    let back = links::local_path(&form.back).unwrap_or("/");
     let secure = if state.config.secure_cookies() {
         "; Secure"
     } else {
@@ -34,4 +36,14 @@ async fn lang_post(State(state): State<AppState>, Form(form): Form<LangForm>) ->
         lang.code()
     );
     ([(SET_COOKIE, cookie)], Redirect::to(back)).into_response()
+}
+
+/// The cookie wins; then the first supported language in `Accept-Language`; then Japanese.
+pub fn from_headers(headers: &HeaderMap) -> Lang {
+    let cookies = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|c| c.to_str().ok());
+    let accept = headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    Lang::choose(cookies, accept)
 }

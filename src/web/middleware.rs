@@ -14,10 +14,9 @@ use axum::response::{Html, IntoResponse, Response};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
-use super::AppState;
 use super::ctx::{CSRF_FIELD, CSRF_KEY, Ctx, RequestInfo, VisitorToken};
 use super::error::{AppError, ErrorKind};
-use super::i18n::Lang;
+use crate::app::AppState;
 use futures_util::StreamExt;
 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; object-src 'none'; \
@@ -111,7 +110,7 @@ struct ErrorPage {
 
 /// Turns every error status without a page of its own into the localised error page (E4).
 pub async fn error_pages(req: Request, next: Next) -> Response {
-    let lang = Lang::from_headers(req.headers());
+    let lang = super::lang::from_headers(req.headers());
     let info = req.extensions().get::<RequestInfo>().cloned();
     let res = next.run(req).await;
     let status = res.status();

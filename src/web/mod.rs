@@ -1,23 +1,12 @@
 //! HTTP: the application state, the router and its shared layers. One module per feature, each
 //! with its own `router()`, merged here.
 
-pub mod channels;
 pub mod ctx;
 pub mod error;
 pub mod guard;
-pub mod guest;
-pub mod i18n;
 pub mod input;
 pub mod lang;
-pub mod limit;
 pub mod middleware;
-pub mod paths;
-pub mod setup;
-pub mod signin;
-pub mod staff;
-pub mod staff_guests;
-
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -28,57 +17,10 @@ use tower_http::services::ServeDir;
 use tower_sessions::cookie::{Key, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::auth::totp::SecretBox;
-use crate::clock::SharedClock;
+use crate::app::AppState;
 use crate::config::Config;
-use crate::db::Db;
 use crate::db::sessions::Store;
-use crate::mail::Mailer;
 use error::AppError;
-use limit::RateLimiter;
-
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-pub struct Inner {
-    pub db: Db,
-    pub config: Config,
-    pub clock: SharedClock,
-    pub mailer: Mailer,
-    pub secrets: SecretBox,
-    pub limiter: RateLimiter,
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
-
-impl AppState {
-    pub fn new(db: Db, config: Config, clock: SharedClock, mailer: Mailer) -> Self {
-        let secrets = SecretBox::new(config.totp_key.expose());
-        let limiter = RateLimiter::new(config.sign_in_rate_per_minute);
-        Self(Arc::new(Inner {
-            db,
-            config,
-            clock,
-            mailer,
-            secrets,
-            limiter,
-        }))
-    }
-
-    pub fn now(&self) -> i64 {
-        self.clock.now()
-    }
-
-    /// A link people open, always built from the configured public URL (A6).
-    pub fn link(&self, path: &str) -> String {
-        format!("{}{}", self.config.public_url, path)
-    }
-}
 
 pub fn cookie_name(config: &Config) -> &'static str {
     if config.secure_cookies() {
@@ -123,14 +65,17 @@ impl Default for Routes {
 
 fn all_routes() -> Routes {
     Routes::new()
-        .route("/", get(|| async { Redirect::to(paths::GUEST_SIGN_IN) }))
-        .merge(signin::router())
-        .merge(setup::router())
-        .merge(staff::router())
+        .route(
+            "/",
+            get(|| async { Redirect::to(crate::links::GUEST_SIGN_IN) }),
+        )
+        .merge(crate::accounts::pages::router())
+        .merge(crate::enrolment::pages::router())
+        .merge(crate::clerks::pages::router())
         .merge(lang::router())
-        .merge(guest::router())
-        .merge(channels::router())
-        .merge(staff_guests::router())
+        .merge(crate::guests::pages::guest::router())
+        .merge(crate::channels::pages::router())
+        .merge(crate::guests::pages::staff::router())
 }
 
 /// The path of every route the application answers (static files aside).
@@ -213,7 +158,7 @@ pub async fn record_probe(
     let Some(login_id) = session.get::<String>(guard::LOGIN_KEY).await? else {
         return Ok(());
     };
-    let Some(login) = crate::db::logins::open(&state.db, &login_id).await? else {
+    let Some(login) = crate::accounts::logins::open(&state.db, &login_id).await? else {
         return Ok(());
     };
     let actor = if login.kind == "guest" {

@@ -1401,7 +1401,7 @@ async fn review_fixes_hold_under_the_database_conditions() {
         .expect("lock");
     let step = app.now() / 30 + 5;
     assert!(
-        !madoguchi::db::accounts::accept_totp_step(&mut conn, &id, step, Some(app.now()))
+        !madoguchi::accounts::store::accept_totp_step(&mut conn, &id, step, Some(app.now()))
             .await
             .expect("cas")
     );
@@ -1413,13 +1413,13 @@ async fn review_fixes_hold_under_the_database_conditions() {
     .await
     .expect("revoke");
     assert!(
-        !madoguchi::db::accounts::accept_totp_step(&mut conn, &id, step, Some(app.now()))
+        !madoguchi::accounts::store::accept_totp_step(&mut conn, &id, step, Some(app.now()))
             .await
             .expect("cas")
     );
     // A reset cannot bring a revoked guest back.
     assert!(
-        !madoguchi::db::guests::reset_credentials(&mut conn, &id)
+        !madoguchi::guests::store::reset_credentials(&mut conn, &id)
             .await
             .expect("reset")
     );

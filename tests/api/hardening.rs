@@ -769,7 +769,7 @@ async fn guest_lists_at_city_size() {
     )
     .await
     .expect("state");
-    use madoguchi::db::guests::{Filter, Sort, list};
+    use madoguchi::guests::store::{Filter, Sort, list};
     for (what, filter) in [
         (
             "department, by expiry, page 1",

@@ -5,12 +5,12 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, Once, OnceLock};
 
+use madoguchi::app::AppState;
 use madoguchi::audit::Record;
 use madoguchi::auth::totp;
 use madoguchi::clock::ManualClock;
 use madoguchi::config::RawConfig;
 use madoguchi::mail::Mailer;
-use madoguchi::web::AppState;
 use madoguchi::{Application, Overrides};
 use reqwest::header::HeaderMap;
 

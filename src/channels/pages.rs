@@ -12,29 +12,31 @@ use qrcode::render::svg;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::ctx::{Ctx, render, render_invalid};
-use super::error::{AppError, AppResult};
-use super::guard::StaffUser;
-use super::paths;
-use super::{AppState, Routes};
+use crate::accounts::store as accounts;
+use crate::app::AppState;
 use crate::audit::{self, Event, Outcome};
+use crate::channels::store::{self as channels, Channel, NewChannel};
 use crate::clerks::{Email, PersonName};
-use crate::db::channels::{self, Channel, NewChannel};
-use crate::db::guests::{self as guest_db, Filter, Guest, Sort};
-use crate::db::{Tx, accounts};
+use crate::db::Tx;
+use crate::guests::store::{self as guest_db, Filter, Guest, Sort};
 use crate::guests::{self, GuestInput, KINDS, PERMISSIONS, REASON_MAX};
+use crate::links;
+use crate::web::Routes;
+use crate::web::ctx::{Ctx, render, render_invalid};
+use crate::web::error::{AppError, AppResult};
+use crate::web::guard::StaffUser;
 
 pub fn router() -> Routes {
     Routes::new()
-        .route(paths::STAFF_CHANNELS, get(channels_get).post(channels_post))
-        .route(paths::STAFF_CHANNEL, get(channel_get))
-        .route(paths::STAFF_CHANNEL_MESSAGES, post(message_post))
-        .route(paths::STAFF_CHANNEL_EDIT, post(channel_edit_post))
-        .route(paths::STAFF_CHANNEL_ARCHIVE, post(archive_post))
-        .route(paths::STAFF_CHANNEL_REVOKE_ALL, post(revoke_all_post))
-        .route(paths::STAFF_CHANNEL_GUEST_NEW, post(guest_new_post))
+        .route(links::STAFF_CHANNELS, get(channels_get).post(channels_post))
+        .route(links::STAFF_CHANNEL, get(channel_get))
+        .route(links::STAFF_CHANNEL_MESSAGES, post(message_post))
+        .route(links::STAFF_CHANNEL_EDIT, post(channel_edit_post))
+        .route(links::STAFF_CHANNEL_ARCHIVE, post(archive_post))
+        .route(links::STAFF_CHANNEL_REVOKE_ALL, post(revoke_all_post))
+        .route(links::STAFF_CHANNEL_GUEST_NEW, post(guest_new_post))
         .route(
-            paths::STAFF_CHANNEL_GUEST_BULK,
+            links::STAFF_CHANNEL_GUEST_BULK,
             post(bulk_post).layer(axum::extract::DefaultBodyLimit::max(
                 BULK_MAX_BYTES + 16 * 1024,
             )),
@@ -89,8 +91,8 @@ pub fn text_field(value: &str, max: usize, multiline: bool) -> Result<String, &'
     Ok(v.to_string())
 }
 
-type Errors = super::ctx::FieldErrors;
-use super::ctx::field_error as error_for;
+type Errors = crate::web::ctx::FieldErrors;
+use crate::web::ctx::field_error as error_for;
 
 #[derive(Template)]
 #[template(path = "staff/channels.html")]
@@ -219,7 +221,7 @@ async fn channels_post(
             audit::record(&mut tx, now, &ctx.source, &ev).await?;
             tx.commit().await?;
             return Ok(
-                Redirect::to(&paths::with(paths::STAFF_CHANNEL, "channel", &id)).into_response(),
+                Redirect::to(&links::with(links::STAFF_CHANNEL, "channel", &id)).into_response(),
             );
         }
         errors.push(("department_id".into(), ctx.t("form-department-required")));
@@ -325,7 +327,7 @@ impl GuestList {
 struct ChannelPage {
     ctx: Ctx,
     channel: Channel,
-    messages: Vec<crate::db::messages::Message>,
+    messages: Vec<crate::messages::store::Message>,
     draft: String,
     list: GuestList,
     form: GuestForm,
@@ -369,7 +371,7 @@ impl ChannelPage {
         self.ctx.t(&format!("guest-status-{}", g.display_status()))
     }
     fn guest_link(&self, g: &Guest) -> String {
-        paths::with(paths::STAFF_GUEST, "guest", &g.account_id)
+        links::with(links::STAFF_GUEST, "guest", &g.account_id)
     }
 }
 
@@ -434,7 +436,7 @@ async fn channel_page(
 ) -> AppResult<ChannelPage> {
     let mut filter = query.filter();
     filter.channel_id = Some(channel.channel_id.clone());
-    let base = paths::with(paths::STAFF_CHANNEL, "channel", &channel.channel_id);
+    let base = links::with(links::STAFF_CHANNEL, "channel", &channel.channel_id);
     let list = GuestList::load(state, filter, base).await?;
     let (default_expiry, max_expiry) = default_expiry(state, &channel);
     let edit = ChannelForm {
@@ -445,10 +447,10 @@ async fn channel_page(
     };
     Ok(ChannelPage {
         ctx: with_user(ctx, user),
-        messages: crate::db::messages::recent(
+        messages: crate::messages::store::recent(
             &state.db,
             &channel.channel_id,
-            super::guest::MESSAGES_SHOWN,
+            crate::guests::pages::guest::MESSAGES_SHOWN,
         )
         .await?,
         draft: String::new(),
@@ -546,13 +548,13 @@ async fn message_post(
     ctx: Ctx,
     user: StaffUser,
     Path(channel): Path<String>,
-    Form(form): Form<super::guest::MessageForm>,
+    Form(form): Form<crate::guests::pages::guest::MessageForm>,
 ) -> AppResult<Response> {
     let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
     if !channel.is_active() {
         return Err(AppError::NotFound);
     }
-    let body = match text_field(form.body(), super::guest::MESSAGE_MAX, true) {
+    let body = match text_field(form.body(), crate::guests::pages::guest::MESSAGE_MAX, true) {
         Ok(b) => b,
         Err(key) => {
             let errors = vec![("body".to_string(), ctx.t(key))];
@@ -560,7 +562,7 @@ async fn message_post(
             page.draft = form
                 .body()
                 .chars()
-                .take(super::guest::MESSAGE_MAX * 2)
+                .take(crate::guests::pages::guest::MESSAGE_MAX * 2)
                 .collect();
             return render_invalid(&page);
         }
@@ -568,7 +570,7 @@ async fn message_post(
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let id =
-        crate::db::messages::insert(&mut tx, &channel.channel_id, &user.account_id, &body, now)
+        crate::messages::store::insert(&mut tx, &channel.channel_id, &user.account_id, &body, now)
             .await?;
     let ev = Event::new(user.actor(), "message.post", Outcome::Success)
         .target(id)
@@ -577,7 +579,7 @@ async fn message_post(
     tx.commit().await?;
     Ok(Redirect::to(&format!(
         "{}#latest",
-        paths::with(paths::STAFF_CHANNEL, "channel", &channel.channel_id)
+        links::with(links::STAFF_CHANNEL, "channel", &channel.channel_id)
     ))
     .into_response())
 }
@@ -676,8 +678,8 @@ async fn channel_action(
             },
         )
         .await?;
-    Ok(Redirect::to(&paths::with(
-        paths::STAFF_CHANNEL,
+    Ok(Redirect::to(&links::with(
+        links::STAFF_CHANNEL,
         "channel",
         &channel.channel_id,
     ))
@@ -862,7 +864,7 @@ pub async fn deliver(
         }
     };
     session.insert("notice", notice).await?;
-    Ok(Redirect::to(&paths::with(paths::STAFF_GUEST, "guest", guest_id)).into_response())
+    Ok(Redirect::to(&links::with(links::STAFF_GUEST, "guest", guest_id)).into_response())
 }
 
 async fn guest_new_post(
@@ -1175,8 +1177,8 @@ async fn bulk_post(
                 "bulk-done-mail-failed"
             };
             session.insert("notice", notice).await?;
-            return Ok(Redirect::to(&paths::with(
-                paths::STAFF_CHANNEL,
+            return Ok(Redirect::to(&links::with(
+                links::STAFF_CHANNEL,
                 "channel",
                 &channel.channel_id,
             ))

@@ -10,28 +10,29 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::channels::{GuestList, ListQuery, deliver, reason, with_user};
-use super::ctx::{Ctx, render, render_invalid};
-use super::error::{AppError, AppResult};
-use super::guard::StaffUser;
-use super::paths;
-use super::{AppState, Routes};
+use crate::accounts::logins;
+use crate::app::AppState;
 use crate::audit::{self, Event, Outcome};
-use crate::db::channels;
-use crate::db::guests::{self as guest_db, ExtensionRequest, Guest};
-use crate::db::logins;
+use crate::channels::pages::{GuestList, ListQuery, deliver, reason, with_user};
+use crate::channels::store as channels;
 use crate::guests;
+use crate::guests::store::{self as guest_db, ExtensionRequest, Guest};
+use crate::links;
+use crate::web::Routes;
+use crate::web::ctx::{Ctx, render, render_invalid};
+use crate::web::error::{AppError, AppResult};
+use crate::web::guard::StaffUser;
 
 pub fn router() -> Routes {
     Routes::new()
-        .route(paths::STAFF_GUESTS, get(guests_get))
-        .route(paths::STAFF_GUEST, get(guest_get))
-        .route(paths::STAFF_GUEST_EXTEND, post(extend_post))
-        .route(paths::STAFF_GUEST_REVOKE, post(revoke_post))
-        .route(paths::STAFF_GUEST_REISSUE, post(reissue_post))
-        .route(paths::STAFF_GUEST_RESET, post(reset_post))
-        .route(paths::STAFF_GUEST_END_SESSIONS, post(end_sessions_post))
-        .route(paths::STAFF_EXTENSION_DECIDE, post(decide_post))
+        .route(links::STAFF_GUESTS, get(guests_get))
+        .route(links::STAFF_GUEST, get(guest_get))
+        .route(links::STAFF_GUEST_EXTEND, post(extend_post))
+        .route(links::STAFF_GUEST_REVOKE, post(revoke_post))
+        .route(links::STAFF_GUEST_REISSUE, post(reissue_post))
+        .route(links::STAFF_GUEST_RESET, post(reset_post))
+        .route(links::STAFF_GUEST_END_SESSIONS, post(end_sessions_post))
+        .route(links::STAFF_EXTENSION_DECIDE, post(decide_post))
 }
 
 #[derive(Template)]
@@ -49,7 +50,7 @@ impl GuestsPage {
         self.ctx.t(&format!("guest-status-{}", g.display_status()))
     }
     fn guest_link(&self, g: &Guest) -> String {
-        paths::with(paths::STAFF_GUEST, "guest", &g.account_id)
+        links::with(links::STAFF_GUEST, "guest", &g.account_id)
     }
 }
 
@@ -63,7 +64,7 @@ async fn guests_get(
     if !user.is_admin() {
         filter.department_id = Some(user.department_id.clone().unwrap_or_default());
     }
-    let list = GuestList::load(&state, filter, paths::STAFF_GUESTS.to_string()).await?;
+    let list = GuestList::load(&state, filter, links::STAFF_GUESTS.to_string()).await?;
     render(&GuestsPage {
         ctx: with_user(ctx, &user),
         list,
@@ -109,7 +110,7 @@ struct GuestPage {
 
 impl GuestPage {
     fn error_for(&self, f: &str) -> Option<String> {
-        super::ctx::field_error(&self.errors, f)
+        crate::web::ctx::field_error(&self.errors, f)
     }
     fn day(&self, t: &i64) -> String {
         guests::last_day(*t)
@@ -134,11 +135,11 @@ impl GuestPage {
         matches!(self.guest.status.as_str(), "active" | "locked")
     }
     fn action(&self, template: &str) -> String {
-        paths::with(template, "guest", &self.guest.account_id)
+        links::with(template, "guest", &self.guest.account_id)
     }
     fn decide_action(&self, r: &ExtensionRequest) -> String {
-        paths::with(
-            paths::STAFF_EXTENSION_DECIDE,
+        links::with(
+            links::STAFF_EXTENSION_DECIDE,
             "request",
             &r.extension_request_id,
         )
@@ -201,7 +202,7 @@ async fn invalid(
 }
 
 fn back(guest: &Guest) -> Response {
-    Redirect::to(&paths::with(paths::STAFF_GUEST, "guest", &guest.account_id)).into_response()
+    Redirect::to(&links::with(links::STAFF_GUEST, "guest", &guest.account_id)).into_response()
 }
 
 fn event(user: &StaffUser, guest: &Guest, action: &'static str, detail: String) -> Event {
@@ -305,7 +306,7 @@ async fn revoke_post(
     session: Session,
     user: StaffUser,
     Path(guest): Path<String>,
-    Form(form): Form<super::channels::ReasonForm>,
+    Form(form): Form<crate::channels::pages::ReasonForm>,
 ) -> AppResult<Response> {
     let guest = staff_guest_scope(&state, &ctx, &user, &guest).await?;
     let why = match reason(&ctx, form.reason()) {
@@ -461,7 +462,7 @@ async fn end_sessions_post(
     session: Session,
     user: StaffUser,
     Path(guest): Path<String>,
-    Form(form): Form<super::channels::ReasonForm>,
+    Form(form): Form<crate::channels::pages::ReasonForm>,
 ) -> AppResult<Response> {
     let guest = staff_guest_scope(&state, &ctx, &user, &guest).await?;
     let why = match reason(&ctx, form.reason()) {
@@ -592,7 +593,7 @@ async fn decide_post(
             email,
             "mail-extension-decided-subject",
             vec![(key, args)],
-            Some((state.link(paths::GUEST_ACCOUNT), "mail-open-account")),
+            Some((state.link(links::GUEST_ACCOUNT), "mail-open-account")),
         )?;
         if let Err(e) = state.mailer.send(&mail).await {
             tracing::warn!(error = format!("{e:#}"), "decision mail not sent");

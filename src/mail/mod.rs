@@ -1,6 +1,8 @@
 //! Outgoing mail through lettre: `.eml` files in the outbox folder by default, or SMTP with
 //! rustls. Addresses are parsed, never pasted into headers, so CR/LF cannot add headers (E6).
 
+pub mod notice;
+
 use std::str::FromStr;
 
 use anyhow::Context;

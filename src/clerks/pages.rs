@@ -8,27 +8,28 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::ctx::{Ctx, render, render_invalid};
-use super::error::{AppError, AppResult};
-use super::guard::{AdminUser, StaffUser};
-use super::paths;
-use super::{AppState, Routes};
+use crate::accounts::logins;
+use crate::accounts::store::{self as accounts, ClerkRow, Department};
+use crate::app::AppState;
 use crate::audit::{self, Event, Outcome};
 use crate::clerks::{self, AddClerkError, Email, PersonName};
-use crate::db::accounts::{self, ClerkRow, Department};
-use crate::db::logins;
+use crate::links;
+use crate::web::Routes;
+use crate::web::ctx::{Ctx, render, render_invalid};
+use crate::web::error::{AppError, AppResult};
+use crate::web::guard::{AdminUser, StaffUser};
 
 pub fn router() -> Routes {
     Routes::new()
-        .route(paths::STAFF_HOME, get(home_get))
+        .route(links::STAFF_HOME, get(home_get))
         .route(
-            paths::STAFF_DEPARTMENTS,
+            links::STAFF_DEPARTMENTS,
             get(departments_get).post(departments_post),
         )
-        .route(paths::STAFF_CLERKS, get(clerks_get).post(clerks_post))
-        .route(paths::STAFF_CLERK_DISABLE, post(clerk_disable_post))
-        .route(paths::STAFF_CLERK_ENABLE, post(clerk_enable_post))
-        .route(paths::STAFF_CLERK_RESEND, post(clerk_resend_post))
+        .route(links::STAFF_CLERKS, get(clerks_get).post(clerks_post))
+        .route(links::STAFF_CLERK_DISABLE, post(clerk_disable_post))
+        .route(links::STAFF_CLERK_ENABLE, post(clerk_enable_post))
+        .route(links::STAFF_CLERK_RESEND, post(clerk_resend_post))
 }
 
 fn with_user(mut ctx: Ctx, user: &StaffUser) -> Ctx {
@@ -45,7 +46,7 @@ struct HomePage {
     /// Extension requests from guests this clerk sponsors, still unanswered.
     requests: Vec<(String, String, String)>,
     /// Guests this clerk sponsors whose access ends within a week.
-    expiring: Vec<crate::db::guests::Guest>,
+    expiring: Vec<crate::guests::store::Guest>,
 }
 
 impl HomePage {
@@ -69,7 +70,7 @@ async fn home_get(State(state): State<AppState>, ctx: Ctx, user: StaffUser) -> A
     .bind(&user.account_id)
     .fetch_all(&state.db.pool)
     .await?;
-    let expiring = crate::db::guests::expiring_for_sponsor(
+    let expiring = crate::guests::store::expiring_for_sponsor(
         &state.db,
         &user.account_id,
         state.now() + 7 * 86_400,
@@ -153,7 +154,7 @@ async fn departments_post(
         }
     };
     match outcome {
-        Ok(()) => Ok(Redirect::to(paths::STAFF_DEPARTMENTS).into_response()),
+        Ok(()) => Ok(Redirect::to(links::STAFF_DEPARTMENTS).into_response()),
         Err(key) => {
             let error = Some(ctx.t(key));
             render_invalid(&DepartmentsPage {
@@ -180,7 +181,7 @@ struct ClerksPage {
 
 impl ClerksPage {
     fn error_for(&self, field: &str) -> Option<String> {
-        super::ctx::field_error(&self.errors, field)
+        crate::web::ctx::field_error(&self.errors, field)
     }
     fn status_label(&self, status: &str) -> String {
         self.ctx.t(&format!("status-{status}"))
@@ -275,7 +276,7 @@ async fn clerks_post(
                     }
                 };
                 session.insert("notice", notice).await?;
-                return Ok(Redirect::to(paths::STAFF_CLERKS).into_response());
+                return Ok(Redirect::to(links::STAFF_CLERKS).into_response());
             }
             Err(AddClerkError::EmailTaken) => {
                 errors.push(("email".into(), ctx.t("form-email-taken")))
@@ -337,7 +338,7 @@ async fn clerk_status_change(
         // Their sessions end now (C5); the guard would refuse them anyway.
         logins::end_all(&mut tx, id, None, "account_disabled", now).await?;
         // A setup link must not outlive the decision either (A7); re-enabling needs a new one.
-        crate::db::guests::revoke_invitations(&mut tx, id, now).await?;
+        crate::guests::store::revoke_invitations(&mut tx, id, now).await?;
     }
     audit::record(
         &mut tx,
@@ -357,7 +358,7 @@ async fn clerk_disable_post(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     clerk_status_change(&state, &ctx, &user, &id, "disabled").await?;
-    Ok(Redirect::to(paths::STAFF_CLERKS).into_response())
+    Ok(Redirect::to(links::STAFF_CLERKS).into_response())
 }
 
 async fn clerk_enable_post(
@@ -367,7 +368,7 @@ async fn clerk_enable_post(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     clerk_status_change(&state, &ctx, &user, &id, "active").await?;
-    Ok(Redirect::to(paths::STAFF_CLERKS).into_response())
+    Ok(Redirect::to(links::STAFF_CLERKS).into_response())
 }
 
 async fn clerk_resend_post(
@@ -382,7 +383,7 @@ async fn clerk_resend_post(
         return Err(AppError::NotFound);
     };
     if clerk.status != "invited" {
-        return Ok(Redirect::to(paths::STAFF_CLERKS).into_response());
+        return Ok(Redirect::to(links::STAFF_CLERKS).into_response());
     }
     let link = clerks::issue_link(
         &mut tx,
@@ -400,5 +401,5 @@ async fn clerk_resend_post(
         Err(_) => "clerks-added-mail-failed",
     };
     session.insert("notice", notice).await?;
-    Ok(Redirect::to(paths::STAFF_CLERKS).into_response())
+    Ok(Redirect::to(links::STAFF_CLERKS).into_response())
 }

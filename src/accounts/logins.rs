@@ -3,8 +3,8 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{Db, new_id};
 use crate::clock::Timestamp;
+use crate::db::{Db, new_id};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct LoginRow {

@@ -1,18 +1,20 @@
 //! Clerk administration shared by the command line and the staff console: adding clerks,
 //! issuing their one-time setup links, and the first-admin link printed at start.
 
+pub mod pages;
+
 use askama::Template;
 use lettre::Address;
 use sqlx::AnyConnection;
 
+use crate::accounts::store::{self as accounts, NewClerk};
+use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome, Source};
 use crate::auth::token::LinkToken;
-use crate::db::accounts::{self, NewClerk};
-use crate::db::invitations::{self, NewInvitation};
+use crate::enrolment::store::{self as invitations, NewInvitation};
+use crate::i18n::Lang;
+use crate::links;
 use crate::mail::Mail;
-use crate::web::AppState;
-use crate::web::i18n::Lang;
-use crate::web::paths;
 
 pub const NAME_MAX: usize = 100;
 
@@ -49,7 +51,7 @@ impl Email {
         if s.is_empty() {
             return Err("form-required");
         }
-        if s.chars().count() > crate::web::signin::EMAIL_MAX {
+        if s.chars().count() > crate::accounts::pages::EMAIL_MAX {
             return Err("form-too-long");
         }
         s.parse::<Address>().map_err(|_| "form-email-invalid")?;
@@ -90,7 +92,7 @@ pub async fn issue_link(
     let mut ev = Event::new(actor.clone(), "invitation.issued", Outcome::Success).detail(purpose);
     ev.target = Some(account_id.unwrap_or(&id).to_string());
     audit::record(conn, now, source, &ev).await?;
-    Ok(state.link(&paths::setup(token.as_str())))
+    Ok(state.link(&links::setup(token.as_str())))
 }
 
 pub struct AddedClerk {

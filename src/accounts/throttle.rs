@@ -6,11 +6,11 @@
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
-use super::Db;
 use crate::auth::policy::{
     ADDRESS_FAILURES_PER_SLOWDOWN, NAME_FAILURES_PER_SLOWDOWN, THROTTLE_MEMORY_SECS, slow_down,
 };
 use crate::clock::Timestamp;
+use crate::db::Db;
 
 /// The two counters one sign-in attempt touches.
 pub struct Keys {

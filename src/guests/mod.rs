@@ -1,21 +1,24 @@
 //! The guest lifecycle: issue, enrol (see `web::setup`), extend, revoke, reset, expire, remind.
 //! Every change commits together with its audit record.
 
+pub mod pages;
+pub mod store;
+
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
+use crate::accounts::logins;
+use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome, Source};
 use crate::auth::token::LinkToken;
 use crate::auth::totp::SecretBox;
+use crate::channels::store::Channel;
 use crate::clock::Timestamp;
-use crate::db::channels::Channel;
-use crate::db::guests::{self, Guest, NewGuest};
-use crate::db::invitations::{self, NewInvitation};
-use crate::db::logins;
-use crate::notice::Notice;
-use crate::web::AppState;
-use crate::web::i18n::Lang;
+use crate::enrolment::store::{self as invitations, NewInvitation};
+use crate::guests::store::{self as guests, Guest, NewGuest};
+use crate::i18n::Lang;
+use crate::mail::notice::Notice;
 
 pub const KINDS: [&str; 5] = ["hospital", "school", "resident", "business", "other"];
 pub const PERMISSIONS: [&str; 3] = ["read", "post", "post_files"];
@@ -97,7 +100,7 @@ pub fn recovery_codes(secrets: &SecretBox) -> (Vec<String>, Vec<String>) {
 
 /// What is stored of a recovery code (B9): HMAC-SHA-256, with a key outside the database, of
 /// its plain digest. Rows from before keyed hashing hold that plain digest and are sealed the
-/// same way at start (`db::guests::seal_legacy_recovery_codes`).
+/// same way at start (`guests::store::seal_legacy_recovery_codes`).
 pub fn seal_recovery_code(secrets: &SecretBox, typed: &str) -> String {
     secrets.recovery_hash(&hash_recovery_code(typed))
 }

@@ -3,8 +3,8 @@
 
 use askama::Template;
 
+use crate::i18n::Lang;
 use crate::mail::Mail;
-use crate::web::i18n::Lang;
 
 pub type Args = Vec<(&'static str, String)>;
 

@@ -8,36 +8,38 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::ctx::{Ctx, render, render_invalid};
-use super::error::{AppError, AppResult};
-use super::guard::GuestUser;
-use super::paths;
-use super::{AppState, Routes};
+use crate::accounts::logins;
+use crate::accounts::store as accounts;
+use crate::accounts::store::Factor;
+use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::auth::password::{self, GUEST_MIN_CHARS, PasswordProblem};
 use crate::auth::totp;
-use crate::db::accounts::Factor;
-use crate::db::guests::{self, ExtensionRequest, Guest};
-use crate::db::messages::{self, Message};
-use crate::db::{accounts, logins};
 use crate::guests::REASON_MAX;
+use crate::guests::store::{self as guests, ExtensionRequest, Guest};
+use crate::links;
+use crate::messages::store::{self as messages, Message};
+use crate::web::Routes;
+use crate::web::ctx::{Ctx, render, render_invalid};
+use crate::web::error::{AppError, AppResult};
+use crate::web::guard::GuestUser;
 
 pub fn router() -> Routes {
     Routes::new()
-        .route(paths::GUEST_HOME, get(home_get))
-        .route(paths::GUEST_CHANNEL, get(channel_get))
-        .route(paths::GUEST_CHANNEL_MESSAGES, post(message_post))
-        .route(paths::GUEST_ACCOUNT, get(account_get))
-        .route(paths::GUEST_ACCOUNT_EXTENSION, post(extension_post))
-        .route(paths::GUEST_ACCOUNT_END_OTHERS, post(end_others_post))
-        .route(paths::GUEST_ACCOUNT_PASSWORD, post(password_post))
-        .route(paths::GUEST_ACCOUNT_CLOSE, post(close_post))
+        .route(links::GUEST_HOME, get(home_get))
+        .route(links::GUEST_CHANNEL, get(channel_get))
+        .route(links::GUEST_CHANNEL_MESSAGES, post(message_post))
+        .route(links::GUEST_ACCOUNT, get(account_get))
+        .route(links::GUEST_ACCOUNT_EXTENSION, post(extension_post))
+        .route(links::GUEST_ACCOUNT_END_OTHERS, post(end_others_post))
+        .route(links::GUEST_ACCOUNT_PASSWORD, post(password_post))
+        .route(links::GUEST_ACCOUNT_CLOSE, post(close_post))
         .route(
-            paths::GUEST_ACCOUNT_AUTHENTICATOR,
+            links::GUEST_ACCOUNT_AUTHENTICATOR,
             get(authenticator_get).post(authenticator_post),
         )
         .route(
-            paths::GUEST_ACCOUNT_AUTHENTICATOR_CONFIRM,
+            links::GUEST_ACCOUNT_AUTHENTICATOR_CONFIRM,
             post(authenticator_confirm_post),
         )
 }
@@ -49,8 +51,8 @@ fn with_guest(mut ctx: Ctx, user: &GuestUser) -> Ctx {
 }
 
 async fn home_get(user: GuestUser) -> Response {
-    Redirect::to(&paths::with(
-        paths::GUEST_CHANNEL,
+    Redirect::to(&links::with(
+        links::GUEST_CHANNEL,
         "channel",
         &user.guest.channel_id,
     ))
@@ -110,7 +112,7 @@ async fn channel_page(
     error: Option<String>,
 ) -> AppResult<ChannelPage> {
     let mut conn = state.db.pool.acquire().await?;
-    let ch = crate::db::channels::get(&mut conn, &user.guest.channel_id)
+    let ch = crate::channels::store::get(&mut conn, &user.guest.channel_id)
         .await?
         .ok_or(AppError::NotFound)?;
     drop(conn);
@@ -157,7 +159,7 @@ async fn message_post(
         audit::record_alone(&state.db, now, &ctx.source, &ev).await?;
         return Err(AppError::Forbidden);
     }
-    let body = match crate::web::channels::text_field(&form.body, MESSAGE_MAX, true) {
+    let body = match crate::channels::pages::text_field(&form.body, MESSAGE_MAX, true) {
         Ok(b) => b,
         Err(key) => {
             let error = Some(ctx.t(key));
@@ -174,7 +176,7 @@ async fn message_post(
     tx.commit().await?;
     Ok(Redirect::to(&format!(
         "{}#latest",
-        paths::with(paths::GUEST_CHANNEL, "channel", &channel)
+        links::with(links::GUEST_CHANNEL, "channel", &channel)
     ))
     .into_response())
 }
@@ -207,7 +209,7 @@ struct AccountPage {
 
 impl AccountPage {
     fn error_for(&self, field: &str) -> Option<String> {
-        super::ctx::field_error(&self.errors, field)
+        crate::web::ctx::field_error(&self.errors, field)
     }
     fn day(&self, t: &i64) -> String {
         crate::guests::last_day(*t)
@@ -269,7 +271,7 @@ async fn extension_post(
     Form(form): Form<ExtensionForm>,
 ) -> AppResult<Response> {
     let message = form.message.trim().to_string();
-    let problem = crate::web::channels::text_field(&message, REASON_MAX, true).err();
+    let problem = crate::channels::pages::text_field(&message, REASON_MAX, true).err();
     if let Some(key) = problem {
         let errors = vec![("message".to_string(), ctx.t(key))];
         let shown: String = message.chars().take(REASON_MAX * 2).collect();
@@ -291,7 +293,7 @@ async fn extension_post(
         session
             .insert("notice", "account-extension-pending")
             .await?;
-        return Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response());
+        return Ok(Redirect::to(links::GUEST_ACCOUNT).into_response());
     }
     let rid = guests::insert_request(&mut tx, &g.account_id, &message, now).await?;
     let ev = Event::new(user.actor(), "guest.extension_requested", Outcome::Success)
@@ -314,7 +316,7 @@ async fn extension_post(
             ],
         )],
         Some((
-            state.link(&paths::with(paths::STAFF_GUEST, "guest", &g.account_id)),
+            state.link(&links::with(links::STAFF_GUEST, "guest", &g.account_id)),
             "mail-open-extend",
         )),
     )?;
@@ -322,7 +324,7 @@ async fn extension_post(
         tracing::warn!(error = format!("{e:#}"), "extension request mail not sent");
     }
     session.insert("notice", "account-extension-sent").await?;
-    Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response())
+    Ok(Redirect::to(links::GUEST_ACCOUNT).into_response())
 }
 
 async fn end_others_post(
@@ -344,7 +346,7 @@ async fn end_others_post(
     .await?;
     tx.commit().await?;
     session.insert("notice", "account-others-ended").await?;
-    Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response())
+    Ok(Redirect::to(links::GUEST_ACCOUNT).into_response())
 }
 
 /// Ends the guest's other sessions and records `action` with how many ended, in the caller's
@@ -434,7 +436,8 @@ async fn factors_ok(
         None
     };
     if let Some(factor) = failed {
-        let lockout = super::signin::count_failure(&mut tx, account_id, factor, now).await?;
+        let lockout =
+            crate::accounts::pages::count_failure(&mut tx, account_id, factor, now).await?;
         if let Some(detail) = lockout {
             audit::record(
                 &mut tx,
@@ -521,7 +524,7 @@ async fn password_post(
     tx.commit().await?;
     session.cycle_id().await?;
     session.insert("notice", "account-password-changed").await?;
-    Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response())
+    Ok(Redirect::to(links::GUEST_ACCOUNT).into_response())
 }
 
 #[derive(Deserialize)]
@@ -557,7 +560,7 @@ async fn close_post(
     .await?;
     tx.commit().await?;
     session.flush().await?;
-    Ok(Redirect::to(paths::GUEST_SIGN_IN).into_response())
+    Ok(Redirect::to(links::GUEST_SIGN_IN).into_response())
 }
 
 const REENROL_KEY: &str = "reenrol";
@@ -607,7 +610,7 @@ async fn authenticator_post(
     let secret = totp::generate_secret();
     let sealed = totp::seal_for_session(&state.secrets, REENROL_SCOPE, &secret)?;
     session.insert(REENROL_KEY, sealed).await?;
-    Ok(Redirect::to(paths::GUEST_ACCOUNT_AUTHENTICATOR).into_response())
+    Ok(Redirect::to(links::GUEST_ACCOUNT_AUTHENTICATOR).into_response())
 }
 
 async fn reenrol_secret(state: &AppState, session: &Session) -> AppResult<Option<Vec<u8>>> {
@@ -628,14 +631,14 @@ async fn authenticator_get(
     user: GuestUser,
 ) -> AppResult<Response> {
     let Some(secret) = reenrol_secret(&state, &session).await? else {
-        return Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response());
+        return Ok(Redirect::to(links::GUEST_ACCOUNT).into_response());
     };
     let ctx = with_guest(ctx, &user);
-    super::setup::authenticator_page(
+    crate::enrolment::pages::authenticator_page(
         ctx,
         &secret,
         &user.guest.sign_in_name,
-        paths::GUEST_ACCOUNT_AUTHENTICATOR_CONFIRM,
+        links::GUEST_ACCOUNT_AUTHENTICATOR_CONFIRM,
         None,
     )
 }
@@ -655,17 +658,17 @@ async fn authenticator_confirm_post(
     Form(form): Form<ConfirmForm>,
 ) -> AppResult<Response> {
     let Some(secret) = reenrol_secret(&state, &session).await? else {
-        return Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response());
+        return Ok(Redirect::to(links::GUEST_ACCOUNT).into_response());
     };
     let now = state.now();
     let Some(step) = totp::matching_step(&secret, &form.code, now)? else {
         let error = Some(ctx.t("setup-code-wrong"));
         let ctx = with_guest(ctx, &user);
-        return super::setup::authenticator_page(
+        return crate::enrolment::pages::authenticator_page(
             ctx,
             &secret,
             &user.guest.sign_in_name,
-            paths::GUEST_ACCOUNT_AUTHENTICATOR_CONFIRM,
+            links::GUEST_ACCOUNT_AUTHENTICATOR_CONFIRM,
             error,
         );
     };
@@ -692,5 +695,5 @@ async fn authenticator_confirm_post(
     session
         .insert("notice", "account-authenticator-changed")
         .await?;
-    Ok(Redirect::to(paths::GUEST_ACCOUNT).into_response())
+    Ok(Redirect::to(links::GUEST_ACCOUNT).into_response())
 }

@@ -2,8 +2,8 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{Db, new_id};
 use crate::clock::Timestamp;
+use crate::db::{Db, new_id};
 
 const ACCOUNT_COLUMNS: &str = "account_id, kind, email, name, status, password_hash, totp_secret, \
      totp_last_step, totp_failures, totp_locked_until, password_failures, password_locked_until, \

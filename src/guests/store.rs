@@ -2,8 +2,8 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{Db, new_id};
 use crate::clock::Timestamp;
+use crate::db::{Db, new_id};
 
 const COLUMNS: &str = "a.account_id, g.sign_in_name, a.name, a.status, g.channel_id, \
      ch.name as channel_name, ch.department_id, d.name as department_name, g.organisation, \

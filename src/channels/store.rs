@@ -2,8 +2,8 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{Db, new_id};
 use crate::clock::Timestamp;
+use crate::db::{Db, new_id};
 
 const COLUMNS: &str = "c.channel_id, c.department_id, d.name as department_name, c.name, c.purpose, \
      c.ends_at, c.status, c.created_at, c.archived_at, \

@@ -15,27 +15,28 @@ use qrcode::render::svg;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use super::ctx::{CSRF_KEY, Ctx, new_csrf_token};
-use super::error::{AppError, AppResult};
-use super::guard::{LOGIN_KEY, PENDING_KEY};
-use super::paths;
-use super::{AppState, Routes};
+use crate::accounts::logins;
+use crate::accounts::store::{self as accounts, NewClerk};
+use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::auth::password::{self, CLERK_MIN_CHARS, GUEST_MIN_CHARS, PasswordProblem};
 use crate::auth::token::LinkToken;
 use crate::auth::totp;
 use crate::clerks::{Email, PersonName};
-use crate::db::accounts::{self, NewClerk};
-use crate::db::guests::{self, Guest};
-use crate::db::invitations::{self, Invitation};
-use crate::db::logins;
+use crate::enrolment::store::{self as invitations, Invitation};
+use crate::guests::store::{self as guests, Guest};
+use crate::links;
+use crate::web::Routes;
+use crate::web::ctx::{CSRF_KEY, Ctx, new_csrf_token};
+use crate::web::error::{AppError, AppResult};
+use crate::web::guard::{LOGIN_KEY, PENDING_KEY};
 
 pub fn router() -> Routes {
     Routes::new()
-        .route(paths::SETUP_APP, get(app_get).post(app_post))
-        .route(paths::SETUP_RECOVERY, get(recovery_get))
-        .route(paths::SETUP, get(link_get).post(link_post))
-        .route(paths::INVITE, get(link_get).post(link_post))
+        .route(links::SETUP_APP, get(app_get).post(app_post))
+        .route(links::SETUP_RECOVERY, get(recovery_get))
+        .route(links::SETUP, get(link_get).post(link_post))
+        .route(links::INVITE, get(link_get).post(link_post))
 }
 
 const ENROL_KEY: &str = "enrol";
@@ -77,7 +78,7 @@ impl SetupPage {
     }
 
     fn error_for(&self, field: &str) -> Option<String> {
-        super::ctx::field_error(&self.errors, field)
+        crate::web::ctx::field_error(&self.errors, field)
     }
 }
 
@@ -205,7 +206,7 @@ async fn usable_link(state: &AppState, token: &str) -> AppResult<Option<Usable>>
 
 /// What the person types to sign in: a clerk's address, or a guest's sign-in name (D7: a
 /// guest account's own `email` column is an internal key).
-fn sign_in_name(account_email: &str, guest: Option<&crate::db::guests::Guest>) -> String {
+fn sign_in_name(account_email: &str, guest: Option<&crate::guests::store::Guest>) -> String {
     guest
         .map(|g| g.sign_in_name.clone())
         .unwrap_or_else(|| account_email.to_string())
@@ -345,7 +346,7 @@ async fn link_post(
         sealed_secret: totp::seal_for_session(&state.secrets, ENROL_SCOPE, &secret)?,
     };
     session.insert(ENROL_KEY, &enrolment).await?;
-    Ok(no_referrer(Redirect::to(paths::SETUP_APP).into_response()))
+    Ok(no_referrer(Redirect::to(links::SETUP_APP).into_response()))
 }
 
 fn app_page(
@@ -355,7 +356,7 @@ fn app_page(
     error: Option<String>,
 ) -> AppResult<Response> {
     let secret = totp::open_from_session(&state.secrets, ENROL_SCOPE, &e.sealed_secret)?;
-    authenticator_page(ctx, &secret, &e.email, paths::SETUP_APP, error)
+    authenticator_page(ctx, &secret, &e.email, links::SETUP_APP, error)
 }
 
 /// The page that shows a new authenticator secret (QR code, key, `otpauth://` link) and asks
@@ -539,10 +540,10 @@ async fn app_post(
             totp::seal_for_session(&state.secrets, RECOVERY_SCOPE, codes.join(" ").as_bytes())?;
         session.insert(RECOVERY_KEY, sealed).await?;
         return Ok(no_referrer(
-            Redirect::to(paths::SETUP_RECOVERY).into_response(),
+            Redirect::to(links::SETUP_RECOVERY).into_response(),
         ));
     }
-    Ok(no_referrer(Redirect::to(paths::STAFF_HOME).into_response()))
+    Ok(no_referrer(Redirect::to(links::STAFF_HOME).into_response()))
 }
 
 const RECOVERY_KEY: &str = "recovery_codes";
@@ -561,7 +562,7 @@ async fn recovery_get(
     session: Session,
 ) -> AppResult<Response> {
     let Some(sealed) = session.remove::<String>(RECOVERY_KEY).await? else {
-        return Ok(Redirect::to(paths::GUEST_HOME).into_response());
+        return Ok(Redirect::to(links::GUEST_HOME).into_response());
     };
     let opened = totp::open_from_session(&state.secrets, RECOVERY_SCOPE, &sealed)?;
     let codes = String::from_utf8_lossy(&opened)

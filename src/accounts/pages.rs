@@ -8,49 +8,51 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::ctx::{CSRF_KEY, Ctx, new_csrf_token, render, render_invalid};
-use super::error::{AppError, AppResult};
-use super::guard::{LOGIN_KEY, PENDING_KEY, Pending};
-use super::paths;
-use super::{AppState, Routes};
+use crate::accounts::store::{self as accounts, Factor};
+use crate::accounts::{logins, throttle};
+use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::auth::policy::{self, AfterFailure, TOTP_HARD_LIMIT, TOTP_PENDING_SECS};
 use crate::auth::{password, totp};
-use crate::db::accounts::{self, Factor};
-use crate::db::{guests, logins, throttle};
+use crate::guests::store as guests;
+use crate::links;
+use crate::web::Routes;
+use crate::web::ctx::{CSRF_KEY, Ctx, new_csrf_token, render, render_invalid};
+use crate::web::error::{AppError, AppResult};
+use crate::web::guard::{LOGIN_KEY, PENDING_KEY, Pending};
 
 pub fn router() -> Routes {
     Routes::new()
         .route(
-            paths::STAFF_SIGN_IN,
+            links::STAFF_SIGN_IN,
             get(|c, s| sign_in_get(c, s, Audience::Staff))
                 .post(|st, c, s, f| sign_in_post(st, c, s, f, Audience::Staff)),
         )
         .route(
-            paths::STAFF_SIGN_IN_CODE,
+            links::STAFF_SIGN_IN_CODE,
             get(|st, c, s| code_get(st, c, s, Audience::Staff))
                 .post(|st, c, s, f| code_post(st, c, s, f, Audience::Staff)),
         )
         .route(
-            paths::STAFF_SIGN_OUT,
+            links::STAFF_SIGN_OUT,
             post(|st, c, s| sign_out_post(st, c, s, Audience::Staff)),
         )
         .route(
-            paths::GUEST_SIGN_IN,
+            links::GUEST_SIGN_IN,
             get(|c, s| sign_in_get(c, s, Audience::Guest))
                 .post(|st, c, s, f| sign_in_post(st, c, s, f, Audience::Guest)),
         )
         .route(
-            paths::GUEST_SIGN_IN_CHOOSE,
+            links::GUEST_SIGN_IN_CHOOSE,
             get(choose_get).post(choose_post),
         )
         .route(
-            paths::GUEST_SIGN_IN_CODE,
+            links::GUEST_SIGN_IN_CODE,
             get(|st, c, s| code_get(st, c, s, Audience::Guest))
                 .post(|st, c, s, f| code_post(st, c, s, f, Audience::Guest)),
         )
         .route(
-            paths::GUEST_SIGN_OUT,
+            links::GUEST_SIGN_OUT,
             post(|st, c, s| sign_out_post(st, c, s, Audience::Guest)),
         )
 }
@@ -71,14 +73,14 @@ impl Audience {
     }
     pub fn sign_in(self) -> &'static str {
         match self {
-            Audience::Staff => paths::STAFF_SIGN_IN,
-            Audience::Guest => paths::GUEST_SIGN_IN,
+            Audience::Staff => links::STAFF_SIGN_IN,
+            Audience::Guest => links::GUEST_SIGN_IN,
         }
     }
     pub fn code(self) -> &'static str {
         match self {
-            Audience::Staff => paths::STAFF_SIGN_IN_CODE,
-            Audience::Guest => paths::GUEST_SIGN_IN_CODE,
+            Audience::Staff => links::STAFF_SIGN_IN_CODE,
+            Audience::Guest => links::GUEST_SIGN_IN_CODE,
         }
     }
     pub fn is_staff(self) -> bool {
@@ -86,8 +88,8 @@ impl Audience {
     }
     pub fn home(self) -> &'static str {
         match self {
-            Audience::Staff => paths::STAFF_HOME,
-            Audience::Guest => paths::GUEST_HOME,
+            Audience::Staff => links::STAFF_HOME,
+            Audience::Guest => links::GUEST_HOME,
         }
     }
     fn actor(self, id: String) -> Actor {
@@ -344,7 +346,7 @@ async fn sign_in_post(
             },
         )
         .await?;
-    Ok(Redirect::to(paths::GUEST_SIGN_IN_CHOOSE).into_response())
+    Ok(Redirect::to(links::GUEST_SIGN_IN_CHOOSE).into_response())
 }
 
 /// Guest accounts that one name and password opened, while the person picks a channel (D7).
@@ -375,7 +377,7 @@ async fn choose_get(
     session: Session,
 ) -> AppResult<Response> {
     let Some(c) = choice(&state, &session).await? else {
-        return Ok(Redirect::to(paths::GUEST_SIGN_IN).into_response());
+        return Ok(Redirect::to(links::GUEST_SIGN_IN).into_response());
     };
     let mut channels = vec![];
     let mut conn = state.db.pool.acquire().await?;
@@ -398,7 +400,7 @@ async fn choose_post(
     Form(form): Form<ChooseForm>,
 ) -> AppResult<Response> {
     let Some(c) = choice(&state, &session).await? else {
-        return Ok(Redirect::to(paths::GUEST_SIGN_IN).into_response());
+        return Ok(Redirect::to(links::GUEST_SIGN_IN).into_response());
     };
     // Only an account the password opened can be chosen (D4: never from the form alone).
     if !c.account_ids.contains(&form.account) {
@@ -414,7 +416,7 @@ async fn choose_post(
             },
         )
         .await?;
-    Ok(Redirect::to(paths::GUEST_SIGN_IN_CODE).into_response())
+    Ok(Redirect::to(links::GUEST_SIGN_IN_CODE).into_response())
 }
 
 /// A guest may sign in only before their expiry and while their channel is open — whether or
@@ -727,7 +729,7 @@ async fn notify_failures(state: &AppState, account: &accounts::Account) {
         "mail-failures-subject",
         vec![(
             "mail-failures-body",
-            vec![("time", crate::web::i18n::Lang::Ja.datetime(state.now()))],
+            vec![("time", crate::i18n::Lang::Ja.datetime(state.now()))],
         )],
         None,
     );
@@ -755,7 +757,7 @@ async fn notify_recovery_code_used(state: &AppState, account: &accounts::Account
         vec![(
             "mail-recovery-used-body",
             vec![
-                ("time", crate::web::i18n::Lang::Ja.datetime(state.now())),
+                ("time", crate::i18n::Lang::Ja.datetime(state.now())),
                 ("left", left.to_string()),
             ],
         )],

@@ -1,0 +1,54 @@
+//! The application's state: the database, configuration, clock, mailer and keys that every
+//! operation, page and command-line task is given.
+
+use std::sync::Arc;
+
+use crate::accounts::limit::RateLimiter;
+use crate::auth::totp::SecretBox;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::mail::Mailer;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub config: Config,
+    pub clock: SharedClock,
+    pub mailer: Mailer,
+    pub secrets: SecretBox,
+    pub limiter: RateLimiter,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, config: Config, clock: SharedClock, mailer: Mailer) -> Self {
+        let secrets = SecretBox::new(config.totp_key.expose());
+        let limiter = RateLimiter::new(config.sign_in_rate_per_minute);
+        Self(Arc::new(Inner {
+            db,
+            config,
+            clock,
+            mailer,
+            secrets,
+            limiter,
+        }))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// A link people open, always built from the configured public URL (A6).
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{}", self.config.public_url, path)
+    }
+}

@@ -1,0 +1,4 @@
+//! Project channels: create, edit, archive.
+
+pub mod pages;
+pub mod store;

@@ -1,0 +1,3 @@
+//! Messages posted in a channel.
+
+pub mod store;
