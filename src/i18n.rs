@@ -183,10 +183,10 @@ mod tests {
     fn every_key_built_at_run_time_exists() {
         let ja = keys(include_str!("locales/ja/main.ftl"));
         let mut built = vec![];
-        for k in crate::guests::KINDS {
+        for k in crate::guests::Kind::ALL {
             built.push(format!("kind-{k}"));
         }
-        for p in crate::guests::PERMISSIONS {
+        for p in crate::guests::Permission::ALL {
             built.push(format!("permission-{p}"));
         }
         for s in [

@@ -19,6 +19,7 @@ pub mod mail;
 pub mod messages;
 pub mod server;
 pub mod text;
+pub mod vocab;
 pub mod web;
 
 pub use server::{Application, Overrides, open_state, shutdown_signal};

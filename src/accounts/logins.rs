@@ -1,6 +1,8 @@
 //! Completed sign-ins. The cookie session only names a login; every request re-reads the login
 //! and its account (status, idle and absolute limits), so ending a login needs no cache flush.
 
+use crate::accounts::{Kind, Status};
+use crate::clerks::Role;
 use sqlx::{AnyConnection, FromRow};
 
 use crate::clock::Timestamp;
@@ -12,11 +14,11 @@ pub struct LoginRow {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub account_id: String,
-    pub kind: String,
+    pub kind: Kind,
     pub name: String,
     pub email: String,
-    pub status: String,
-    pub role: Option<String>,
+    pub status: Status,
+    pub role: Option<Role>,
     pub department_id: Option<String>,
     pub department_name: Option<String>,
 }

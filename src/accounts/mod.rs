@@ -5,3 +5,66 @@ pub mod logins;
 pub mod pages;
 pub mod store;
 pub mod throttle;
+
+use crate::vocab::text_enum;
+
+/// The live statuses (`Status::LIVE`) as an SQL list, for `concat!` into query text.
+#[macro_export]
+macro_rules! live_statuses {
+    () => {
+        "('invited', 'active', 'locked')"
+    };
+}
+
+text_enum!(
+    /// Who an account belongs to.
+    Kind, "account kind" { Clerk = "clerk", Guest = "guest" }
+);
+
+text_enum!(
+    /// Where an account is in its life. Clerks are invited, active, disabled or locked; guests
+    /// are invited, active or locked while live, then expired, revoked or closed for good.
+    Status, "account status" {
+        Invited = "invited",
+        Active = "active",
+        Locked = "locked",
+        Disabled = "disabled",
+        Expired = "expired",
+        Revoked = "revoked",
+        Closed = "closed",
+    }
+);
+
+impl Status {
+    /// The statuses of an account that still exists for its owner: it can be extended, reset,
+    /// revoked, and it counts as a channel's member.
+    pub const LIVE: [Status; 3] = [Status::Invited, Status::Active, Status::Locked];
+
+    /// `LIVE` as SQL, for queries over `account a`.
+    pub const LIVE_SQL: &'static str = concat!("a.status in ", live_statuses!());
+
+    pub fn is_live(self) -> bool {
+        Self::LIVE.contains(&self)
+    }
+
+    /// Whether a password may be tried: active, or locked (the password step then tells why).
+    pub fn may_try_sign_in(self) -> bool {
+        matches!(self, Status::Active | Status::Locked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status;
+
+    #[test]
+    fn the_live_sql_names_exactly_the_live_statuses() {
+        let named: Vec<&str> = Status::ALL
+            .iter()
+            .filter(|s| Status::LIVE_SQL.contains(&format!("'{}'", s.as_str())))
+            .map(|s| s.as_str())
+            .collect();
+        let live: Vec<&str> = Status::LIVE.iter().map(|s| s.as_str()).collect();
+        assert_eq!(named, live);
+    }
+}

@@ -65,10 +65,10 @@ pub enum Audience {
 }
 
 impl Audience {
-    pub fn kind(self) -> &'static str {
+    pub fn kind(self) -> crate::accounts::Kind {
         match self {
-            Audience::Staff => "clerk",
-            Audience::Guest => "guest",
+            Audience::Staff => crate::accounts::Kind::Clerk,
+            Audience::Guest => crate::accounts::Kind::Guest,
         }
     }
     pub fn sign_in(self) -> &'static str {
@@ -209,14 +209,14 @@ async fn sign_in_post(
     let candidates = match audience {
         Audience::Staff => accounts::by_email(&state.db, &email)
             .await?
-            .filter(|a| a.kind == "clerk")
+            .filter(|a| a.kind == crate::accounts::Kind::Clerk)
             .into_iter()
             .collect(),
         Audience::Guest => accounts::guests_by_sign_in_name(&state.db, &email).await?,
     };
     let mut usable = vec![];
     for a in &candidates {
-        if (a.status == "active" || a.status == "locked")
+        if a.status.may_try_sign_in()
             && (audience == Audience::Staff || guest_in_time(&state, &a.account_id).await?)
         {
             usable.push(a.clone());
@@ -422,17 +422,9 @@ async fn choose_post(
 /// A guest may sign in only before their expiry and while their channel is open — whether or
 /// not the sweeper has recorded the expiry yet (C5).
 async fn guest_in_time(state: &AppState, account_id: &str) -> AppResult<bool> {
-    let row: Option<(i64, String, i64)> = sqlx::query_as(
-        "select g.expires_at, c.status, c.ends_at from guest g \
-         join channel c on c.channel_id = g.channel_id where g.account_id = $1",
-    )
-    .bind(account_id)
-    .fetch_optional(&state.db.pool)
-    .await?;
-    let now = state.now();
-    Ok(row.is_some_and(|(expires_at, status, ends_at)| {
-        expires_at > now && status == "active" && ends_at > now
-    }))
+    let mut conn = state.db.pool.acquire().await?;
+    let guest = guests::get(&mut conn, account_id).await?;
+    Ok(guest.is_some_and(|g| g.access_open(state.now())))
 }
 
 /// The pending state, if it is still fresh.
@@ -489,8 +481,7 @@ async fn code_post(
     let mut conn = state.db.pool.acquire().await?;
     let account = accounts::by_id(&mut conn, &p.account_id).await?;
     drop(conn);
-    let Some(account) = account
-        .filter(|a| a.kind == audience.kind() && (a.status == "active" || a.status == "locked"))
+    let Some(account) = account.filter(|a| a.kind == audience.kind() && a.status.may_try_sign_in())
     else {
         session.remove::<Pending>(PENDING_KEY).await?;
         return Ok(Redirect::to(audience.sign_in()).into_response());
@@ -500,7 +491,7 @@ async fn code_post(
         session.remove::<Pending>(PENDING_KEY).await?;
         return Ok(Redirect::to(audience.sign_in()).into_response());
     }
-    if account.status == "locked" || account.totp_locked_until > now {
+    if account.status == crate::accounts::Status::Locked || account.totp_locked_until > now {
         audit::record_alone(
             &state.db,
             now,
@@ -508,7 +499,7 @@ async fn code_post(
             &Event::new(actor, "sign_in.totp", Outcome::Denied).detail("locked"),
         )
         .await?;
-        let error = Some(ctx.t(if account.status == "locked" {
+        let error = Some(ctx.t(if account.status == crate::accounts::Status::Locked {
             "signin-locked"
         } else {
             "signin-throttled"
@@ -517,7 +508,7 @@ async fn code_post(
             ctx,
             audience,
             error,
-            locked: account.status == "locked",
+            locked: account.status == crate::accounts::Status::Locked,
         });
     }
     // Each attempt is counted before its code is checked, so parallel attempts cannot exceed
@@ -708,7 +699,7 @@ async fn record_slowdown(
 /// Tells the owner that their account draws many failed sign-ins, so that someone guessing
 /// their password does not go unnoticed (B13). The account stays open to them.
 async fn notify_failures(state: &AppState, account: &accounts::Account) {
-    let (name, email) = if account.kind == "guest" {
+    let (name, email) = if account.kind == crate::accounts::Kind::Guest {
         let mut conn = match state.db.pool.acquire().await {
             Ok(c) => c,
             Err(_) => return,

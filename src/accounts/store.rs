@@ -2,6 +2,8 @@
 
 use sqlx::{AnyConnection, FromRow};
 
+use crate::accounts::{Kind, Status};
+use crate::clerks::Role;
 use crate::clock::Timestamp;
 use crate::db::{Db, new_id};
 
@@ -12,10 +14,10 @@ const ACCOUNT_COLUMNS: &str = "account_id, kind, email, name, status, password_h
 #[derive(Clone, Debug, FromRow)]
 pub struct Account {
     pub account_id: String,
-    pub kind: String,
+    pub kind: Kind,
     pub email: String,
     pub name: String,
-    pub status: String,
+    pub status: Status,
     pub password_hash: Option<String>,
     pub totp_secret: Option<Vec<u8>>,
     pub totp_last_step: Option<i64>,
@@ -31,8 +33,8 @@ pub struct ClerkRow {
     pub account_id: String,
     pub email: String,
     pub name: String,
-    pub status: String,
-    pub role: String,
+    pub status: Status,
+    pub role: Role,
     pub department_id: Option<String>,
     pub department_name: Option<String>,
     pub created_at: i64,

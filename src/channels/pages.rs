@@ -19,7 +19,7 @@ use crate::channels::store::{self as channels, Channel, NewChannel};
 use crate::clerks::{Email, PersonName};
 use crate::db::Tx;
 use crate::guests::store::{self as guest_db, Filter, Guest, Sort};
-use crate::guests::{self, GuestInput, KINDS, PERMISSIONS, REASON_MAX};
+use crate::guests::{self, GuestInput, Kind, Permission, REASON_MAX};
 use crate::links;
 use crate::web::Routes;
 use crate::web::ctx::{Ctx, render, render_invalid};
@@ -64,7 +64,7 @@ pub async fn staff_channel_scope(
     let channel = channels::get(&mut conn, channel_id).await?;
     drop(conn);
     match channel {
-        Some(c) if guests::may_manage(&user.role, user.department_id.as_deref(), &c) => Ok(c),
+        Some(c) if guests::may_manage(user.role, user.department_id.as_deref(), &c) => Ok(c),
         _ => {
             let mut ev =
                 Event::new(user.actor(), "authz.denied", Outcome::Denied).target(ctx.path.clone());
@@ -356,15 +356,15 @@ impl ChannelPage {
         self.form.permission == p || (self.form.permission.is_empty() && p == "post")
     }
     fn kinds(&self) -> Vec<(&'static str, String)> {
-        KINDS
+        Kind::ALL
             .iter()
-            .map(|k| (*k, self.ctx.t(&format!("kind-{k}"))))
+            .map(|k| (k.as_str(), self.ctx.t(&format!("kind-{k}"))))
             .collect()
     }
     fn permissions(&self) -> Vec<(&'static str, String)> {
-        PERMISSIONS
+        Permission::ALL
             .iter()
-            .map(|p| (*p, self.ctx.t(&format!("permission-{p}"))))
+            .map(|p| (p.as_str(), self.ctx.t(&format!("permission-{p}"))))
             .collect()
     }
     fn status_label(&self, g: &Guest) -> String {
@@ -512,7 +512,7 @@ async fn channel_edit_post(
     let mut form = form;
     form.department_id = channel.department_id.clone();
     let as_admin = StaffUser {
-        role: "admin".into(),
+        role: crate::clerks::Role::Admin,
         ..user.clone()
     };
     if let Some((name, purpose, _, ends_at)) =
@@ -712,9 +712,9 @@ async fn revoke_all_post(
 struct CheckedGuest {
     name: String,
     organisation: String,
-    kind: String,
+    kind: Kind,
     email: Option<String>,
-    permission: String,
+    permission: Permission,
     expires_at: i64,
 }
 
@@ -723,9 +723,9 @@ impl CheckedGuest {
         GuestInput {
             name: &self.name,
             organisation: &self.organisation,
-            kind: &self.kind,
+            kind: self.kind,
             email: self.email.as_deref(),
-            permission: &self.permission,
+            permission: self.permission,
             expires_at: self.expires_at,
         }
     }
@@ -746,15 +746,11 @@ fn check_guest(
     let organisation = text_field(&form.organisation, guests::ORGANISATION_MAX, false)
         .map_err(|k| errors.push(("organisation".into(), ctx.t(k))))
         .ok();
-    let kind = KINDS
-        .contains(&form.kind.as_str())
-        .then(|| form.kind.clone());
+    let kind = form.kind.parse::<Kind>().ok();
     if kind.is_none() {
         errors.push(("kind".into(), ctx.t("form-choose")));
     }
-    let permission = PERMISSIONS
-        .contains(&form.permission.as_str())
-        .then(|| form.permission.clone());
+    let permission = form.permission.parse::<Permission>().ok();
     if permission.is_none() {
         errors.push(("permission".into(), ctx.t("form-choose")));
     }

@@ -2,13 +2,18 @@
 
 use sqlx::{AnyConnection, FromRow};
 
+use crate::channels::Status;
 use crate::clock::Timestamp;
 use crate::db::{Db, new_id};
 
-const COLUMNS: &str = "c.channel_id, c.department_id, d.name as department_name, c.name, c.purpose, \
+const COLUMNS: &str = concat!(
+    "c.channel_id, c.department_id, d.name as department_name, c.name, c.purpose, \
      c.ends_at, c.status, c.created_at, c.archived_at, \
      (select count(*) from guest g join account a on a.account_id = g.account_id \
-      where g.channel_id = c.channel_id and a.status in ('invited', 'active')) as live_guests";
+      where g.channel_id = c.channel_id and a.status in ",
+    crate::live_statuses!(),
+    ") as live_guests"
+);
 
 #[derive(Clone, Debug, FromRow)]
 pub struct Channel {
@@ -18,7 +23,7 @@ pub struct Channel {
     pub name: String,
     pub purpose: String,
     pub ends_at: i64,
-    pub status: String,
+    pub status: Status,
     pub created_at: i64,
     pub archived_at: Option<i64>,
     pub live_guests: i64,
@@ -26,7 +31,7 @@ pub struct Channel {
 
 impl Channel {
     pub fn is_active(&self) -> bool {
-        self.status == "active"
+        self.status == Status::Active
     }
 }
 

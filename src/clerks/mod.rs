@@ -228,3 +228,8 @@ pub async fn bootstrap_link(state: &AppState) -> anyhow::Result<Option<String>> 
     tx.commit().await?;
     Ok(Some(link))
 }
+
+crate::vocab::text_enum!(
+    /// What a clerk may do: an admin also manages departments and clerks and sees every channel.
+    Role, "role" { Admin = "admin", Clerk = "clerk" }
+);

@@ -183,10 +183,10 @@ impl ClerksPage {
     fn error_for(&self, field: &str) -> Option<String> {
         crate::web::ctx::field_error(&self.errors, field)
     }
-    fn status_label(&self, status: &str) -> String {
+    fn status_label(&self, status: &crate::accounts::Status) -> String {
         self.ctx.t(&format!("status-{status}"))
     }
-    fn role_label(&self, role: &str) -> String {
+    fn role_label(&self, role: &crate::clerks::Role) -> String {
         self.ctx.t(&format!("role-{role}"))
     }
 }
@@ -309,16 +309,20 @@ async fn clerk_status_change(
         return Err(AppError::NotFound);
     };
     let (action, allowed) = match to {
-        "disabled" => ("clerk.disable", clerk.status != "disabled"),
+        "disabled" => (
+            "clerk.disable",
+            clerk.status != crate::accounts::Status::Disabled,
+        ),
         _ => (
             "clerk.enable",
-            clerk.status == "disabled" || clerk.status == "locked",
+            clerk.status == crate::accounts::Status::Disabled
+                || clerk.status == crate::accounts::Status::Locked,
         ),
     };
     if !allowed {
         return Ok(());
     }
-    if to == "active" && clerk.status == "locked" {
+    if to == "active" && clerk.status == crate::accounts::Status::Locked {
         accounts::unlock(&mut tx, id).await?;
     } else {
         // An enabled clerk who never finished setup goes back to waiting for it.
@@ -382,7 +386,7 @@ async fn clerk_resend_post(
     let Some(clerk) = accounts::clerk(&mut tx, &id).await? else {
         return Err(AppError::NotFound);
     };
-    if clerk.status != "invited" {
+    if clerk.status != crate::accounts::Status::Invited {
         return Ok(Redirect::to(links::STAFF_CLERKS).into_response());
     }
     let link = clerks::issue_link(

@@ -141,16 +141,10 @@ async fn guest_still_allowed(
     g: &Guest,
     now: i64,
 ) -> AppResult<bool> {
-    let channel_active: Option<String> =
-        sqlx::query_scalar("select status from channel where channel_id = $1")
-            .bind(&g.channel_id)
-            .fetch_optional(&mut *conn)
-            .await?;
     let sponsor = accounts::by_id(conn, &g.sponsor_id).await?;
-    Ok(g.status == "invited"
-        && g.expires_at > now
-        && channel_active.as_deref() == Some("active")
-        && sponsor.is_some_and(|s| s.status == "active"))
+    Ok(g.status == crate::accounts::Status::Invited
+        && g.access_open(now)
+        && sponsor.is_some_and(|s| s.status == crate::accounts::Status::Active))
 }
 
 /// The link's invitation and the account it sets up — if all can still be used (re-checked at
@@ -177,12 +171,14 @@ async fn usable_link(state: &AppState, token: &str) -> AppResult<Option<Usable>>
         ("clerk_setup", Some(id)) => {
             let mut conn = state.db.pool.acquire().await?;
             let account = accounts::by_id(&mut conn, id).await?;
-            Ok(account.filter(|a| a.status == "invited").map(|a| Usable {
-                token,
-                inv,
-                account: Some(a),
-                guest: None,
-            }))
+            Ok(account
+                .filter(|a| a.status == crate::accounts::Status::Invited)
+                .map(|a| Usable {
+                    token,
+                    inv,
+                    account: Some(a),
+                    guest: None,
+                }))
         }
         ("guest", Some(id)) => {
             let mut conn = state.db.pool.acquire().await?;
@@ -474,7 +470,7 @@ async fn app_post(
         }
         ("clerk_setup", Some(id)) => {
             let account = accounts::by_id(&mut tx, id).await?;
-            if account.is_none_or(|a| a.status != "invited") {
+            if account.is_none_or(|a| a.status != crate::accounts::Status::Invited) {
                 drop(tx);
                 session.remove::<Enrolment>(ENROL_KEY).await?;
                 return invalid(ctx);

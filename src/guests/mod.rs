@@ -20,8 +20,27 @@ use crate::guests::store::{self as guests, Guest, NewGuest};
 use crate::i18n::Lang;
 use crate::mail::notice::Notice;
 
-pub const KINDS: [&str; 5] = ["hospital", "school", "resident", "business", "other"];
-pub const PERMISSIONS: [&str; 3] = ["read", "post", "post_files"];
+crate::vocab::text_enum!(
+    /// What kind of organisation or person a guest is.
+    Kind, "guest kind" {
+        Hospital = "hospital",
+        School = "school",
+        Resident = "resident",
+        Business = "business",
+        Other = "other",
+    }
+);
+
+crate::vocab::text_enum!(
+    /// What a guest may do in their channel.
+    Permission, "permission" { Read = "read", Post = "post", PostFiles = "post_files" }
+);
+
+impl Permission {
+    pub fn may_post(self) -> bool {
+        matches!(self, Permission::Post | Permission::PostFiles)
+    }
+}
 pub const ORGANISATION_MAX: usize = 100;
 pub const REASON_MAX: usize = 500;
 pub const JST_OFFSET: i64 = 9 * 3600;
@@ -116,16 +135,20 @@ pub fn hash_recovery_code(typed: &str) -> String {
 }
 
 /// Whether a clerk may manage a channel: their own department's, or any for an admin (D3).
-pub fn may_manage(role: &str, department_id: Option<&str>, channel: &Channel) -> bool {
-    role == "admin" || department_id == Some(channel.department_id.as_str())
+pub fn may_manage(
+    role: crate::clerks::Role,
+    department_id: Option<&str>,
+    channel: &Channel,
+) -> bool {
+    role == crate::clerks::Role::Admin || department_id == Some(channel.department_id.as_str())
 }
 
 pub struct GuestInput<'a> {
     pub name: &'a str,
     pub organisation: &'a str,
-    pub kind: &'a str,
+    pub kind: Kind,
     pub email: Option<&'a str>,
-    pub permission: &'a str,
+    pub permission: Permission,
     pub expires_at: Timestamp,
 }
 
@@ -244,10 +267,10 @@ pub async fn end(
     source: &Source,
     now: Timestamp,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "update account set status = $1 where account_id = $2 \
-         and status in ('invited', 'active', 'locked')",
-    )
+    let r = sqlx::query(concat!(
+        "update account set status = $1 where account_id = $2 and status in ",
+        crate::live_statuses!()
+    ))
     .bind(status)
     .bind(&guest.account_id)
     .execute(&mut *conn)

@@ -2,13 +2,16 @@
 
 use sqlx::{AnyConnection, FromRow};
 
+use crate::accounts::Status;
+use crate::channels::Status as ChannelStatus;
 use crate::clock::Timestamp;
 use crate::db::{Db, new_id};
+use crate::guests::{Kind, Permission};
 
 const COLUMNS: &str = "a.account_id, g.sign_in_name, a.name, a.status, g.channel_id, \
      ch.name as channel_name, ch.department_id, d.name as department_name, g.organisation, \
      g.guest_kind, g.has_email, g.permission, g.sponsor_id, s.name as sponsor_name, \
-     s.email as sponsor_email, g.expires_at, g.enrolled_at, g.last_access_at, a.created_at, \
+     s.email as sponsor_email, ch.status as channel_status, ch.ends_at as channel_ends_at, g.expires_at, g.enrolled_at, g.last_access_at, a.created_at, \
      (select max(i.opened_at) from invitation i where i.account_id = a.account_id \
       and i.used_at is null and i.revoked_at is null) as invitation_opened_at";
 
@@ -22,18 +25,20 @@ pub struct Guest {
     pub account_id: String,
     pub sign_in_name: String,
     pub name: String,
-    pub status: String,
+    pub status: Status,
     pub channel_id: String,
     pub channel_name: String,
     pub department_id: String,
     pub department_name: String,
     pub organisation: String,
-    pub guest_kind: String,
+    pub guest_kind: Kind,
     pub has_email: i64,
-    pub permission: String,
+    pub permission: Permission,
     pub sponsor_id: String,
     pub sponsor_name: String,
     pub sponsor_email: String,
+    pub channel_status: ChannelStatus,
+    pub channel_ends_at: i64,
     pub expires_at: i64,
     pub enrolled_at: Option<i64>,
     pub last_access_at: Option<i64>,
@@ -44,18 +49,21 @@ pub struct Guest {
 impl Guest {
     /// What a clerk sees: invited, opened, enrolled, active, expired, revoked (or closed, locked).
     pub fn display_status(&self) -> &'static str {
-        match self.status.as_str() {
-            "invited" if self.invitation_opened_at.is_some() => "opened",
-            "invited" => "invited",
-            "active" if self.last_access_at.is_none() => "enrolled",
-            "active" => "active",
-            "expired" => "expired",
-            "revoked" => "revoked",
-            "closed" => "closed",
-            "locked" => "locked",
-            _ => "invited",
+        match self.status {
+            Status::Invited if self.invitation_opened_at.is_some() => "opened",
+            Status::Active if self.last_access_at.is_none() => "enrolled",
+            other => other.as_str(),
         }
     }
+    /// Whether this guest's access is open at `now`: before their expiry, in a channel that
+    /// is active and not past its end — whether or not the sweeper has recorded the expiry yet
+    /// (C5). The account's status is checked beside it. The one place this rule is written.
+    pub fn access_open(&self, now: Timestamp) -> bool {
+        self.expires_at > now
+            && self.channel_status == ChannelStatus::Active
+            && self.channel_ends_at > now
+    }
+
     pub fn email(&self) -> Option<&str> {
         (self.has_email == 1).then_some(self.sign_in_name.as_str())
     }
@@ -256,8 +264,9 @@ pub async fn expiring_for_sponsor(
     until: Timestamp,
 ) -> Result<Vec<Guest>, sqlx::Error> {
     sqlx::query_as::<_, Guest>(&format!(
-        "select {COLUMNS} {FROM} where g.sponsor_id = $1 and a.status in ('invited', 'active') \
-         and g.expires_at <= $2 order by g.expires_at limit 100"
+        "select {COLUMNS} {FROM} where g.sponsor_id = $1 and {} \
+         and g.expires_at <= $2 order by g.expires_at limit 100",
+        Status::LIVE_SQL
     ))
     .bind(sponsor_id)
     .bind(until)
@@ -271,8 +280,8 @@ pub struct NewGuest<'a> {
     pub has_email: bool,
     pub name: &'a str,
     pub organisation: &'a str,
-    pub kind: &'a str,
-    pub permission: &'a str,
+    pub kind: Kind,
+    pub permission: Permission,
     pub sponsor_id: &'a str,
     pub expires_at: Timestamp,
 }
@@ -320,11 +329,11 @@ pub async fn name_live_in_channel(
     channel_id: &str,
     sign_in_name: &str,
 ) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
+    let n: i64 = sqlx::query_scalar(concat!(
         "select count(*) from guest g join account a on a.account_id = g.account_id \
-         where g.channel_id = $1 and g.sign_in_name = $2 \
-         and a.status in ('invited', 'active', 'locked')",
-    )
+         where g.channel_id = $1 and g.sign_in_name = $2 and a.status in ",
+        crate::live_statuses!()
+    ))
     .bind(channel_id)
     .bind(sign_in_name)
     .fetch_one(conn)
@@ -402,16 +411,16 @@ pub async fn reset_credentials(conn: &mut AnyConnection, id: &str) -> Result<boo
 pub async fn lock_in_status(
     conn: &mut AnyConnection,
     id: &str,
-    statuses: &[&str],
+    statuses: &[Status],
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "update account set status = status where account_id = $1 \
          and status in ($2, $3, $4)",
     )
     .bind(id)
-    .bind(statuses.first().copied().unwrap_or(""))
-    .bind(statuses.get(1).copied().unwrap_or(""))
-    .bind(statuses.get(2).copied().unwrap_or(""))
+    .bind(statuses.first().map_or("", |s| s.as_str()))
+    .bind(statuses.get(1).map_or("", |s| s.as_str()))
+    .bind(statuses.get(2).map_or("", |s| s.as_str()))
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -439,10 +448,11 @@ pub async fn live_in_channel(
     conn: &mut AnyConnection,
     channel_id: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar(concat!(
         "select g.account_id from guest g join account a on a.account_id = g.account_id \
-         where g.channel_id = $1 and a.status in ('invited', 'active', 'locked')",
-    )
+         where g.channel_id = $1 and a.status in ",
+        crate::live_statuses!()
+    ))
     .bind(channel_id)
     .fetch_all(conn)
     .await
@@ -450,10 +460,11 @@ pub async fn live_in_channel(
 
 /// Guests whose time has passed but who are not yet marked expired.
 pub async fn due_to_expire(db: &Db, now: Timestamp) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar(concat!(
         "select g.account_id from guest g join account a on a.account_id = g.account_id \
-         where g.expires_at <= $1 and a.status in ('invited', 'active', 'locked')",
-    )
+         where g.expires_at <= $1 and a.status in ",
+        crate::live_statuses!()
+    ))
     .bind(now)
     .fetch_all(&db.pool)
     .await
@@ -467,12 +478,14 @@ pub async fn due_for_reminder(
     lower_days: i64,
     now: Timestamp,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar(concat!(
         "select g.account_id from guest g join account a on a.account_id = g.account_id \
-         where a.status in ('invited', 'active') and g.expires_at > $1 and g.expires_at <= $2 \
+         where a.status in ",
+        crate::live_statuses!(),
+        " and g.expires_at > $1 and g.expires_at <= $2 \
          and not exists (select 1 from reminder r where r.account_id = g.account_id \
          and r.days <= $3)",
-    )
+    ))
     .bind(now + lower_days * 86_400)
     .bind(now + days * 86_400)
     .bind(days)

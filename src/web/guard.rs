@@ -9,9 +9,11 @@ use tower_sessions::Session;
 use super::ctx::RequestInfo;
 use super::error::AppError;
 use crate::accounts::logins;
+use crate::accounts::{Kind, Status};
 use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome, Source};
 use crate::auth::policy::{ABSOLUTE_TIMEOUT_SECS, IDLE_TIMEOUT_SECS};
+use crate::clerks::Role;
 use crate::guests::store::{self as guests, Guest};
 use crate::links;
 
@@ -32,14 +34,14 @@ pub struct StaffUser {
     pub account_id: String,
     pub name: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub department_id: Option<String>,
     pub department_name: Option<String>,
 }
 
 impl StaffUser {
     pub fn is_admin(&self) -> bool {
-        self.role == "admin"
+        self.role == Role::Admin
     }
     pub fn actor(&self) -> Actor {
         Actor::Clerk(self.account_id.clone())
@@ -168,13 +170,13 @@ impl FromRequestParts<AppState> for StaffUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let o = open_login(parts, state, links::STAFF_SIGN_IN).await?;
-        if o.login.kind != "clerk" {
+        if o.login.kind != Kind::Clerk {
             // A guest asking for a clerk function gets the ordinary not-found page (D3).
             let actor = Actor::Guest(o.login.account_id.clone());
             return Err(deny(state, &o.source, actor, parts.uri.path()).await);
         }
         let actor = Actor::Clerk(o.login.account_id.clone());
-        let end_reason = if o.login.status != "active" {
+        let end_reason = if o.login.status != Status::Active {
             Some("account_inactive")
         } else {
             past_limits(&o.login, o.now)
@@ -189,7 +191,7 @@ impl FromRequestParts<AppState> for StaffUser {
             account_id: login.account_id,
             name: login.name,
             email: login.email,
-            role: login.role.unwrap_or_default(),
+            role: login.role.unwrap_or(Role::Clerk),
             department_id: login.department_id,
             department_name: login.department_name,
         })
@@ -218,29 +220,18 @@ impl FromRequestParts<AppState> for GuestUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let o = open_login(parts, state, links::GUEST_SIGN_IN).await?;
-        if o.login.kind != "guest" {
+        if o.login.kind != Kind::Guest {
             // A clerk's session opens no guest page: it is simply not signed in here.
             return Err(GuardRejection::SignIn(links::GUEST_SIGN_IN));
         }
         let mut conn = state.db.pool.acquire().await?;
         let guest = guests::get(&mut conn, &o.login.account_id).await?;
-        let channel: Option<(String, i64)> = match &guest {
-            Some(g) => {
-                sqlx::query_as("select status, ends_at from channel where channel_id = $1")
-                    .bind(&g.channel_id)
-                    .fetch_optional(&mut *conn)
-                    .await?
-            }
-            None => None,
-        };
         drop(conn);
-        let channel_open =
-            channel.is_some_and(|(status, ends_at)| status == "active" && ends_at > o.now);
         let end_reason = match &guest {
             None => Some("not_guest"),
-            Some(g) if g.status != "active" => Some("account_inactive"),
+            Some(g) if g.status != Status::Active => Some("account_inactive"),
             Some(g) if g.expires_at <= o.now => Some("guest_expired"),
-            Some(_) if !channel_open => Some("channel_closed"),
+            Some(g) if !g.access_open(o.now) => Some("channel_closed"),
             Some(_) => past_limits(&o.login, o.now),
         };
         let (Some(guest), None) = (guest, end_reason) else {

@@ -161,7 +161,7 @@ pub async fn record_probe(
     let Some(login) = crate::accounts::logins::open(&state.db, &login_id).await? else {
         return Ok(());
     };
-    let actor = if login.kind == "guest" {
+    let actor = if login.kind == crate::accounts::Kind::Guest {
         crate::audit::Actor::Guest(login.account_id)
     } else {
         crate::audit::Actor::Clerk(login.account_id)

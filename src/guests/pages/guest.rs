@@ -101,7 +101,7 @@ impl ChannelPage {
 
 /// Whether a guest's permission allows writing (D6); decided from the database, never a form.
 pub fn may_post(g: &Guest) -> bool {
-    g.permission == "post" || g.permission == "post_files"
+    g.permission.may_post()
 }
 
 async fn channel_page(
@@ -281,7 +281,7 @@ async fn extension_post(
     let g = &user.guest;
     let mut tx = state.db.begin().await?;
     // The row lock serialises two racing requests, so at most one stays open.
-    guests::lock_in_status(&mut tx, &g.account_id, &["active"]).await?;
+    guests::lock_in_status(&mut tx, &g.account_id, &[crate::accounts::Status::Active]).await?;
     let open: i64 = sqlx::query_scalar(
         "select count(*) from extension_request where account_id = $1 and decided_at is null",
     )

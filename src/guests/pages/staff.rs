@@ -129,7 +129,7 @@ impl GuestPage {
         matches!(self.guest.status.as_str(), "invited" | "active" | "locked")
     }
     fn invited(&self) -> bool {
-        self.guest.status == "invited"
+        self.guest.status == crate::accounts::Status::Invited
     }
     fn enrolled(&self) -> bool {
         matches!(self.guest.status.as_str(), "active" | "locked")
@@ -272,8 +272,7 @@ async fn extend_post(
     };
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    if !guest_db::lock_in_status(&mut tx, &guest.account_id, &["invited", "active", "locked"])
-        .await?
+    if !guest_db::lock_in_status(&mut tx, &guest.account_id, &crate::accounts::Status::LIVE).await?
     {
         drop(tx);
         return invalid(
@@ -378,7 +377,7 @@ async fn reinvite(
     let allowed = if reset {
         matches!(guest.status.as_str(), "active" | "locked")
     } else {
-        guest.status == "invited"
+        guest.status == crate::accounts::Status::Invited
     };
     if !allowed {
         return invalid(
@@ -401,7 +400,12 @@ async fn reinvite(
     let still = if reset {
         guest_db::reset_credentials(&mut tx, &guest.account_id).await?
     } else {
-        guest_db::lock_in_status(&mut tx, &guest.account_id, &["invited"]).await?
+        guest_db::lock_in_status(
+            &mut tx,
+            &guest.account_id,
+            &[crate::accounts::Status::Invited],
+        )
+        .await?
     };
     if !still {
         drop(tx);
