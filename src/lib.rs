@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod enrolment;
+pub mod error;
 pub mod files;
 pub mod guests;
 pub mod i18n;

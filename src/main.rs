@@ -1,9 +1,8 @@
 //! The `madoguchi` command: serve the portal, add clerks, verify the audit trail.
 
 use clap::{Parser, Subcommand};
-use madoguchi::accounts::store as accounts;
 use madoguchi::audit::{self, Actor, Source, Verdict};
-use madoguchi::clerks::{self, Email, PersonName};
+use madoguchi::clerks::{self, DepartmentName, Email, PersonName};
 use madoguchi::config::RawConfig;
 use madoguchi::db::Db;
 use madoguchi::{Application, Overrides};
@@ -112,31 +111,13 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let state = &madoguchi::open_state(config, Overrides::default()).await?;
             let department_id = match department {
                 Some(d) => {
-                    let d = PersonName::parse(&d).map_err(|_| anyhow::anyhow!("--department"))?;
-                    let mut tx = state.db.begin().await?;
-                    let id = match accounts::department_by_name(&mut tx, d.as_str()).await? {
-                        Some(dep) => dep.department_id,
-                        None => {
-                            let id = accounts::insert_department(&mut tx, d.as_str(), state.now())
-                                .await?;
-                            audit::record(
-                                &mut tx,
-                                state.now(),
-                                &Source::default(),
-                                &audit::Event::new(
-                                    Actor::Operator,
-                                    "department.add",
-                                    audit::Outcome::Success,
-                                )
-                                .target(&id)
-                                .detail(d.as_str()),
-                            )
-                            .await?;
-                            id
-                        }
-                    };
-                    tx.commit().await?;
-                    Some(id)
+                    let d = DepartmentName::parse(&d).map_err(|k| {
+                        anyhow::anyhow!("--department: {}", madoguchi::i18n::Lang::En.t(k))
+                    })?;
+                    Some(
+                        clerks::department_named(state, &Actor::Operator, &Source::default(), &d)
+                            .await?,
+                    )
                 }
                 None => None,
             };

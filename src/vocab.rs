@@ -36,7 +36,7 @@ macro_rules! text_enum {
 
         impl std::str::FromStr for $name {
             type Err = $crate::vocab::Unknown;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
+            fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
                 match s {
                     $($text => Ok($name::$variant),)+
                     _ => Err($crate::vocab::Unknown { what: $what, value: s.to_string() }),
@@ -60,7 +60,7 @@ macro_rules! text_enum {
         }
 
         impl<'r> sqlx::Decode<'r, sqlx::Any> for $name {
-            fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+            fn decode(value: sqlx::any::AnyValueRef<'r>) -> std::result::Result<Self, sqlx::error::BoxDynError> {
                 Ok($crate::vocab::decode_text(value)?.parse()?)
             }
         }
@@ -69,7 +69,7 @@ macro_rules! text_enum {
             fn encode_by_ref(
                 &self,
                 buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
-            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+            ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
                 $crate::vocab::encode_text(self.as_str(), buf)
             }
         }

@@ -3,9 +3,13 @@
 pub mod limit;
 pub mod logins;
 pub mod pages;
+pub mod signin;
 pub mod store;
 pub mod throttle;
 
+use crate::audit::Actor;
+use crate::clerks::Role;
+use crate::guests::store::Guest;
 use crate::vocab::text_enum;
 
 /// The live statuses (`Status::LIVE`) as an SQL list, for `concat!` into query text.
@@ -50,6 +54,41 @@ impl Status {
     /// Whether a password may be tried: active, or locked (the password step then tells why).
     pub fn may_try_sign_in(self) -> bool {
         matches!(self, Status::Active | Status::Locked)
+    }
+}
+
+/// A signed-in clerk or admin with both factors, re-checked on this request.
+#[derive(Clone, Debug)]
+pub struct StaffUser {
+    pub login_id: String,
+    pub account_id: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub department_id: Option<String>,
+    pub department_name: Option<String>,
+}
+
+impl StaffUser {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+    pub fn actor(&self) -> Actor {
+        Actor::Clerk(self.account_id.clone())
+    }
+}
+
+/// A signed-in guest, re-checked on this request: account active, not expired, channel not
+/// archived (C5). The session proves who; the database says whether.
+#[derive(Clone, Debug)]
+pub struct GuestUser {
+    pub login_id: String,
+    pub guest: Guest,
+}
+
+impl GuestUser {
+    pub fn actor(&self) -> Actor {
+        Actor::Guest(self.guest.account_id.clone())
     }
 }
 

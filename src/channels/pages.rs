@@ -12,7 +12,7 @@ use qrcode::render::svg;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::accounts::store as accounts;
+use crate::accounts::StaffUser;
 use crate::app::AppState;
 use crate::audit::{self, Event, Outcome};
 use crate::channels::store::{self as channels, Channel, NewChannel};
@@ -24,7 +24,6 @@ use crate::links;
 use crate::web::Routes;
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
-use crate::web::guard::StaffUser;
 
 pub fn router() -> Routes {
     Routes::new()
@@ -99,7 +98,7 @@ use crate::web::ctx::field_error as error_for;
 struct ChannelsPage {
     ctx: Ctx,
     channels: Vec<Channel>,
-    departments: Vec<accounts::Department>,
+    departments: Vec<crate::clerks::store::Department>,
     form: ChannelForm,
     errors: Errors,
 }
@@ -140,7 +139,7 @@ async fn channels_page(
     Ok(ChannelsPage {
         ctx: with_user(ctx, user),
         channels: channels::list(&state.db, dept.as_deref()).await?,
-        departments: accounts::departments(&state.db).await?,
+        departments: crate::clerks::store::departments(&state.db).await?,
         form,
         errors,
     })
@@ -201,7 +200,7 @@ async fn channels_post(
     let checked = check_channel(&ctx, &user, &form, now, &mut errors);
     if let Some((name, purpose, department, ends_at)) = checked {
         let mut tx = state.db.begin().await?;
-        if accounts::department_exists(&mut tx, &department).await? {
+        if crate::clerks::store::department_exists(&mut tx, &department).await? {
             let id = channels::insert(
                 &mut tx,
                 &NewChannel {

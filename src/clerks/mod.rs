@@ -2,19 +2,19 @@
 //! issuing their one-time setup links, and the first-admin link printed at start.
 
 pub mod pages;
+pub mod store;
 
-use askama::Template;
 use lettre::Address;
 use sqlx::AnyConnection;
 
-use crate::accounts::store::{self as accounts, NewClerk};
+use crate::accounts::{StaffUser, Status, logins};
 use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome, Source};
 use crate::auth::token::LinkToken;
 use crate::enrolment::store::{self as invitations, NewInvitation};
-use crate::i18n::Lang;
+use crate::error::{Error, Result};
 use crate::links;
-use crate::mail::Mail;
+use store::NewClerk;
 
 pub const NAME_MAX: usize = 100;
 
@@ -23,7 +23,7 @@ pub const NAME_MAX: usize = 100;
 pub struct PersonName(String);
 
 impl PersonName {
-    pub fn parse(s: &str) -> Result<Self, &'static str> {
+    pub fn parse(s: &str) -> std::result::Result<Self, &'static str> {
         let s = s.trim();
         if s.is_empty() {
             return Err("form-required");
@@ -46,12 +46,12 @@ impl PersonName {
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(s: &str) -> Result<Self, &'static str> {
+    pub fn parse(s: &str) -> std::result::Result<Self, &'static str> {
         let s = s.trim().to_lowercase();
         if s.is_empty() {
             return Err("form-required");
         }
-        if s.chars().count() > crate::accounts::pages::EMAIL_MAX {
+        if s.chars().count() > crate::accounts::signin::EMAIL_MAX {
             return Err("form-too-long");
         }
         s.parse::<Address>().map_err(|_| "form-email-invalid")?;
@@ -116,22 +116,22 @@ pub async fn add_clerk(
     name: &PersonName,
     admin: bool,
     department_id: Option<&str>,
-) -> anyhow::Result<Result<AddedClerk, AddClerkError>> {
+) -> Result<std::result::Result<AddedClerk, AddClerkError>> {
     let now = state.now();
     let mut tx = state.db.begin().await?;
     if let Some(d) = department_id
-        && !accounts::department_exists(&mut tx, d).await?
+        && !store::department_exists(&mut tx, d).await?
     {
         return Ok(Err(AddClerkError::NoSuchDepartment));
     }
-    let id = match accounts::insert_clerk(
+    let id = match store::insert_clerk(
         &mut tx,
         &NewClerk {
             email: email.as_str(),
             name: name.as_str(),
-            role: if admin { "admin" } else { "clerk" },
+            role: if admin { Role::Admin } else { Role::Clerk },
             department_id,
-            status: "invited",
+            status: Status::Invited,
         },
         now,
     )
@@ -158,61 +158,231 @@ pub async fn add_clerk(
     }))
 }
 
-#[derive(Template)]
-#[template(path = "mail/clerk_setup.txt")]
-struct SetupText<'a> {
-    name: &'a str,
-    link: &'a str,
-    hours: i64,
-    ja: Lang,
-    en: Lang,
+/// A department's name: 1 to 100 characters, no control characters.
+#[derive(Debug, Clone)]
+pub struct DepartmentName(String);
+
+pub const DEPARTMENT_NAME_MAX: usize = 100;
+
+impl DepartmentName {
+    pub fn parse(s: &str) -> std::result::Result<Self, &'static str> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("form-required");
+        }
+        if s.chars().count() > DEPARTMENT_NAME_MAX {
+            return Err("form-too-long");
+        }
+        if !crate::text::is_clean(s, false) {
+            return Err("form-invalid-chars");
+        }
+        Ok(Self(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-#[derive(Template)]
-#[template(path = "mail/clerk_setup.html")]
-struct SetupHtml<'a> {
-    name: &'a str,
-    link: &'a str,
-    hours: i64,
-    ja: Lang,
-    en: Lang,
+/// The name is already a department's.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DepartmentTaken;
+
+/// Adds a department, recorded; the console and the command line both come here.
+pub async fn add_department(
+    state: &AppState,
+    actor: &Actor,
+    source: &Source,
+    name: &DepartmentName,
+) -> Result<std::result::Result<String, DepartmentTaken>> {
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let id = match store::insert_department(&mut tx, name.as_str(), now).await {
+        Ok(id) => id,
+        Err(e) if crate::db::is_unique_violation(&e) => return Ok(Err(DepartmentTaken)),
+        Err(e) => return Err(e.into()),
+    };
+    audit::record(
+        &mut tx,
+        now,
+        source,
+        &Event::new(actor.clone(), "department.add", Outcome::Success)
+            .target(&id)
+            .detail(name.as_str()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(id))
 }
 
-/// The setup mail: Japanese first, English below; text and HTML parts.
-pub fn setup_mail(state: &AppState, name: &str, email: &str, link: &str) -> anyhow::Result<Mail> {
-    let hours = state.config.invitation_lifetime_secs / 3600;
-    let text = SetupText {
-        name,
-        link,
-        hours,
-        ja: Lang::Ja,
-        en: Lang::En,
+/// The department with this name, added first if there is none (the command line).
+pub async fn department_named(
+    state: &AppState,
+    actor: &Actor,
+    source: &Source,
+    name: &DepartmentName,
+) -> Result<String> {
+    let mut conn = state.db.pool.acquire().await?;
+    if let Some(d) = store::department_by_name(&mut conn, name.as_str()).await? {
+        return Ok(d.department_id);
     }
-    .render()?;
-    let html = SetupHtml {
-        name,
-        link,
-        hours,
-        ja: Lang::Ja,
-        en: Lang::En,
+    drop(conn);
+    match add_department(state, actor, source, name).await? {
+        Ok(id) => Ok(id),
+        // Added by someone else in the meantime.
+        Err(DepartmentTaken) => {
+            let mut conn = state.db.pool.acquire().await?;
+            store::department_by_name(&mut conn, name.as_str())
+                .await?
+                .map(|d| d.department_id)
+                .ok_or(Error::NotFound)
+        }
     }
-    .render()?;
-    Ok(Mail {
-        to_name: name.to_string(),
-        to_email: email.to_string(),
-        subject: format!(
-            "{} / {}",
-            Lang::Ja.t("mail-setup-subject"),
-            Lang::En.t("mail-setup-subject")
-        ),
-        text,
-        html,
+}
+
+/// Whether a clerk's setup mail went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mailed {
+    Yes,
+    Failed,
+}
+
+impl Mailed {
+    /// The notice the console shows after adding a clerk or resending their link.
+    pub fn notice_key(self) -> &'static str {
+        match self {
+            Mailed::Yes => "clerks-added-mailed",
+            Mailed::Failed => "clerks-added-mail-failed",
+        }
+    }
+}
+
+async fn mail_setup_link(state: &AppState, name: &str, email: &str, link: &str) -> Result<Mailed> {
+    let mail = crate::mail::setup::clerk_setup(state, name, email, link)?;
+    Ok(match state.mailer.send(&mail).await {
+        Ok(()) => Mailed::Yes,
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "setup mail not sent");
+            Mailed::Failed
+        }
     })
+}
+
+/// An admin adds a clerk in the console: the clerk is added and mailed their setup link.
+pub async fn invite_clerk(
+    state: &AppState,
+    by: &StaffUser,
+    source: &Source,
+    email: &Email,
+    name: &PersonName,
+    admin: bool,
+    department_id: Option<&str>,
+) -> Result<std::result::Result<Mailed, AddClerkError>> {
+    let added = add_clerk(
+        state,
+        &by.actor(),
+        source,
+        email,
+        name,
+        admin,
+        department_id,
+    )
+    .await?;
+    match added {
+        Ok(added) => Ok(Ok(mail_setup_link(
+            state,
+            name.as_str(),
+            email.as_str(),
+            &added.link,
+        )
+        .await?)),
+        Err(e) => Ok(Err(e)),
+    }
+}
+
+/// A new setup link for a clerk who has not finished setup, mailed to them (the old one dies).
+/// `None` when the clerk has already set up.
+pub async fn resend_setup(
+    state: &AppState,
+    by: &StaffUser,
+    source: &Source,
+    id: &str,
+) -> Result<Option<Mailed>> {
+    let mut tx = state.db.begin().await?;
+    let Some(clerk) = store::clerk(&mut tx, id).await? else {
+        return Err(Error::NotFound);
+    };
+    if clerk.status != Status::Invited {
+        return Ok(None);
+    }
+    let link = issue_link(&mut tx, state, "clerk_setup", Some(id), &by.actor(), source).await?;
+    tx.commit().await?;
+    Ok(Some(
+        mail_setup_link(state, &clerk.name, &clerk.email, &link).await?,
+    ))
+}
+
+/// An admin disables a clerk (their sessions and setup link end at once, C5, A7) or enables
+/// them again (a locked clerk is unlocked; one who never finished setup waits for it again).
+/// Admins cannot change themselves.
+pub async fn set_clerk_enabled(
+    state: &AppState,
+    by: &StaffUser,
+    source: &Source,
+    id: &str,
+    enable: bool,
+) -> Result<()> {
+    if id == by.account_id {
+        return Err(Error::Forbidden);
+    }
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let Some(clerk) = store::clerk(&mut tx, id).await? else {
+        return Err(Error::NotFound);
+    };
+    let (action, allowed) = if enable {
+        (
+            "clerk.enable",
+            clerk.status == Status::Disabled || clerk.status == Status::Locked,
+        )
+    } else {
+        ("clerk.disable", clerk.status != Status::Disabled)
+    };
+    if !allowed {
+        return Ok(());
+    }
+    if enable && clerk.status == Status::Locked {
+        crate::accounts::store::unlock(&mut tx, id).await?;
+    } else {
+        let new_status = if !enable {
+            Status::Disabled
+        } else if crate::accounts::store::by_id(&mut tx, id)
+            .await?
+            .is_some_and(|a| a.totp_secret.is_some())
+        {
+            Status::Active
+        } else {
+            Status::Invited
+        };
+        crate::accounts::store::set_status(&mut tx, id, new_status).await?;
+    }
+    if !enable {
+        logins::end_all(&mut tx, id, None, "account_disabled", now).await?;
+        crate::guests::store::revoke_invitations(&mut tx, id, now).await?;
+    }
+    audit::record(
+        &mut tx,
+        now,
+        source,
+        &Event::new(by.actor(), action, Outcome::Success).target(id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// While no admin exists, a fresh first-admin link (earlier ones die) for the console.
 pub async fn bootstrap_link(state: &AppState) -> anyhow::Result<Option<String>> {
-    if accounts::admin_exists(&state.db).await? {
+    if store::admin_exists(&state.db).await? {
         return Ok(None);
     }
     let mut tx = state.db.begin().await?;

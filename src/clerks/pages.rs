@@ -8,16 +8,15 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::accounts::logins;
-use crate::accounts::store::{self as accounts, ClerkRow, Department};
+use crate::accounts::StaffUser;
 use crate::app::AppState;
-use crate::audit::{self, Event, Outcome};
-use crate::clerks::{self, AddClerkError, Email, PersonName};
+use crate::clerks::store::{self, ClerkRow, Department};
+use crate::clerks::{self, AddClerkError, DEPARTMENT_NAME_MAX, DepartmentName, Email, PersonName};
 use crate::links;
 use crate::web::Routes;
 use crate::web::ctx::{Ctx, render, render_invalid};
-use crate::web::error::{AppError, AppResult};
-use crate::web::guard::{AdminUser, StaffUser};
+use crate::web::error::AppResult;
+use crate::web::guard::AdminUser;
 
 pub fn router() -> Routes {
     Routes::new()
@@ -62,14 +61,7 @@ impl HomePage {
 }
 
 async fn home_get(State(state): State<AppState>, ctx: Ctx, user: StaffUser) -> AppResult<Response> {
-    let requests: Vec<(String, String, String)> = sqlx::query_as(
-        "select a.account_id, a.name, g.organisation from extension_request r \
-         join guest g on g.account_id = r.account_id join account a on a.account_id = g.account_id \
-         where g.sponsor_id = $1 and r.decided_at is null order by r.created_at",
-    )
-    .bind(&user.account_id)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let requests = store::open_requests_for_sponsor(&state.db, &user.account_id).await?;
     let expiring = crate::guests::store::expiring_for_sponsor(
         &state.db,
         &user.account_id,
@@ -100,7 +92,7 @@ async fn departments_get(
 ) -> AppResult<Response> {
     render(&DepartmentsPage {
         ctx: with_user(ctx, &user),
-        departments: accounts::departments(&state.db).await?,
+        departments: store::departments(&state.db).await?,
         name: String::new(),
         error: None,
     })
@@ -111,8 +103,6 @@ pub struct DepartmentForm {
     name: String,
 }
 
-pub const DEPARTMENT_NAME_MAX: usize = 100;
-
 async fn departments_post(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -120,38 +110,12 @@ async fn departments_post(
     Form(form): Form<DepartmentForm>,
 ) -> AppResult<Response> {
     let name = form.name.trim().to_string();
-    let problem = if name.is_empty() {
-        Some("form-required")
-    } else if name.chars().count() > DEPARTMENT_NAME_MAX {
-        Some("form-too-long")
-    } else if !crate::text::is_clean(&name, false) {
-        Some("form-invalid-chars")
-    } else {
-        None
-    };
-    let now = state.now();
-    let outcome = match problem {
-        Some(p) => Err(p),
-        None => {
-            let mut tx = state.db.begin().await?;
-            match accounts::insert_department(&mut tx, &name, now).await {
-                Ok(id) => {
-                    audit::record(
-                        &mut tx,
-                        now,
-                        &ctx.source,
-                        &Event::new(user.actor(), "department.add", Outcome::Success)
-                            .target(id)
-                            .detail(name.clone()),
-                    )
-                    .await?;
-                    tx.commit().await?;
-                    Ok(())
-                }
-                Err(e) if crate::db::is_unique_violation(&e) => Err("form-department-taken"),
-                Err(e) => return Err(e.into()),
-            }
-        }
+    let outcome = match DepartmentName::parse(&name) {
+        Err(key) => Err(key),
+        Ok(name) => clerks::add_department(&state, &user.actor(), &ctx.source, &name)
+            .await?
+            .map(|_| ())
+            .map_err(|_| "form-department-taken"),
     };
     match outcome {
         Ok(()) => Ok(Redirect::to(links::STAFF_DEPARTMENTS).into_response()),
@@ -159,7 +123,7 @@ async fn departments_post(
             let error = Some(ctx.t(key));
             render_invalid(&DepartmentsPage {
                 ctx: with_user(ctx, &user),
-                departments: accounts::departments(&state.db).await?,
+                departments: store::departments(&state.db).await?,
                 name: name.chars().take(DEPARTMENT_NAME_MAX * 2).collect(),
                 error,
             })
@@ -214,8 +178,8 @@ async fn clerks_page(
     Ok(ClerksPage {
         ctx: with_user(ctx, user),
         me: user.account_id.clone(),
-        clerks: accounts::clerks(&state.db).await?,
-        departments: accounts::departments(&state.db).await?,
+        clerks: store::clerks(&state.db).await?,
+        departments: store::departments(&state.db).await?,
         form,
         errors,
         notice,
@@ -255,27 +219,11 @@ async fn clerks_post(
         errors.push(("department_id".into(), ctx.t("form-department-required")));
     }
     if let (Ok(email), Ok(name), true) = (&email, &name, errors.is_empty()) {
-        match clerks::add_clerk(
-            &state,
-            &user.actor(),
-            &ctx.source,
-            email,
-            name,
-            admin,
-            department,
-        )
-        .await?
+        match clerks::invite_clerk(&state, &user, &ctx.source, email, name, admin, department)
+            .await?
         {
-            Ok(added) => {
-                let mail = clerks::setup_mail(&state, name.as_str(), email.as_str(), &added.link)?;
-                let notice = match state.mailer.send(&mail).await {
-                    Ok(()) => "clerks-added-mailed",
-                    Err(e) => {
-                        tracing::warn!(error = format!("{e:#}"), "setup mail not sent");
-                        "clerks-added-mail-failed"
-                    }
-                };
-                session.insert("notice", notice).await?;
+            Ok(mailed) => {
+                session.insert("notice", mailed.notice_key()).await?;
                 return Ok(Redirect::to(links::STAFF_CLERKS).into_response());
             }
             Err(AddClerkError::EmailTaken) => {
@@ -293,75 +241,13 @@ async fn clerks_post(
     render_invalid(&page)
 }
 
-async fn clerk_status_change(
-    state: &AppState,
-    ctx: &Ctx,
-    user: &StaffUser,
-    id: &str,
-    to: &str,
-) -> AppResult<()> {
-    if id == user.account_id {
-        return Err(AppError::Forbidden);
-    }
-    let now = state.now();
-    let mut tx = state.db.begin().await?;
-    let Some(clerk) = accounts::clerk(&mut tx, id).await? else {
-        return Err(AppError::NotFound);
-    };
-    let (action, allowed) = match to {
-        "disabled" => (
-            "clerk.disable",
-            clerk.status != crate::accounts::Status::Disabled,
-        ),
-        _ => (
-            "clerk.enable",
-            clerk.status == crate::accounts::Status::Disabled
-                || clerk.status == crate::accounts::Status::Locked,
-        ),
-    };
-    if !allowed {
-        return Ok(());
-    }
-    if to == "active" && clerk.status == crate::accounts::Status::Locked {
-        accounts::unlock(&mut tx, id).await?;
-    } else {
-        // An enabled clerk who never finished setup goes back to waiting for it.
-        let new_status = if to == "active" {
-            let account = accounts::by_id(&mut tx, id).await?;
-            if account.is_some_and(|a| a.totp_secret.is_some()) {
-                "active"
-            } else {
-                "invited"
-            }
-        } else {
-            to
-        };
-        accounts::set_status(&mut tx, id, new_status).await?;
-    }
-    if to == "disabled" {
-        // Their sessions end now (C5); the guard would refuse them anyway.
-        logins::end_all(&mut tx, id, None, "account_disabled", now).await?;
-        // A setup link must not outlive the decision either (A7); re-enabling needs a new one.
-        crate::guests::store::revoke_invitations(&mut tx, id, now).await?;
-    }
-    audit::record(
-        &mut tx,
-        now,
-        &ctx.source,
-        &Event::new(user.actor(), action, Outcome::Success).target(id),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 async fn clerk_disable_post(
     State(state): State<AppState>,
     ctx: Ctx,
     AdminUser(user): AdminUser,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    clerk_status_change(&state, &ctx, &user, &id, "disabled").await?;
+    clerks::set_clerk_enabled(&state, &user, &ctx.source, &id, false).await?;
     Ok(Redirect::to(links::STAFF_CLERKS).into_response())
 }
 
@@ -371,7 +257,7 @@ async fn clerk_enable_post(
     AdminUser(user): AdminUser,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    clerk_status_change(&state, &ctx, &user, &id, "active").await?;
+    clerks::set_clerk_enabled(&state, &user, &ctx.source, &id, true).await?;
     Ok(Redirect::to(links::STAFF_CLERKS).into_response())
 }
 
@@ -382,28 +268,8 @@ async fn clerk_resend_post(
     AdminUser(user): AdminUser,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let mut tx = state.db.begin().await?;
-    let Some(clerk) = accounts::clerk(&mut tx, &id).await? else {
-        return Err(AppError::NotFound);
-    };
-    if clerk.status != crate::accounts::Status::Invited {
-        return Ok(Redirect::to(links::STAFF_CLERKS).into_response());
+    if let Some(mailed) = clerks::resend_setup(&state, &user, &ctx.source, &id).await? {
+        session.insert("notice", mailed.notice_key()).await?;
     }
-    let link = clerks::issue_link(
-        &mut tx,
-        &state,
-        "clerk_setup",
-        Some(&id),
-        &user.actor(),
-        &ctx.source,
-    )
-    .await?;
-    tx.commit().await?;
-    let mail = clerks::setup_mail(&state, &clerk.name, &clerk.email, &link)?;
-    let notice = match state.mailer.send(&mail).await {
-        Ok(()) => "clerks-added-mailed",
-        Err(_) => "clerks-added-mail-failed",
-    };
-    session.insert("notice", notice).await?;
     Ok(Redirect::to(links::STAFF_CLERKS).into_response())
 }

@@ -12,19 +12,16 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use qrcode::QrCode;
 use qrcode::render::svg;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::accounts::logins;
-use crate::accounts::store::{self as accounts, NewClerk};
+use crate::accounts::store as accounts;
 use crate::app::AppState;
-use crate::audit::{self, Actor, Event, Outcome};
 use crate::auth::password::{self, CLERK_MIN_CHARS, GUEST_MIN_CHARS, PasswordProblem};
-use crate::auth::token::LinkToken;
 use crate::auth::totp;
 use crate::clerks::{Email, PersonName};
-use crate::enrolment::store::{self as invitations, Invitation};
-use crate::guests::store::{self as guests, Guest};
+use crate::enrolment::{self, Enrolled, Enrolment, Link};
+use crate::guests::store::Guest;
 use crate::links;
 use crate::web::Routes;
 use crate::web::ctx::{CSRF_KEY, Ctx, new_csrf_token};
@@ -44,18 +41,6 @@ const ENROL_KEY: &str = "enrol";
 const LINK_CODES_PER_MINUTE: u32 = 10;
 /// Scope under which the secret is sealed while it waits in the session.
 const ENROL_SCOPE: &str = "enrolment";
-
-/// What the first step leaves for the second, server-side in the session.
-#[derive(Serialize, Deserialize)]
-struct Enrolment {
-    token_hash: String,
-    purpose: String,
-    account_id: Option<String>,
-    name: String,
-    email: String,
-    password_hash: String,
-    sealed_secret: String,
-}
 
 #[derive(Template)]
 #[template(path = "setup.html")]
@@ -126,116 +111,24 @@ fn limited(state: &AppState, ctx: &Ctx) -> AppResult<()> {
     Ok(())
 }
 
-/// What a link leads to, if it can still be used.
-struct Usable {
-    token: LinkToken,
-    inv: Invitation,
-    account: Option<accounts::Account>,
-    guest: Option<Guest>,
-}
-
-/// A guest invitation is usable only while the guest is still invited and unexpired, the
-/// channel is not archived and the sponsor is still an active clerk (A7).
-async fn guest_still_allowed(
-    conn: &mut sqlx::AnyConnection,
-    g: &Guest,
-    now: i64,
-) -> AppResult<bool> {
-    let sponsor = accounts::by_id(conn, &g.sponsor_id).await?;
-    Ok(g.status == crate::accounts::Status::Invited
-        && g.access_open(now)
-        && sponsor.is_some_and(|s| s.status == crate::accounts::Status::Active))
-}
-
-/// The link's invitation and the account it sets up — if all can still be used (re-checked at
-/// every step: the account must still be waiting for its setup, A7).
-async fn usable_link(state: &AppState, token: &str) -> AppResult<Option<Usable>> {
-    let Some(token) = LinkToken::parse(token) else {
-        return Ok(None);
-    };
-    let Some(inv) = invitations::usable(&state.db, &token.hash(), state.now()).await? else {
-        return Ok(None);
-    };
-    match (inv.purpose.as_str(), &inv.account_id) {
-        ("bootstrap", None) => {
-            if accounts::admin_exists(&state.db).await? {
-                return Ok(None);
-            }
-            Ok(Some(Usable {
-                token,
-                inv,
-                account: None,
-                guest: None,
-            }))
-        }
-        ("clerk_setup", Some(id)) => {
-            let mut conn = state.db.pool.acquire().await?;
-            let account = accounts::by_id(&mut conn, id).await?;
-            Ok(account
-                .filter(|a| a.status == crate::accounts::Status::Invited)
-                .map(|a| Usable {
-                    token,
-                    inv,
-                    account: Some(a),
-                    guest: None,
-                }))
-        }
-        ("guest", Some(id)) => {
-            let mut conn = state.db.pool.acquire().await?;
-            let account = accounts::by_id(&mut conn, id).await?;
-            let guest = guests::get(&mut conn, id).await?;
-            match (account, guest) {
-                (Some(a), Some(g)) if guest_still_allowed(&mut conn, &g, state.now()).await? => {
-                    Ok(Some(Usable {
-                        token,
-                        inv,
-                        account: Some(a),
-                        guest: Some(g),
-                    }))
-                }
-                _ => Ok(None),
-            }
-        }
-        _ => Ok(None),
-    }
-}
-
-/// What the person types to sign in: a clerk's address, or a guest's sign-in name (D7: a
-/// guest account's own `email` column is an internal key).
-fn sign_in_name(account_email: &str, guest: Option<&crate::guests::store::Guest>) -> String {
-    guest
-        .map(|g| g.sign_in_name.clone())
-        .unwrap_or_else(|| account_email.to_string())
-}
-
 async fn link_get(
     State(state): State<AppState>,
     ctx: Ctx,
     Path(token): Path<String>,
 ) -> AppResult<Response> {
     limited(&state, &ctx)?;
-    let Some(Usable {
+    let Some(Link {
         inv,
         account,
         guest,
         ..
-    }) = usable_link(&state, &token).await?
+    }) = enrolment::usable_link(&state, &token).await?
     else {
         return invalid(ctx);
     };
-    let now = state.now();
-    let mut tx = state.db.begin().await?;
-    if invitations::mark_opened(&mut tx, &inv.invitation_id, now).await? {
-        let target = inv.account_id.clone().unwrap_or(inv.invitation_id.clone());
-        let mut ev = Event::new(Actor::Anonymous, "invitation.opened", Outcome::Success)
-            .target(target)
-            .detail(inv.purpose.clone());
-        ev.channel_id = guest.as_ref().map(|g| g.channel_id.clone());
-        audit::record(&mut tx, now, &ctx.source, &ev).await?;
-    }
-    tx.commit().await?;
+    enrolment::record_opened(&state, &ctx.source, &inv, guest.as_ref()).await?;
     let (name, email) = account
-        .map(|a| (a.name, sign_in_name(&a.email, guest.as_ref())))
+        .map(|a| (a.name, enrolment::sign_in_name(&a.email, guest.as_ref())))
         .unwrap_or_default();
     page(
         StatusCode::OK,
@@ -268,12 +161,12 @@ async fn link_post(
     Form(form): Form<SetupForm>,
 ) -> AppResult<Response> {
     limited(&state, &ctx)?;
-    let Some(Usable {
+    let Some(Link {
         token,
         inv,
         account,
         guest,
-    }) = usable_link(&state, &token).await?
+    }) = enrolment::usable_link(&state, &token).await?
     else {
         return invalid(ctx);
     };
@@ -285,7 +178,10 @@ async fn link_post(
     let bootstrap = inv.purpose == "bootstrap";
     let mut errors = Vec::new();
     let (name, email) = match &account {
-        Some(a) => (a.name.clone(), sign_in_name(&a.email, guest.as_ref())),
+        Some(a) => (
+            a.name.clone(),
+            enrolment::sign_in_name(&a.email, guest.as_ref()),
+        ),
         None => {
             let name = PersonName::parse(&form.name)
                 .map(|n| n.as_str().to_string())
@@ -426,105 +322,14 @@ async fn app_post(
         let error = Some(ctx.t("setup-code-wrong"));
         return app_page(&state, ctx, &e, error);
     };
-    let mut tx = state.db.begin().await?;
-    // Exactly one of two racing submissions gets the link (A2).
-    let Some(inv) = invitations::consume(&mut tx, &e.token_hash, now).await? else {
-        drop(tx);
+    let Some(Enrolled {
+        login_id,
+        recovery_codes: recovery,
+    }) = enrolment::complete(&state, &ctx.source, &e, &secret, step).await?
+    else {
         session.remove::<Enrolment>(ENROL_KEY).await?;
         return invalid(ctx);
     };
-    let account_id = match (&inv.purpose[..], inv.account_id.as_deref()) {
-        ("bootstrap", None) => {
-            let n: i64 = sqlx::query_scalar(
-                "select count(*) from clerk c join account a on a.account_id = c.account_id \
-                 where c.role = 'admin' and a.status = 'active'",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            if n > 0 {
-                drop(tx);
-                session.remove::<Enrolment>(ENROL_KEY).await?;
-                return invalid(ctx);
-            }
-            match accounts::insert_clerk(
-                &mut tx,
-                &NewClerk {
-                    email: &e.email,
-                    name: &e.name,
-                    role: "admin",
-                    department_id: None,
-                    status: "invited",
-                },
-                now,
-            )
-            .await
-            {
-                Ok(id) => id,
-                Err(err) if crate::db::is_unique_violation(&err) => {
-                    drop(tx);
-                    session.remove::<Enrolment>(ENROL_KEY).await?;
-                    return invalid(ctx);
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-        ("clerk_setup", Some(id)) => {
-            let account = accounts::by_id(&mut tx, id).await?;
-            if account.is_none_or(|a| a.status != crate::accounts::Status::Invited) {
-                drop(tx);
-                session.remove::<Enrolment>(ENROL_KEY).await?;
-                return invalid(ctx);
-            }
-            id.to_string()
-        }
-        ("guest", Some(id)) => {
-            let allowed = match guests::get(&mut tx, id).await? {
-                Some(g) => guest_still_allowed(&mut tx, &g, now).await?,
-                None => false,
-            };
-            if !allowed {
-                drop(tx);
-                session.remove::<Enrolment>(ENROL_KEY).await?;
-                return invalid(ctx);
-            }
-            id.to_string()
-        }
-        _ => return Err(AppError::NotFound),
-    };
-    let sealed = state.secrets.seal(&account_id, &secret)?;
-    // The confirming code's step is used up: it cannot be replayed at sign-in (A10).
-    accounts::complete_enrolment(&mut tx, &account_id, &e.password_hash, &sealed, step).await?;
-    let is_guest = inv.purpose == "guest";
-    let recovery = if is_guest {
-        guests::mark_enrolled(&mut tx, &account_id, now).await?;
-        let (codes, hashes) = crate::guests::recovery_codes(&state.secrets);
-        guests::store_recovery_codes(&mut tx, &account_id, &hashes).await?;
-        Some(codes)
-    } else {
-        None
-    };
-    let login_id = logins::insert(&mut tx, &account_id, now).await?;
-    let actor = if is_guest {
-        Actor::Guest(account_id.clone())
-    } else {
-        Actor::Clerk(account_id.clone())
-    };
-    for (action, detail) in [
-        ("invitation.accepted", inv.purpose.as_str()),
-        ("account.enrolled", "password+totp"),
-        ("session.start", "enrolment"),
-    ] {
-        audit::record(
-            &mut tx,
-            now,
-            &ctx.source,
-            &Event::new(actor.clone(), action, Outcome::Success)
-                .target(&account_id)
-                .detail(detail),
-        )
-        .await?;
-    }
-    tx.commit().await?;
     session.cycle_id().await?;
     session.remove::<Enrolment>(ENROL_KEY).await?;
     session.remove_value(PENDING_KEY).await?;

@@ -2,6 +2,7 @@
 //! rustls. Addresses are parsed, never pasted into headers, so CR/LF cannot add headers (E6).
 
 pub mod notice;
+pub mod setup;
 
 use std::str::FromStr;
 

@@ -30,6 +30,18 @@ pub enum ErrorKind {
     InvalidInput,
 }
 
+impl From<crate::error::Error> for AppError {
+    fn from(e: crate::error::Error) -> Self {
+        use crate::error::Error;
+        match e {
+            Error::NotFound => AppError::NotFound,
+            Error::Forbidden => AppError::Forbidden,
+            Error::BadRequest => AppError::BadRequest,
+            Error::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         AppError::Internal(anyhow::Error::new(e).context("database"))

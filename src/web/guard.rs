@@ -9,12 +9,13 @@ use tower_sessions::Session;
 use super::ctx::RequestInfo;
 use super::error::AppError;
 use crate::accounts::logins;
-use crate::accounts::{Kind, Status};
+use crate::accounts::signin;
+use crate::accounts::{GuestUser, Kind, StaffUser, Status};
 use crate::app::AppState;
-use crate::audit::{self, Actor, Event, Outcome, Source};
+use crate::audit::{Actor, Source};
 use crate::auth::policy::{ABSOLUTE_TIMEOUT_SECS, IDLE_TIMEOUT_SECS};
 use crate::clerks::Role;
-use crate::guests::store::{self as guests, Guest};
+use crate::guests::store as guests;
 use crate::links;
 
 pub const LOGIN_KEY: &str = "login";
@@ -25,27 +26,6 @@ pub const PENDING_KEY: &str = "pending";
 pub struct Pending {
     pub account_id: String,
     pub at: i64,
-}
-
-/// A signed-in clerk or admin with both factors, re-checked on this request.
-#[derive(Clone, Debug)]
-pub struct StaffUser {
-    pub login_id: String,
-    pub account_id: String,
-    pub name: String,
-    pub email: String,
-    pub role: Role,
-    pub department_id: Option<String>,
-    pub department_name: Option<String>,
-}
-
-impl StaffUser {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-    pub fn actor(&self) -> Actor {
-        Actor::Clerk(self.account_id.clone())
-    }
 }
 
 /// Why a guard turned a request away: sign in (again) at this page, or an error page.
@@ -126,17 +106,7 @@ async fn end_login(
     sign_in: &'static str,
 ) -> GuardRejection {
     let ended = async {
-        let mut tx = state.db.begin().await?;
-        if logins::end(&mut tx, &o.login.login_id, reason, o.now).await? {
-            audit::record(
-                &mut tx,
-                o.now,
-                &o.source,
-                &Event::new(actor, "session.end", Outcome::Success).detail(reason.to_string()),
-            )
-            .await?;
-        }
-        tx.commit().await?;
+        signin::end_login(state, &o.source, &o.login.login_id, actor, reason).await?;
         o.session.flush().await?;
         Ok::<(), AppError>(())
     }
@@ -149,13 +119,7 @@ async fn end_login(
 
 /// The ordinary not-found page for someone asking for what is not theirs, recorded (D1, D3).
 async fn deny(state: &AppState, source: &Source, actor: Actor, path: &str) -> GuardRejection {
-    let recorded = audit::record_alone(
-        &state.db,
-        state.now(),
-        source,
-        &Event::new(actor, "authz.denied", Outcome::Denied).target(path),
-    )
-    .await;
+    let recorded = signin::record_denied(state, source, actor, path, None).await;
     match recorded {
         Ok(()) => GuardRejection::Error(AppError::NotFound),
         Err(e) => GuardRejection::Error(e.into()),
@@ -195,20 +159,6 @@ impl FromRequestParts<AppState> for StaffUser {
             department_id: login.department_id,
             department_name: login.department_name,
         })
-    }
-}
-
-/// A signed-in guest, re-checked on this request: account active, not expired, channel not
-/// archived (C5). The session proves who; the database says whether.
-#[derive(Clone, Debug)]
-pub struct GuestUser {
-    pub login_id: String,
-    pub guest: Guest,
-}
-
-impl GuestUser {
-    pub fn actor(&self) -> Actor {
-        Actor::Guest(self.guest.account_id.clone())
     }
 }
 

@@ -161,17 +161,9 @@ pub async fn record_probe(
     let Some(login) = crate::accounts::logins::open(&state.db, &login_id).await? else {
         return Ok(());
     };
-    let actor = if login.kind == crate::accounts::Kind::Guest {
-        crate::audit::Actor::Guest(login.account_id)
-    } else {
-        crate::audit::Actor::Clerk(login.account_id)
-    };
-    let mut event = crate::audit::Event::new(actor, "authz.denied", crate::audit::Outcome::Denied)
-        .target(redacted_path(path));
-    if let Some(detail) = detail {
-        event = event.detail(detail);
-    }
-    crate::audit::record_alone(&state.db, state.now(), source, &event).await?;
+    let actor = crate::accounts::signin::login_actor(&login);
+    let target = redacted_path(path);
+    crate::accounts::signin::record_denied(state, source, actor, &target, detail).await?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use crate::accounts::GuestUser;
 use crate::accounts::logins;
 use crate::accounts::store as accounts;
 use crate::accounts::store::Factor;
@@ -22,7 +23,6 @@ use crate::messages::store::{self as messages, Message};
 use crate::web::Routes;
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
-use crate::web::guard::GuestUser;
 
 pub fn router() -> Routes {
     Routes::new()
@@ -437,7 +437,7 @@ async fn factors_ok(
     };
     if let Some(factor) = failed {
         let lockout =
-            crate::accounts::pages::count_failure(&mut tx, account_id, factor, now).await?;
+            crate::accounts::signin::count_failure(&mut tx, account_id, factor, now).await?;
         if let Some(detail) = lockout {
             audit::record(
                 &mut tx,

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use crate::accounts::StaffUser;
 use crate::accounts::logins;
 use crate::app::AppState;
 use crate::audit::{self, Event, Outcome};
@@ -21,7 +22,6 @@ use crate::links;
 use crate::web::Routes;
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
-use crate::web::guard::StaffUser;
 
 pub fn router() -> Routes {
     Routes::new()
