@@ -47,3 +47,27 @@ impl Clock for ManualClock {
 }
 
 pub type SharedClock = Arc<dyn Clock>;
+
+pub const JST_OFFSET: i64 = 9 * 3600;
+
+/// The instant a day ends in Japan (24:00 JST of `date`), from `YYYY-MM-DD`.
+pub fn end_of_day(date: &str) -> Option<Timestamp> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(date.trim(), &fmt).ok()?;
+    let midnight_utc = d.midnight().assume_utc().unix_timestamp();
+    Some(midnight_utc + 86_400 - JST_OFFSET)
+}
+
+/// The JST date on which an instant falls, `YYYY-MM-DD` (for `end_of_day` values: the last day).
+pub fn last_day(t: Timestamp) -> String {
+    let shifted = t - 1 + JST_OFFSET;
+    match time::OffsetDateTime::from_unix_timestamp(shifted) {
+        Ok(dt) => format!(
+            "{:04}-{:02}-{:02}",
+            dt.year(),
+            u8::from(dt.month()),
+            dt.day()
+        ),
+        Err(_) => String::new(),
+    }
+}

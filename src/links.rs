@@ -53,6 +53,11 @@ pub fn setup(token: &str) -> String {
     SETUP.replace("{token}", token)
 }
 
+/// The invitation link a guest opens (the token is the only secret in it).
+pub fn invite(token: &str) -> String {
+    INVITE.replace("{token}", token)
+}
+
 pub fn clerk_action(template: &str, id: &str) -> String {
     template.replace("{id}", id)
 }

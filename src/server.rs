@@ -117,7 +117,7 @@ impl Application {
                     _ = tokio::time::sleep(every) => {}
                     _ = stopped.changed() => break,
                 }
-                if let Err(e) = guests::sweep(&sweeper_state).await {
+                if let Err(e) = guests::sweep::sweep(&sweeper_state).await {
                     tracing::error!(error = format!("{e:#}"), "sweeper failed");
                 }
                 if let Err(e) = sweeper_state.db.optimize().await {

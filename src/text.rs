@@ -18,6 +18,22 @@ pub fn is_clean(s: &str, multiline: bool) -> bool {
     !s.chars().any(|c| is_forbidden(c, multiline))
 }
 
+/// Reads a short text field: trimmed, required, at most `max` characters, no control
+/// characters except line breaks where `multiline`.
+pub fn field(value: &str, max: usize, multiline: bool) -> Result<String, &'static str> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err("form-required");
+    }
+    if v.chars().count() > max {
+        return Err("form-too-long");
+    }
+    if !crate::text::is_clean(v, multiline) {
+        return Err("form-invalid-chars");
+    }
+    Ok(v.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

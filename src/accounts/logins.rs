@@ -106,3 +106,26 @@ pub async fn end_all(
     .await?;
     Ok(r.rows_affected())
 }
+
+/// How many open logins an account has.
+pub async fn open_count(db: &Db, account_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from login where account_id = $1 and ended_at is null")
+        .bind(account_id)
+        .fetch_one(&db.pool)
+        .await
+}
+
+/// How many open logins an account has besides `login_id`.
+pub async fn other_open_count(
+    db: &Db,
+    account_id: &str,
+    login_id: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from login where account_id = $1 and ended_at is null and login_id <> $2",
+    )
+    .bind(account_id)
+    .bind(login_id)
+    .fetch_one(&db.pool)
+    .await
+}

@@ -1,5 +1,6 @@
 //! Accounts: sign-in, sessions (logins) and credentials.
 
+pub mod credentials;
 pub mod limit;
 pub mod logins;
 pub mod pages;

@@ -435,7 +435,7 @@ async fn notify_failures(state: &AppState, account: &Account) {
     } else {
         (account.name.clone(), account.email.clone())
     };
-    let mail = crate::guests::simple_mail(
+    let mail = crate::guests::mails::simple(
         &name,
         &email,
         "mail-failures-subject",
@@ -462,7 +462,7 @@ async fn notify_recovery_code_used(state: &AppState, account: &Account) {
     let left = guests::recovery_codes_left(&state.db, &g.account_id)
         .await
         .unwrap_or(0);
-    let mail = crate::guests::simple_mail(
+    let mail = crate::guests::mails::simple(
         &g.name,
         email,
         "mail-recovery-used-subject",

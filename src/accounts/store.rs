@@ -222,3 +222,32 @@ pub async fn clear_totp_failures(conn: &mut AnyConnection, id: &str) -> Result<(
     .await?;
     Ok(())
 }
+
+pub async fn set_password(
+    conn: &mut AnyConnection,
+    id: &str,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update account set password_hash = $1 where account_id = $2")
+        .bind(password_hash)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A new sealed TOTP secret, with the step its confirming code used (B3).
+pub async fn set_totp(
+    conn: &mut AnyConnection,
+    id: &str,
+    sealed: &[u8],
+    step: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update account set totp_secret = $1, totp_last_step = $2 where account_id = $3")
+        .bind(sealed)
+        .bind(step)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -56,7 +56,7 @@ impl HomePage {
 
 impl HomePage {
     fn day(&self, t: &i64) -> String {
-        crate::guests::last_day(*t)
+        crate::clock::last_day(*t)
     }
 }
 

@@ -668,3 +668,29 @@ pub async fn decide_request(
     .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// Brings every guest of a channel whose access ends after `ends_at` down to it (D5); returns
+/// how many.
+pub async fn shorten_to(
+    conn: &mut AnyConnection,
+    channel_id: &str,
+    ends_at: Timestamp,
+) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("update guest set expires_at = $1 where channel_id = $2 and expires_at > $1")
+            .bind(ends_at)
+            .bind(channel_id)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
+}
+
+pub async fn open_request_count(conn: &mut AnyConnection, id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from extension_request where account_id = $1 and decided_at is null",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}

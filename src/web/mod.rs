@@ -3,6 +3,7 @@
 
 pub mod ctx;
 pub mod error;
+pub mod forms;
 pub mod guard;
 pub mod input;
 pub mod lang;

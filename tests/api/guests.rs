@@ -1,6 +1,6 @@
 //! The guest lifecycle with a moved clock (SECURITY A5, A7, B9, B10, C5–C7, D4, D5).
 
-use madoguchi::guests::sweep;
+use madoguchi::guests::sweep::sweep;
 
 use crate::helpers::*;
 
@@ -151,7 +151,7 @@ async fn lifecycle_issue_open_enrol_sign_in_remind_extend_expire() {
 
     // Expiry: the very next request is refused, before any sweeper ran.
     drop(agent);
-    let new_expiry = madoguchi::guests::end_of_day(&new_date).expect("date");
+    let new_expiry = madoguchi::clock::end_of_day(&new_date).expect("date");
     app.clock.set(new_expiry - 600);
     let agent = app.guest_sign_in(&guest).await;
     app.clock.set(new_expiry - 1);
@@ -1466,7 +1466,7 @@ async fn shortening_a_channel_shortens_its_guests_access() {
             .expect("expiry")
             .contains(&new_end)
     );
-    let end = madoguchi::guests::end_of_day(&new_end).expect("date");
+    let end = madoguchi::clock::end_of_day(&new_end).expect("date");
     app.clock.set(end - 60);
     let agent = app.guest_sign_in(&guest).await;
     app.clock.set(end);

@@ -614,7 +614,7 @@ pub struct GuestPerson {
 impl TestApp {
     /// The JST date `days` from now, as a date input holds it.
     pub fn date_in(&self, days: i64) -> String {
-        madoguchi::guests::last_day(self.now() + days * 86_400 + 1)
+        madoguchi::clock::last_day(self.now() + days * 86_400 + 1)
     }
 
     /// An admin, a department and a clerk in it, both signed in.

@@ -10,18 +10,18 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::accounts::StaffUser;
-use crate::accounts::logins;
+use crate::accounts::{StaffUser, Status};
 use crate::app::AppState;
-use crate::audit::{self, Event, Outcome};
-use crate::channels::pages::{GuestList, ListQuery, deliver, reason, with_user};
 use crate::channels::store as channels;
-use crate::guests;
+use crate::guests::lifecycle::{self, NotLive};
+use crate::guests::pages::list::{GuestList, ListQuery};
+use crate::guests::pages::sheet::deliver;
 use crate::guests::store::{self as guest_db, ExtensionRequest, Guest};
 use crate::links;
 use crate::web::Routes;
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
+use crate::web::forms::{ReasonForm, reason, with_user};
 
 pub fn router() -> Routes {
     Routes::new()
@@ -44,7 +44,7 @@ struct GuestsPage {
 
 impl GuestsPage {
     fn day(&self, t: &i64) -> String {
-        guests::last_day(*t)
+        crate::clock::last_day(*t)
     }
     fn status_label(&self, g: &Guest) -> String {
         self.ctx.t(&format!("guest-status-{}", g.display_status()))
@@ -71,29 +71,14 @@ async fn guests_get(
     })
 }
 
-/// The one check for guest-scoped staff routes (D1, D3): a guest of another department's
-/// channel is the same not-found as a missing one, and the attempt is recorded.
+/// The guest a clerk's request names, if they may see them (D1, D3).
 async fn staff_guest_scope(
     state: &AppState,
     ctx: &Ctx,
     user: &StaffUser,
     guest_id: &str,
 ) -> AppResult<Guest> {
-    let mut conn = state.db.pool.acquire().await?;
-    let guest = guest_db::get(&mut conn, guest_id).await?;
-    drop(conn);
-    match guest {
-        Some(g) if user.is_admin() || user.department_id.as_deref() == Some(&g.department_id) => {
-            Ok(g)
-        }
-        other => {
-            let mut ev =
-                Event::new(user.actor(), "authz.denied", Outcome::Denied).target(ctx.path.clone());
-            ev.channel_id = other.map(|g| g.channel_id);
-            audit::record_alone(&state.db, state.now(), &ctx.source, &ev).await?;
-            Err(AppError::NotFound)
-        }
-    }
+    Ok(lifecycle::for_clerk(state, user, &ctx.source, guest_id, &ctx.path).await?)
 }
 
 #[derive(Template)]
@@ -113,7 +98,7 @@ impl GuestPage {
         crate::web::ctx::field_error(&self.errors, f)
     }
     fn day(&self, t: &i64) -> String {
-        guests::last_day(*t)
+        crate::clock::last_day(*t)
     }
     fn status_label(&self) -> String {
         self.ctx
@@ -126,13 +111,13 @@ impl GuestPage {
         self.ctx.t(&format!("permission-{}", self.guest.permission))
     }
     fn live(&self) -> bool {
-        matches!(self.guest.status.as_str(), "invited" | "active" | "locked")
+        self.guest.status.is_live()
     }
     fn invited(&self) -> bool {
         self.guest.status == crate::accounts::Status::Invited
     }
     fn enrolled(&self) -> bool {
-        matches!(self.guest.status.as_str(), "active" | "locked")
+        matches!(self.guest.status, Status::Active | Status::Locked)
     }
     fn action(&self, template: &str) -> String {
         links::with(template, "guest", &self.guest.account_id)
@@ -154,11 +139,7 @@ async fn guest_page(
     errors: Vec<(String, String)>,
     notice: Option<String>,
 ) -> AppResult<GuestPage> {
-    let open_sessions: i64 =
-        sqlx::query_scalar("select count(*) from login where account_id = $1 and ended_at is null")
-            .bind(&guest.account_id)
-            .fetch_one(&state.db.pool)
-            .await?;
+    let open_sessions = crate::accounts::logins::open_count(&state.db, &guest.account_id).await?;
     let mut conn = state.db.pool.acquire().await?;
     let channel = channels::get(&mut conn, &guest.channel_id).await?;
     drop(conn);
@@ -170,7 +151,7 @@ async fn guest_page(
         ctx: with_user(ctx, user),
         requests: guest_db::requests(&state.db, &guest.account_id).await?,
         open_sessions,
-        max_expiry: guests::last_day(max + 1),
+        max_expiry: crate::clock::last_day(max + 1),
         guest,
         errors,
         notice,
@@ -205,13 +186,6 @@ fn back(guest: &Guest) -> Response {
     Redirect::to(&links::with(links::STAFF_GUEST, "guest", &guest.account_id)).into_response()
 }
 
-fn event(user: &StaffUser, guest: &Guest, action: &'static str, detail: String) -> Event {
-    Event::new(user.actor(), action, Outcome::Success)
-        .target(&guest.account_id)
-        .detail(detail)
-        .in_channel(guest.channel_id.clone())
-}
-
 #[derive(Deserialize)]
 pub struct ExtendForm {
     #[serde(default)]
@@ -220,26 +194,20 @@ pub struct ExtendForm {
     reason: String,
 }
 
-/// A new expiry within policy: not past, not after the channel's end, not beyond the maximum.
+/// A new expiry within policy, or the message to show beside the field.
 async fn checked_expiry(
     state: &AppState,
     ctx: &Ctx,
     guest: &Guest,
     date: &str,
 ) -> AppResult<Result<i64, String>> {
-    let mut conn = state.db.pool.acquire().await?;
-    let channel = channels::get(&mut conn, &guest.channel_id)
+    Ok(lifecycle::checked_expiry(state, guest, date)
         .await?
-        .ok_or(AppError::NotFound)?;
-    drop(conn);
-    let Some(t) = guests::end_of_day(date) else {
-        return Ok(Err(ctx.t("form-date-invalid")));
-    };
-    Ok(
-        guests::check_expiry(t, state.now(), channel.ends_at, state.config.guest_max_days)
-            .map(|()| t)
-            .map_err(|k| ctx.t_with(k, [("max", state.config.guest_max_days.to_string())])),
-    )
+        .map_err(|k| ctx.t_with(k, [("max", state.config.guest_max_days.to_string())])))
+}
+
+fn not_live(ctx: &Ctx) -> String {
+    ctx.t("guest-not-live")
 }
 
 async fn extend_post(
@@ -251,16 +219,9 @@ async fn extend_post(
     Form(form): Form<ExtendForm>,
 ) -> AppResult<Response> {
     let guest = staff_guest_scope(&state, &ctx, &user, &guest).await?;
-    if !matches!(guest.status.as_str(), "invited" | "active" | "locked") {
-        return invalid(
-            &state,
-            ctx.clone(),
-            &user,
-            guest,
-            "extend",
-            ctx.t("guest-not-live"),
-        )
-        .await;
+    if !guest.status.is_live() {
+        let m = not_live(&ctx);
+        return invalid(&state, ctx, &user, guest, "extend", m).await;
     }
     let why = match reason(&ctx, &form.reason) {
         Ok(r) => r,
@@ -270,31 +231,10 @@ async fn extend_post(
         Ok(t) => t,
         Err(m) => return invalid(&state, ctx, &user, guest, "extend", m).await,
     };
-    let now = state.now();
-    let mut tx = state.db.begin().await?;
-    if !guest_db::lock_in_status(&mut tx, &guest.account_id, &crate::accounts::Status::LIVE).await?
-    {
-        drop(tx);
-        return invalid(
-            &state,
-            ctx.clone(),
-            &user,
-            guest,
-            "extend",
-            ctx.t("guest-not-live"),
-        )
-        .await;
+    if let Err(NotLive) = lifecycle::extend(&state, &user, &ctx.source, &guest, t, &why).await? {
+        let m = not_live(&ctx);
+        return invalid(&state, ctx, &user, guest, "extend", m).await;
     }
-    guest_db::set_expiry(&mut tx, &guest.account_id, t).await?;
-    let detail = format!("from {} to {t}; reason: {why}", guest.expires_at);
-    audit::record(
-        &mut tx,
-        now,
-        &ctx.source,
-        &event(&user, &guest, "guest.extend", detail),
-    )
-    .await?;
-    tx.commit().await?;
     session.insert("notice", "guest-extended").await?;
     Ok(back(&guest))
 }
@@ -305,26 +245,14 @@ async fn revoke_post(
     session: Session,
     user: StaffUser,
     Path(guest): Path<String>,
-    Form(form): Form<crate::channels::pages::ReasonForm>,
+    Form(form): Form<ReasonForm>,
 ) -> AppResult<Response> {
     let guest = staff_guest_scope(&state, &ctx, &user, &guest).await?;
     let why = match reason(&ctx, form.reason()) {
         Ok(r) => r,
         Err(m) => return invalid(&state, ctx, &user, guest, "revoke", m).await,
     };
-    let now = state.now();
-    let mut tx = state.db.begin().await?;
-    guests::end(
-        &mut tx,
-        &guest,
-        "revoked",
-        user.actor(),
-        &why,
-        &ctx.source,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    lifecycle::revoke(&state, &user, &ctx.source, &guest, &why).await?;
     session.insert("notice", "guest-revoked").await?;
     Ok(back(&guest))
 }
@@ -374,81 +302,17 @@ async fn reinvite(
     reset: bool,
 ) -> AppResult<Response> {
     let field = if reset { "reset" } else { "reissue" };
-    let allowed = if reset {
-        matches!(guest.status.as_str(), "active" | "locked")
-    } else {
-        guest.status == crate::accounts::Status::Invited
-    };
-    if !allowed {
-        return invalid(
-            state,
-            ctx.clone(),
-            user,
-            guest,
-            field,
-            ctx.t("guest-not-live"),
-        )
-        .await;
-    }
     let why = match reason(&ctx, &form.reason) {
         Ok(r) => r,
         Err(m) => return invalid(state, ctx, user, guest, field, m).await,
     };
-    let now = state.now();
-    let mut tx = state.db.begin().await?;
-    // Re-checked inside the transaction: a revoke or expiry committed meanwhile wins.
-    let still = if reset {
-        guest_db::reset_credentials(&mut tx, &guest.account_id).await?
-    } else {
-        guest_db::lock_in_status(
-            &mut tx,
-            &guest.account_id,
-            &[crate::accounts::Status::Invited],
-        )
-        .await?
+    let link = match lifecycle::reinvite(state, user, &ctx.source, &guest, &why, reset).await? {
+        Ok(link) => link,
+        Err(NotLive) => {
+            let m = not_live(&ctx);
+            return invalid(state, ctx, user, guest, field, m).await;
+        }
     };
-    if !still {
-        drop(tx);
-        return invalid(
-            state,
-            ctx.clone(),
-            user,
-            guest,
-            field,
-            ctx.t("guest-not-live"),
-        )
-        .await;
-    }
-    if reset {
-        let n =
-            logins::end_all(&mut tx, &guest.account_id, None, "authenticator_reset", now).await?;
-        let detail = format!("reason: {why}; sessions ended: {n}");
-        audit::record(
-            &mut tx,
-            now,
-            &ctx.source,
-            &event(user, &guest, "guest.authenticator_reset", detail),
-        )
-        .await?;
-    } else {
-        audit::record(
-            &mut tx,
-            now,
-            &ctx.source,
-            &event(user, &guest, "guest.reissue", format!("reason: {why}")),
-        )
-        .await?;
-    }
-    let link = guests::invite(
-        &mut tx,
-        state,
-        &guest.account_id,
-        &guest.channel_id,
-        &user.account_id,
-        &ctx.source,
-    )
-    .await?;
-    tx.commit().await?;
     deliver(
         state,
         ctx,
@@ -466,25 +330,14 @@ async fn end_sessions_post(
     session: Session,
     user: StaffUser,
     Path(guest): Path<String>,
-    Form(form): Form<crate::channels::pages::ReasonForm>,
+    Form(form): Form<ReasonForm>,
 ) -> AppResult<Response> {
     let guest = staff_guest_scope(&state, &ctx, &user, &guest).await?;
     let why = match reason(&ctx, form.reason()) {
         Ok(r) => r,
         Err(m) => return invalid(&state, ctx, &user, guest, "end_sessions", m).await,
     };
-    let now = state.now();
-    let mut tx = state.db.begin().await?;
-    let n = logins::end_all(&mut tx, &guest.account_id, None, "ended_by_clerk", now).await?;
-    let detail = format!("reason: {why}; sessions ended: {n}");
-    audit::record(
-        &mut tx,
-        now,
-        &ctx.source,
-        &event(&user, &guest, "guest.end_sessions", detail),
-    )
-    .await?;
-    tx.commit().await?;
+    lifecycle::end_sessions(&state, &user, &ctx.source, &guest, &why).await?;
     session.insert("notice", "guest-sessions-ended").await?;
     Ok(back(&guest))
 }
@@ -536,16 +389,9 @@ async fn decide_post(
         }
     };
     let new_expiry = if approve {
-        if !matches!(guest.status.as_str(), "invited" | "active" | "locked") {
-            return invalid(
-                &state,
-                ctx.clone(),
-                &user,
-                guest,
-                "decide",
-                ctx.t("guest-not-live"),
-            )
-            .await;
+        if !guest.status.is_live() {
+            let m = not_live(&ctx);
+            return invalid(&state, ctx, &user, guest, "decide", m).await;
         }
         match checked_expiry(&state, &ctx, &guest, &form.expires_on).await? {
             Ok(t) => Some(t),
@@ -554,54 +400,18 @@ async fn decide_post(
     } else {
         None
     };
-    let now = state.now();
-    let mut tx = state.db.begin().await?;
-    let decision = if approve { "approved" } else { "refused" };
-    if !guest_db::decide_request(
-        &mut tx,
-        &req.extension_request_id,
-        &user.account_id,
-        decision,
-        &why,
-        new_expiry,
-        now,
-    )
-    .await?
-    {
-        drop(tx);
-        return Ok(back(&guest));
-    }
-    if let Some(t) = new_expiry {
-        guest_db::set_expiry(&mut tx, &guest.account_id, t).await?;
-    }
-    let detail = format!("{decision}; new expiry: {new_expiry:?}; reason: {why}");
-    audit::record(
-        &mut tx,
-        now,
+    let decided = lifecycle::decide_extension(
+        &state,
+        &user,
         &ctx.source,
-        &event(&user, &guest, "guest.extension_decided", detail),
+        &guest,
+        &req.extension_request_id,
+        new_expiry,
+        &why,
     )
     .await?;
-    tx.commit().await?;
-    if let Some(email) = guest.email() {
-        let mut args = vec![("reason", why.clone())];
-        let key = match new_expiry {
-            Some(t) => {
-                args.push(("until", guests::last_day(t)));
-                "mail-extension-approved"
-            }
-            None => "mail-extension-refused",
-        };
-        let mail = guests::simple_mail(
-            &guest.name,
-            email,
-            "mail-extension-decided-subject",
-            vec![(key, args)],
-            Some((state.link(links::GUEST_ACCOUNT), "mail-open-account")),
-        )?;
-        if let Err(e) = state.mailer.send(&mail).await {
-            tracing::warn!(error = format!("{e:#}"), "decision mail not sent");
-        }
+    if !decided {
+        return Ok(back(&guest));
     }
     session.insert("notice", "guest-request-decided").await?;
     Ok(back(&guest))

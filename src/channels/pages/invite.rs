@@ -1,0 +1,363 @@
+//! Issuing guests into a channel from the channel page: one by one (by mail or a printed
+//! sheet) or from a CSV file, all or nothing.
+
+use axum::Form;
+use axum::extract::{Multipart, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::{Errors, channel_page, staff_channel_scope};
+use crate::accounts::StaffUser;
+use crate::app::AppState;
+use crate::channels::store::Channel;
+use crate::clerks::{Email, PersonName};
+use crate::clock::{end_of_day, last_day};
+use crate::guests::pages::list::ListQuery;
+use crate::guests::pages::sheet::deliver;
+use crate::guests::store as guest_db;
+use crate::guests::{self, GuestInput, Kind, Permission, csv, lifecycle};
+use crate::links;
+use crate::web::Routes;
+use crate::web::ctx::{Ctx, render_invalid};
+use crate::web::error::{AppError, AppResult};
+
+pub fn router() -> Routes {
+    Routes::new()
+        .route(links::STAFF_CHANNEL_GUEST_NEW, post(guest_new_post))
+        .route(
+            links::STAFF_CHANNEL_GUEST_BULK,
+            post(bulk_post).layer(axum::extract::DefaultBodyLimit::max(
+                BULK_MAX_BYTES + 16 * 1024,
+            )),
+        )
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct GuestForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub organisation: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub permission: String,
+    #[serde(default)]
+    pub expires_on: String,
+    #[serde(default)]
+    pub delivery: String,
+}
+
+/// The default and the latest expiry a clerk may choose for a new guest of this channel.
+pub fn default_expiry(state: &AppState, channel: &Channel) -> (String, String) {
+    let now = state.now();
+    let default = (now + state.config.guest_default_days * 86_400).min(channel.ends_at);
+    let max = (now + state.config.guest_max_days * 86_400).min(channel.ends_at);
+    (last_day(default + 1), last_day(max + 1))
+}
+
+/// A guest's details, checked: what the issue form and each CSV row must satisfy.
+struct CheckedGuest {
+    name: String,
+    organisation: String,
+    kind: Kind,
+    email: Option<String>,
+    permission: Permission,
+    expires_at: i64,
+}
+
+impl CheckedGuest {
+    fn input(&self) -> GuestInput<'_> {
+        GuestInput {
+            name: &self.name,
+            organisation: &self.organisation,
+            kind: self.kind,
+            email: self.email.as_deref(),
+            permission: self.permission,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+fn check_guest(
+    ctx: &Ctx,
+    state: &AppState,
+    channel: &Channel,
+    form: &GuestForm,
+    need_email: bool,
+    errors: &mut Errors,
+) -> Option<CheckedGuest> {
+    let name = PersonName::parse(&form.name)
+        .map(|n| n.as_str().to_string())
+        .map_err(|k| errors.push(("name".into(), ctx.t(k))))
+        .ok();
+    let organisation = crate::text::field(&form.organisation, guests::ORGANISATION_MAX, false)
+        .map_err(|k| errors.push(("organisation".into(), ctx.t(k))))
+        .ok();
+    let kind = form.kind.parse::<Kind>().ok();
+    if kind.is_none() {
+        errors.push(("kind".into(), ctx.t("form-choose")));
+    }
+    let permission = form.permission.parse::<Permission>().ok();
+    if permission.is_none() {
+        errors.push(("permission".into(), ctx.t("form-choose")));
+    }
+    let email = if form.email.trim().is_empty() {
+        let resident = form.kind == "resident";
+        if need_email || !resident {
+            errors.push(("email".into(), ctx.t("guest-email-required")));
+        }
+        None
+    } else {
+        match Email::parse(&form.email) {
+            Ok(e) => Some(e.as_str().to_string()),
+            Err(k) => {
+                errors.push(("email".into(), ctx.t(k)));
+                None
+            }
+        }
+    };
+    let now = state.now();
+    let expires_at = match end_of_day(&form.expires_on) {
+        None => {
+            errors.push(("expires_on".into(), ctx.t("form-date-invalid")));
+            None
+        }
+        Some(t) => match guests::check_expiry(t, now, channel.ends_at, state.config.guest_max_days)
+        {
+            Ok(()) => Some(t),
+            Err(k) => {
+                errors.push((
+                    "expires_on".into(),
+                    ctx.t_with(k, [("max", state.config.guest_max_days.to_string())]),
+                ));
+                None
+            }
+        },
+    };
+    let email_ok = !errors.iter().any(|(f, _)| f == "email");
+    if !email_ok {
+        return None;
+    }
+    Some(CheckedGuest {
+        name: name?,
+        organisation: organisation?,
+        kind: kind?,
+        email,
+        permission: permission?,
+        expires_at: expires_at?,
+    })
+}
+
+async fn guest_new_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: StaffUser,
+    Path(channel): Path<String>,
+    Form(form): Form<GuestForm>,
+) -> AppResult<Response> {
+    let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
+    if !channel.is_active() {
+        return Err(AppError::NotFound);
+    }
+    let print = form.delivery == "print";
+    let mut errors = vec![];
+    if let Some(g) = check_guest(&ctx, &state, &channel, &form, !print, &mut errors) {
+        match lifecycle::invite_one(&state, &user, &ctx.source, &channel, &g.input()).await? {
+            Ok(issued) => {
+                return deliver(
+                    &state,
+                    ctx,
+                    &session,
+                    &issued.account_id,
+                    issued.link,
+                    print,
+                )
+                .await;
+            }
+            Err(key) => errors.push(("email".into(), ctx.t(key))),
+        }
+    }
+    let mut shown = form.clone();
+    for f in [&mut shown.name, &mut shown.organisation, &mut shown.email] {
+        *f = f.chars().take(300).collect();
+    }
+    let page = channel_page(
+        &state,
+        ctx,
+        &user,
+        channel,
+        &ListQuery::default(),
+        shown,
+        errors,
+        vec![],
+        None,
+    )
+    .await?;
+    render_invalid(&page)
+}
+
+pub const BULK_MAX_ROWS: usize = 500;
+const BULK_MAX_BYTES: usize = 512 * 1024;
+
+async fn bulk_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: StaffUser,
+    Path(channel): Path<String>,
+    mut multipart: Multipart,
+) -> AppResult<Response> {
+    let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
+    if !channel.is_active() {
+        return Err(AppError::NotFound);
+    }
+    let mut common = GuestForm::default();
+    let mut file: Option<Vec<u8>> = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|_| AppError::BadRequest)?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        let bytes = field.bytes().await.map_err(|_| AppError::BadRequest)?;
+        if bytes.len() > BULK_MAX_BYTES {
+            return Err(AppError::BadRequest);
+        }
+        // The edge check (E9) cannot read a streamed body: the upload's own text fields get it
+        // here, and the file's cells get it in the field checks of each row.
+        if name != "file"
+            && !std::str::from_utf8(&bytes).is_ok_and(|s| crate::text::is_clean(s, false))
+        {
+            return Err(AppError::InvalidInput);
+        }
+        let text = || {
+            String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(100)
+                .collect::<String>()
+        };
+        match name.as_str() {
+            "file" => file = Some(bytes.to_vec()),
+            "kind" => common.kind = text(),
+            "permission" => common.permission = text(),
+            "expires_on" => common.expires_on = text(),
+            _ => {}
+        }
+    }
+    let mut problems: Vec<String> = vec![];
+    let rows = match file.as_deref().map(csv::rows) {
+        None | Some(Ok(_)) if file.as_deref().is_none_or(<[u8]>::is_empty) => {
+            problems.push(ctx.t("bulk-no-file"));
+            vec![]
+        }
+        Some(Ok(rows)) => rows,
+        Some(Err(_)) | None => {
+            problems.push(ctx.t("bulk-unreadable"));
+            vec![]
+        }
+    };
+    if rows.is_empty() && problems.is_empty() {
+        problems.push(ctx.t("bulk-empty"));
+    }
+    if rows.len() > BULK_MAX_ROWS {
+        problems.push(ctx.t_with("bulk-too-many", [("max", BULK_MAX_ROWS.to_string())]));
+    }
+    let mut checked = vec![];
+    let mut seen = std::collections::HashSet::new();
+    if problems.is_empty() {
+        for (i, row) in rows.iter().enumerate() {
+            let line = (i + 1).to_string();
+            let form = GuestForm {
+                name: row.first().cloned().unwrap_or_default(),
+                organisation: row.get(1).cloned().unwrap_or_default(),
+                email: row.get(2).cloned().unwrap_or_default(),
+                ..common.clone()
+            };
+            let mut errors = vec![];
+            if row.len() < 3 {
+                problems.push(ctx.t_with("bulk-row-columns", [("row", line.clone())]));
+                continue;
+            }
+            match check_guest(&ctx, &state, &channel, &form, true, &mut errors) {
+                Some(g) if errors.is_empty() => {
+                    let email = g.email.clone().unwrap_or_default();
+                    // Checked before anything is written: on PostgreSQL a failed insert would
+                    // abort the whole transaction.
+                    let mut conn = state.db.pool.acquire().await?;
+                    let taken =
+                        guest_db::name_live_in_channel(&mut conn, &channel.channel_id, &email)
+                            .await?;
+                    drop(conn);
+                    if taken {
+                        problems.push(ctx.t_with(
+                            "bulk-row-problem",
+                            [("row", line), ("problem", ctx.t("form-email-taken"))],
+                        ));
+                    } else if !seen.insert(email.clone()) {
+                        problems.push(ctx.t_with(
+                            "bulk-row-problem",
+                            [("row", line), ("problem", ctx.t("bulk-duplicate"))],
+                        ));
+                    } else {
+                        checked.push(g);
+                    }
+                }
+                _ => {
+                    for (field, msg) in errors {
+                        let label = ctx.t(&format!("bulk-field-{field}"));
+                        problems.push(ctx.t_with(
+                            "bulk-row-problem",
+                            [
+                                ("row", line.clone()),
+                                ("problem", format!("{label}: {msg}")),
+                            ],
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    // Nothing is issued unless every row is right.
+    if problems.is_empty() {
+        let rows: Vec<_> = checked.iter().map(CheckedGuest::input).collect();
+        match lifecycle::invite_many(&state, &user, &ctx.source, &channel, &rows).await? {
+            Ok(failed) => {
+                let notice = if failed == 0 {
+                    "bulk-done"
+                } else {
+                    "bulk-done-mail-failed"
+                };
+                session.insert("notice", notice).await?;
+                return Ok(Redirect::to(&links::with(
+                    links::STAFF_CHANNEL,
+                    "channel",
+                    &channel.channel_id,
+                ))
+                .into_response());
+            }
+            Err((row, key)) => problems.push(ctx.t_with(
+                "bulk-row-problem",
+                [("row", row.to_string()), ("problem", ctx.t(key))],
+            )),
+        }
+    }
+    let page = channel_page(
+        &state,
+        ctx,
+        &user,
+        channel,
+        &ListQuery::default(),
+        GuestForm::default(),
+        vec![],
+        problems,
+        None,
+    )
+    .await?;
+    render_invalid(&page)
+}

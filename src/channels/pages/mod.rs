@@ -1,0 +1,450 @@
+//! The staff console's channels: create, edit, archive, revoke all guests, issue guests one by
+//! one (e-mail or printed sheet) or from a CSV file (`invite`).
+
+pub mod invite;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::accounts::StaffUser;
+use crate::app::AppState;
+use crate::channels::store::{self as channels, Channel};
+use crate::channels::{self as ops, ChannelInput, NAME_MAX, PURPOSE_MAX};
+use crate::clock::{end_of_day, last_day};
+use crate::guests::pages::list::{GuestList, ListQuery};
+use crate::guests::store::Guest;
+use crate::guests::{Kind, Permission};
+use crate::links;
+use crate::messages::{self, Body};
+use crate::web::Routes;
+use crate::web::ctx::{Ctx, render, render_invalid};
+use crate::web::error::{AppError, AppResult};
+use crate::web::forms::{ReasonForm, reason, with_user};
+use invite::{GuestForm, default_expiry};
+
+pub fn router() -> Routes {
+    Routes::new()
+        .route(links::STAFF_CHANNELS, get(channels_get).post(channels_post))
+        .route(links::STAFF_CHANNEL, get(channel_get))
+        .route(links::STAFF_CHANNEL_MESSAGES, post(message_post))
+        .route(links::STAFF_CHANNEL_EDIT, post(channel_edit_post))
+        .route(links::STAFF_CHANNEL_ARCHIVE, post(archive_post))
+        .route(links::STAFF_CHANNEL_REVOKE_ALL, post(revoke_all_post))
+        .merge(invite::router())
+}
+
+/// The channel a clerk's request names, if they may manage it (D1, D3).
+pub async fn staff_channel_scope(
+    state: &AppState,
+    ctx: &Ctx,
+    user: &StaffUser,
+    channel_id: &str,
+) -> AppResult<Channel> {
+    Ok(ops::for_clerk(state, user, &ctx.source, channel_id, &ctx.path).await?)
+}
+
+pub type Errors = crate::web::ctx::FieldErrors;
+use crate::web::ctx::field_error as error_for;
+
+#[derive(Template)]
+#[template(path = "staff/channels.html")]
+struct ChannelsPage {
+    ctx: Ctx,
+    channels: Vec<Channel>,
+    departments: Vec<crate::clerks::store::Department>,
+    form: ChannelForm,
+    errors: Errors,
+}
+
+impl ChannelsPage {
+    fn error_for(&self, f: &str) -> Option<String> {
+        error_for(&self.errors, f)
+    }
+    fn day(&self, t: &i64) -> String {
+        last_day(*t)
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct ChannelForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    purpose: String,
+    #[serde(default)]
+    department_id: String,
+    #[serde(default)]
+    ends_on: String,
+}
+
+async fn channels_page(
+    state: &AppState,
+    ctx: Ctx,
+    user: &StaffUser,
+    form: ChannelForm,
+    errors: Errors,
+) -> AppResult<ChannelsPage> {
+    let dept = if user.is_admin() {
+        None
+    } else {
+        Some(user.department_id.clone().unwrap_or_default())
+    };
+    Ok(ChannelsPage {
+        ctx: with_user(ctx, user),
+        channels: channels::list(&state.db, dept.as_deref()).await?,
+        departments: crate::clerks::store::departments(&state.db).await?,
+        form,
+        errors,
+    })
+}
+
+async fn channels_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    user: StaffUser,
+) -> AppResult<Response> {
+    render(&channels_page(&state, ctx, &user, ChannelForm::default(), vec![]).await?)
+}
+
+/// Validates a channel form; the department comes from the clerk unless an admin chose one.
+fn check_channel(
+    ctx: &Ctx,
+    user: &StaffUser,
+    form: &ChannelForm,
+    now: i64,
+    errors: &mut Errors,
+) -> Option<ChannelInput> {
+    let name = crate::text::field(&form.name, NAME_MAX, false)
+        .map_err(|k| errors.push(("name".into(), ctx.t(k))))
+        .ok();
+    let purpose = crate::text::field(&form.purpose, PURPOSE_MAX, true)
+        .map_err(|k| errors.push(("purpose".into(), ctx.t(k))))
+        .ok();
+    let department = if user.is_admin() {
+        Some(form.department_id.trim().to_string()).filter(|d| !d.is_empty())
+    } else {
+        user.department_id.clone()
+    };
+    if department.is_none() {
+        errors.push(("department_id".into(), ctx.t("form-department-required")));
+    }
+    let ends_at = match end_of_day(&form.ends_on) {
+        Some(t) if t > now => Some(t),
+        Some(_) => {
+            errors.push(("ends_on".into(), ctx.t("channel-end-past")));
+            None
+        }
+        None => {
+            errors.push(("ends_on".into(), ctx.t("form-date-invalid")));
+            None
+        }
+    };
+    Some(ChannelInput {
+        name: name?,
+        purpose: purpose?,
+        department_id: department?,
+        ends_at: ends_at?,
+    })
+}
+
+async fn channels_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    user: StaffUser,
+    Form(form): Form<ChannelForm>,
+) -> AppResult<Response> {
+    let now = state.now();
+    let mut errors = vec![];
+    if let Some(input) = check_channel(&ctx, &user, &form, now, &mut errors) {
+        if let Some(id) = ops::create(&state, &user, &ctx.source, &input).await? {
+            return Ok(
+                Redirect::to(&links::with(links::STAFF_CHANNEL, "channel", &id)).into_response(),
+            );
+        }
+        errors.push(("department_id".into(), ctx.t("form-department-required")));
+    }
+    let mut shown = form.clone();
+    shown.name = shown.name.chars().take(NAME_MAX * 2).collect();
+    shown.purpose = shown.purpose.chars().take(PURPOSE_MAX * 2).collect();
+    render_invalid(&channels_page(&state, ctx, &user, shown, errors).await?)
+}
+
+#[derive(Template)]
+#[template(path = "staff/channel.html")]
+pub struct ChannelPage {
+    ctx: Ctx,
+    channel: Channel,
+    messages: Vec<crate::messages::store::Message>,
+    draft: String,
+    list: GuestList,
+    form: GuestForm,
+    edit: ChannelForm,
+    errors: Errors,
+    bulk_errors: Vec<String>,
+    notice: Option<String>,
+    default_expiry: String,
+    max_expiry: String,
+}
+
+impl ChannelPage {
+    fn error_for(&self, f: &str) -> Option<String> {
+        error_for(&self.errors, f)
+    }
+    fn day(&self, t: &i64) -> String {
+        last_day(*t)
+    }
+    fn is_default_permission(&self, p: &str) -> bool {
+        p == "post"
+    }
+    fn kind_chosen(&self, k: &str) -> bool {
+        self.form.kind == k
+    }
+    fn permission_chosen(&self, p: &str) -> bool {
+        self.form.permission == p || (self.form.permission.is_empty() && p == "post")
+    }
+    fn kinds(&self) -> Vec<(&'static str, String)> {
+        Kind::ALL
+            .iter()
+            .map(|k| (k.as_str(), self.ctx.t(&format!("kind-{k}"))))
+            .collect()
+    }
+    fn permissions(&self) -> Vec<(&'static str, String)> {
+        Permission::ALL
+            .iter()
+            .map(|p| (p.as_str(), self.ctx.t(&format!("permission-{p}"))))
+            .collect()
+    }
+    fn status_label(&self, g: &Guest) -> String {
+        self.ctx.t(&format!("guest-status-{}", g.display_status()))
+    }
+    fn guest_link(&self, g: &Guest) -> String {
+        links::with(links::STAFF_GUEST, "guest", &g.account_id)
+    }
+}
+
+/// The channel page again, showing form errors.
+async fn error_page(
+    state: &AppState,
+    ctx: Ctx,
+    user: &StaffUser,
+    channel: Channel,
+    errors: Errors,
+) -> AppResult<ChannelPage> {
+    channel_page(
+        state,
+        ctx,
+        user,
+        channel,
+        &ListQuery::default(),
+        GuestForm::default(),
+        errors,
+        vec![],
+        None,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn channel_page(
+    state: &AppState,
+    ctx: Ctx,
+    user: &StaffUser,
+    channel: Channel,
+    query: &ListQuery,
+    form: GuestForm,
+    errors: Errors,
+    bulk_errors: Vec<String>,
+    notice: Option<String>,
+) -> AppResult<ChannelPage> {
+    let mut filter = query.filter();
+    filter.channel_id = Some(channel.channel_id.clone());
+    let base = links::with(links::STAFF_CHANNEL, "channel", &channel.channel_id);
+    let list = GuestList::load(state, filter, base).await?;
+    let (default_expiry, max_expiry) = default_expiry(state, &channel);
+    let edit = ChannelForm {
+        name: channel.name.clone(),
+        purpose: channel.purpose.clone(),
+        department_id: channel.department_id.clone(),
+        ends_on: last_day(channel.ends_at),
+    };
+    Ok(ChannelPage {
+        ctx: with_user(ctx, user),
+        messages: messages::store::recent(&state.db, &channel.channel_id, messages::SHOWN).await?,
+        draft: String::new(),
+        channel,
+        list,
+        form,
+        edit,
+        errors,
+        bulk_errors,
+        notice,
+        default_expiry,
+        max_expiry,
+    })
+}
+
+async fn channel_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: StaffUser,
+    Path(channel): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> AppResult<Response> {
+    let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
+    ops::record_view(&state, user.actor(), &ctx.source, &channel.channel_id).await?;
+    let notice = session.remove::<String>("notice").await?.map(|k| ctx.t(&k));
+    let page = channel_page(
+        &state,
+        ctx,
+        &user,
+        channel,
+        &query,
+        GuestForm::default(),
+        vec![],
+        vec![],
+        notice,
+    )
+    .await?;
+    render(&page)
+}
+
+async fn channel_edit_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: StaffUser,
+    Path(channel): Path<String>,
+    Form(form): Form<ChannelForm>,
+) -> AppResult<Response> {
+    let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
+    if !channel.is_active() {
+        return Err(AppError::NotFound);
+    }
+    let now = state.now();
+    let mut errors = vec![];
+    // The owning department does not change here.
+    let mut form = form;
+    form.department_id = channel.department_id.clone();
+    let as_admin = StaffUser {
+        role: crate::clerks::Role::Admin,
+        ..user.clone()
+    };
+    if let Some(input) = check_channel(&ctx, &as_admin, &form, now, &mut errors) {
+        ops::edit(&state, &user, &ctx.source, &channel, &input).await?;
+        session.insert("notice", "channel-saved").await?;
+        return Ok(Redirect::to(ctx.path.trim_end_matches("/edit")).into_response());
+    }
+    let mut page = error_page(&state, ctx, &user, channel, errors).await?;
+    page.edit = form;
+    render_invalid(&page)
+}
+
+async fn message_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    user: StaffUser,
+    Path(channel): Path<String>,
+    Form(form): Form<crate::guests::pages::guest::MessageForm>,
+) -> AppResult<Response> {
+    let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
+    if !channel.is_active() {
+        return Err(AppError::NotFound);
+    }
+    let body = match Body::parse(form.body()) {
+        Ok(b) => b,
+        Err(key) => {
+            let errors = vec![("body".to_string(), ctx.t(key))];
+            let mut page = error_page(&state, ctx, &user, channel, errors).await?;
+            page.draft = form.body().chars().take(messages::BODY_MAX * 2).collect();
+            return render_invalid(&page);
+        }
+    };
+    messages::post(
+        &state,
+        &ctx.source,
+        user.actor(),
+        &user.account_id,
+        &channel.channel_id,
+        &body,
+    )
+    .await?;
+    Ok(Redirect::to(&format!(
+        "{}#latest",
+        links::with(links::STAFF_CHANNEL, "channel", &channel.channel_id)
+    ))
+    .into_response())
+}
+
+async fn channel_action(
+    state: &AppState,
+    ctx: Ctx,
+    session: &Session,
+    user: StaffUser,
+    channel: String,
+    form: ReasonForm,
+    archive: bool,
+) -> AppResult<Response> {
+    let channel = staff_channel_scope(state, &ctx, &user, &channel).await?;
+    if !channel.is_active() {
+        return Err(AppError::NotFound);
+    }
+    let why = match reason(&ctx, form.reason()) {
+        Ok(r) => r,
+        Err(msg) => {
+            let page = error_page(
+                state,
+                ctx,
+                &user,
+                channel,
+                vec![(if archive { "archive" } else { "revoke_all" }.into(), msg)],
+            )
+            .await?;
+            return render_invalid(&page);
+        }
+    };
+    ops::end_all_guests(state, &user, &ctx.source, &channel, &why, archive).await?;
+    session
+        .insert(
+            "notice",
+            if archive {
+                "channel-archived"
+            } else {
+                "channel-revoked-all"
+            },
+        )
+        .await?;
+    Ok(Redirect::to(&links::with(
+        links::STAFF_CHANNEL,
+        "channel",
+        &channel.channel_id,
+    ))
+    .into_response())
+}
+
+async fn archive_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: StaffUser,
+    Path(channel): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Response> {
+    channel_action(&state, ctx, &session, user, channel, form, true).await
+}
+
+async fn revoke_all_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    user: StaffUser,
+    Path(channel): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Response> {
+    channel_action(&state, ctx, &session, user, channel, form, false).await
+}

@@ -1,0 +1,106 @@
+//! The mails a guest and their sponsor receive: the invitation, reminders, and short notices.
+
+use super::store::Guest;
+use crate::app::AppState;
+use crate::clock::last_day;
+use crate::links;
+use crate::mail::Mail;
+use crate::mail::notice::Notice;
+
+/// The invitation mail: who invited the guest, for what, and the link.
+pub fn invitation(state: &AppState, g: &Guest, email: &str, link: &str) -> anyhow::Result<Mail> {
+    Notice {
+        to_name: g.name.clone(),
+        to_email: email.to_string(),
+        subject_key: "mail-invite-subject",
+        paragraphs: vec![
+            (
+                "mail-invite-body",
+                vec![
+                    ("sponsor", g.sponsor_name.clone()),
+                    ("department", g.department_name.clone()),
+                    ("channel", g.channel_name.clone()),
+                ],
+            ),
+            (
+                "mail-invite-steps",
+                vec![(
+                    "hours",
+                    (state.config.invitation_lifetime_secs / 3600).to_string(),
+                )],
+            ),
+            ("mail-setup-ignore", vec![]),
+        ],
+        link: Some((link.to_string(), "mail-invite-button")),
+    }
+    .render()
+}
+
+/// A short notice to one person, with an optional link.
+pub fn simple(
+    to_name: &str,
+    to_email: &str,
+    subject_key: &'static str,
+    paragraphs: Vec<(&'static str, Vec<(&'static str, String)>)>,
+    link: Option<(String, &'static str)>,
+) -> anyhow::Result<Mail> {
+    Notice {
+        to_name: to_name.to_string(),
+        to_email: to_email.to_string(),
+        subject_key,
+        paragraphs,
+        link,
+    }
+    .render()
+}
+
+pub fn reminders(state: &AppState, g: &Guest) -> anyhow::Result<Vec<Mail>> {
+    let until = last_day(g.expires_at);
+    let mut mails = vec![];
+    if let Some(email) = g.email() {
+        mails.push(
+            Notice {
+                to_name: g.name.clone(),
+                to_email: email.to_string(),
+                subject_key: "mail-reminder-subject",
+                paragraphs: vec![
+                    (
+                        "mail-reminder-guest",
+                        vec![
+                            ("channel", g.channel_name.clone()),
+                            ("until", until.clone()),
+                        ],
+                    ),
+                    ("mail-reminder-guest-extend", vec![]),
+                ],
+                link: Some((state.link(links::GUEST_ACCOUNT), "mail-open-account")),
+            }
+            .render()?,
+        );
+    }
+    mails.push(
+        Notice {
+            to_name: g.sponsor_name.clone(),
+            to_email: g.sponsor_email.clone(),
+            subject_key: "mail-reminder-subject",
+            paragraphs: vec![(
+                "mail-reminder-sponsor",
+                vec![
+                    ("guest", g.name.clone()),
+                    ("organisation", g.organisation.clone()),
+                    ("channel", g.channel_name.clone()),
+                    ("until", until),
+                ],
+            )],
+            link: Some((
+                state.link(&format!(
+                    "{}#extend",
+                    links::with(links::STAFF_GUEST, "guest", &g.account_id)
+                )),
+                "mail-open-extend",
+            )),
+        }
+        .render()?,
+    );
+    Ok(mails)
+}

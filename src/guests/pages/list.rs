@@ -1,0 +1,98 @@
+//! A page of a guest list with its filter, sort and paging, shared by the channel page and
+//! the department's guest list.
+
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::guests::store::{self as guest_db, Filter, Guest, Sort};
+use crate::web::error::AppResult;
+
+#[derive(Deserialize, Default, Clone)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub page: i64,
+}
+
+impl ListQuery {
+    pub fn filter(&self) -> Filter {
+        let status = [
+            "invited", "opened", "enrolled", "active", "expired", "revoked", "closed", "locked",
+        ]
+        .contains(&self.status.as_str())
+        .then(|| self.status.clone());
+        Filter {
+            status,
+            search: Some(self.q.chars().take(100).collect()),
+            sort: Sort::parse(&self.sort),
+            page: self.page.clamp(0, 10_000),
+            ..Filter::default()
+        }
+    }
+}
+
+/// One page of a guest list, with what its filter form and paging links need.
+pub struct GuestList {
+    pub rows: Vec<Guest>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+    pub status: String,
+    pub q: String,
+    pub sort: &'static str,
+    pub base: String,
+}
+
+impl GuestList {
+    pub async fn load(state: &AppState, mut f: Filter, base: String) -> AppResult<Self> {
+        let (rows, total) = guest_db::list(&state.db, &f).await?;
+        let pages = ((total + guest_db::PAGE_SIZE - 1) / guest_db::PAGE_SIZE).max(1);
+        f.page = f.page.min(pages - 1);
+        Ok(Self {
+            rows,
+            total,
+            page: f.page,
+            pages,
+            status: f.status.unwrap_or_default(),
+            q: f.search.unwrap_or_default(),
+            sort: f.sort.as_str(),
+            base,
+        })
+    }
+    /// A link to another page of the same list (query values are URL-encoded).
+    pub fn status_is(&self, s: &str) -> bool {
+        self.status == s
+    }
+    pub fn sort_is(&self, s: &str) -> bool {
+        self.sort == s
+    }
+    pub fn page_link(&self, page: i64) -> String {
+        let q: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("status", &self.status)
+            .append_pair("q", &self.q)
+            .append_pair("sort", self.sort)
+            .append_pair("page", &page.to_string())
+            .finish();
+        format!("{}?{q}", self.base)
+    }
+    pub fn has_prev(&self) -> bool {
+        self.page > 0
+    }
+    pub fn has_next(&self) -> bool {
+        self.page + 1 < self.pages
+    }
+    pub fn prev(&self) -> i64 {
+        self.page - 1
+    }
+    pub fn next(&self) -> i64 {
+        self.page + 1
+    }
+    pub fn shown_page(&self) -> i64 {
+        self.page + 1
+    }
+}

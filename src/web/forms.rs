@@ -1,0 +1,33 @@
+//! What several pages' forms share: the reason every ending action asks for, and the staff
+//! context shown with the sign-out button.
+
+use serde::Deserialize;
+
+use super::ctx::Ctx;
+use crate::accounts::StaffUser;
+use crate::guests::lifecycle::Reason;
+
+#[derive(Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+impl ReasonForm {
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+/// Reads the reason every ending action asks for, or the message to show beside its field.
+pub fn reason(ctx: &Ctx, typed: &str) -> Result<Reason, String> {
+    Reason::parse(typed).map_err(|k| ctx.t(k))
+}
+
+/// The page context of a signed-in clerk: their name with the sign-out button, and the admin
+/// menu for admins.
+pub fn with_user(mut ctx: Ctx, user: &StaffUser) -> Ctx {
+    ctx.user = Some(user.name.clone());
+    ctx.is_admin = user.is_admin();
+    ctx
+}
