@@ -1,5 +1,6 @@
 //! Route paths, defined once for handlers, redirects and templates.
 
+pub const ROOT: &str = "/";
 pub const STAFF_HOME: &str = "/staff";
 pub const STAFF_SIGN_IN: &str = "/staff/signin";
 pub const STAFF_SIGN_IN_CODE: &str = "/staff/signin/code";
@@ -45,6 +46,43 @@ pub const STAFF_GUEST_RESET: &str = "/staff/guests/{guest}/reset-authenticator";
 pub const STAFF_GUEST_END_SESSIONS: &str = "/staff/guests/{guest}/end-sessions";
 pub const STAFF_EXTENSION_DECIDE: &str = "/staff/extension-requests/{request}/decide";
 
+pub const STATIC: &str = "/static";
+pub const STYLE: &str = "/static/style.css";
+
+/// Builders for the paths that carry an id, one per route, so handlers, templates and mails
+/// write no path by hand.
+macro_rules! builders {
+    ($($name:ident: $route:ident, $key:literal;)+) => {
+        $(
+            pub fn $name(id: &str) -> String {
+                with($route, $key, id)
+            }
+        )+
+    };
+}
+
+builders! {
+    staff_channel: STAFF_CHANNEL, "channel";
+    staff_channel_messages: STAFF_CHANNEL_MESSAGES, "channel";
+    staff_channel_edit: STAFF_CHANNEL_EDIT, "channel";
+    staff_channel_archive: STAFF_CHANNEL_ARCHIVE, "channel";
+    staff_channel_revoke_all: STAFF_CHANNEL_REVOKE_ALL, "channel";
+    staff_channel_guest_new: STAFF_CHANNEL_GUEST_NEW, "channel";
+    staff_channel_guest_bulk: STAFF_CHANNEL_GUEST_BULK, "channel";
+    staff_guest: STAFF_GUEST, "guest";
+    staff_guest_extend: STAFF_GUEST_EXTEND, "guest";
+    staff_guest_revoke: STAFF_GUEST_REVOKE, "guest";
+    staff_guest_reissue: STAFF_GUEST_REISSUE, "guest";
+    staff_guest_reset: STAFF_GUEST_RESET, "guest";
+    staff_guest_end_sessions: STAFF_GUEST_END_SESSIONS, "guest";
+    staff_extension_decide: STAFF_EXTENSION_DECIDE, "request";
+    staff_clerk_enable: STAFF_CLERK_ENABLE, "id";
+    staff_clerk_disable: STAFF_CLERK_DISABLE, "id";
+    staff_clerk_resend: STAFF_CLERK_RESEND, "id";
+    guest_channel: GUEST_CHANNEL, "channel";
+    guest_channel_messages: GUEST_CHANNEL_MESSAGES, "channel";
+}
+
 pub fn with(template: &str, key: &str, value: &str) -> String {
     template.replace(&format!("{{{key}}}"), value)
 }
@@ -56,10 +94,6 @@ pub fn setup(token: &str) -> String {
 /// The invitation link a guest opens (the token is the only secret in it).
 pub fn invite(token: &str) -> String {
     INVITE.replace("{token}", token)
-}
-
-pub fn clerk_action(template: &str, id: &str) -> String {
-    template.replace("{id}", id)
 }
 
 /// A redirect target from a form: only a local absolute path, never another site.

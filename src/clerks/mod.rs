@@ -5,15 +5,12 @@ pub mod pages;
 pub mod store;
 
 use lettre::Address;
-use sqlx::AnyConnection;
 
 use crate::accounts::{StaffUser, Status, logins};
 use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome, Source};
-use crate::auth::token::LinkToken;
-use crate::enrolment::store::{self as invitations, NewInvitation};
+use crate::enrolment::{Purpose, issue_link};
 use crate::error::{Error, Result};
-use crate::links;
 use store::NewClerk;
 
 pub const NAME_MAX: usize = 100;
@@ -60,39 +57,6 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// Issues a setup link for an account (killing any earlier one) and records it.
-pub async fn issue_link(
-    conn: &mut AnyConnection,
-    state: &AppState,
-    purpose: &str,
-    account_id: Option<&str>,
-    actor: &Actor,
-    source: &Source,
-) -> anyhow::Result<String> {
-    let token = LinkToken::generate();
-    let now = state.now();
-    let created_by = match actor {
-        Actor::Clerk(id) => Some(id.as_str()),
-        _ => None,
-    };
-    let id = invitations::insert(
-        conn,
-        &NewInvitation {
-            token_hash: &token.hash(),
-            purpose,
-            account_id,
-            created_by,
-            expires_at: now + state.config.invitation_lifetime_secs,
-        },
-        now,
-    )
-    .await?;
-    let mut ev = Event::new(actor.clone(), "invitation.issued", Outcome::Success).detail(purpose);
-    ev.target = Some(account_id.unwrap_or(&id).to_string());
-    audit::record(conn, now, source, &ev).await?;
-    Ok(state.link(&links::setup(token.as_str())))
 }
 
 pub struct AddedClerk {
@@ -150,7 +114,16 @@ pub async fn add_clerk(
             .detail(if admin { "admin" } else { "clerk" }),
     )
     .await?;
-    let link = issue_link(&mut tx, state, "clerk_setup", Some(&id), actor, source).await?;
+    let link = issue_link(
+        &mut tx,
+        state,
+        Purpose::ClerkSetup,
+        Some(&id),
+        None,
+        actor,
+        source,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(AddedClerk {
         account_id: id,
@@ -314,7 +287,16 @@ pub async fn resend_setup(
     if clerk.status != Status::Invited {
         return Ok(None);
     }
-    let link = issue_link(&mut tx, state, "clerk_setup", Some(id), &by.actor(), source).await?;
+    let link = issue_link(
+        &mut tx,
+        state,
+        Purpose::ClerkSetup,
+        Some(id),
+        None,
+        &by.actor(),
+        source,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(
         mail_setup_link(state, &clerk.name, &clerk.email, &link).await?,
@@ -389,7 +371,8 @@ pub async fn bootstrap_link(state: &AppState) -> anyhow::Result<Option<String>> 
     let link = issue_link(
         &mut tx,
         state,
-        "bootstrap",
+        Purpose::Bootstrap,
+        None,
         None,
         &Actor::System,
         &Source::default(),

@@ -14,13 +14,15 @@ use crate::auth::token::LinkToken;
 use crate::clerks::store::NewClerk;
 use crate::error::{Error, Result};
 use crate::guests::store::{self as guests, Guest};
-use store::Invitation;
+use crate::links;
+use sqlx::AnyConnection;
+use store::{Invitation, NewInvitation};
 
 /// What the first step leaves for the second, server-side in the session.
 #[derive(Serialize, Deserialize)]
 pub struct Enrolment {
     pub token_hash: String,
-    pub purpose: String,
+    pub purpose: Purpose,
     pub account_id: Option<String>,
     pub name: String,
     pub email: String,
@@ -54,8 +56,8 @@ pub async fn usable_link(state: &AppState, token: &str) -> Result<Option<Link>> 
     let Some(inv) = store::usable(&state.db, &token.hash(), state.now()).await? else {
         return Ok(None);
     };
-    match (inv.purpose.as_str(), &inv.account_id) {
-        ("bootstrap", None) => {
+    match (inv.purpose, &inv.account_id) {
+        (Purpose::Bootstrap, None) => {
             if crate::clerks::store::admin_exists(&state.db).await? {
                 return Ok(None);
             }
@@ -66,7 +68,7 @@ pub async fn usable_link(state: &AppState, token: &str) -> Result<Option<Link>> 
                 guest: None,
             }))
         }
-        ("clerk_setup", Some(id)) => {
+        (Purpose::ClerkSetup, Some(id)) => {
             let mut conn = state.db.pool.acquire().await?;
             let account = accounts::by_id(&mut conn, id).await?;
             Ok(account
@@ -78,7 +80,7 @@ pub async fn usable_link(state: &AppState, token: &str) -> Result<Option<Link>> 
                     guest: None,
                 }))
         }
-        ("guest", Some(id)) => {
+        (Purpose::Guest, Some(id)) => {
             let mut conn = state.db.pool.acquire().await?;
             let account = accounts::by_id(&mut conn, id).await?;
             let guest = guests::get(&mut conn, id).await?;
@@ -119,7 +121,7 @@ pub async fn record_opened(
         let target = inv.account_id.clone().unwrap_or(inv.invitation_id.clone());
         let mut ev = Event::new(Actor::Anonymous, "invitation.opened", Outcome::Success)
             .target(target)
-            .detail(inv.purpose.clone());
+            .detail(inv.purpose.as_str());
         ev.channel_id = guest.map(|g| g.channel_id.clone());
         audit::record(&mut tx, now, source, &ev).await?;
     }
@@ -149,8 +151,8 @@ pub async fn complete(
     let Some(inv) = store::consume(&mut tx, &e.token_hash, now).await? else {
         return Ok(None);
     };
-    let account_id = match (&inv.purpose[..], inv.account_id.as_deref()) {
-        ("bootstrap", None) => {
+    let account_id = match (inv.purpose, inv.account_id.as_deref()) {
+        (Purpose::Bootstrap, None) => {
             if crate::clerks::store::active_admin_exists(&mut tx).await? {
                 return Ok(None);
             }
@@ -174,14 +176,14 @@ pub async fn complete(
                 Err(err) => return Err(err.into()),
             }
         }
-        ("clerk_setup", Some(id)) => {
+        (Purpose::ClerkSetup, Some(id)) => {
             let account = accounts::by_id(&mut tx, id).await?;
             if account.is_none_or(|a| a.status != crate::accounts::Status::Invited) {
                 return Ok(None);
             }
             id.to_string()
         }
-        ("guest", Some(id)) => {
+        (Purpose::Guest, Some(id)) => {
             let allowed = match guests::get(&mut tx, id).await? {
                 Some(g) => guest_still_allowed(&mut tx, &g, now).await?,
                 None => false,
@@ -196,7 +198,7 @@ pub async fn complete(
     let sealed = state.secrets.seal(&account_id, secret)?;
     // The confirming code's step is used up: it cannot be replayed at sign-in (A10).
     accounts::complete_enrolment(&mut tx, &account_id, &e.password_hash, &sealed, step).await?;
-    let is_guest = inv.purpose == "guest";
+    let is_guest = inv.purpose == Purpose::Guest;
     let recovery_codes = if is_guest {
         guests::mark_enrolled(&mut tx, &account_id, now).await?;
         let (codes, hashes) = crate::guests::recovery_codes(&state.secrets);
@@ -231,4 +233,55 @@ pub async fn complete(
         login_id,
         recovery_codes,
     }))
+}
+
+crate::vocab::text_enum!(
+    /// What a one-time link sets up: the first admin, a clerk, or a guest.
+    Purpose, "link purpose" {
+        Bootstrap = "bootstrap",
+        ClerkSetup = "clerk_setup",
+        Guest = "guest",
+    }
+);
+
+/// Issues a one-time link for an account (any earlier one dies with the next use check, A7) and
+/// records it, inside the caller's transaction; returns the link people open. The one place a
+/// link is made, for the first admin, clerks and guests alike.
+pub async fn issue_link(
+    conn: &mut AnyConnection,
+    state: &AppState,
+    purpose: Purpose,
+    account_id: Option<&str>,
+    channel_id: Option<&str>,
+    actor: &Actor,
+    source: &Source,
+) -> Result<String> {
+    let token = LinkToken::generate();
+    let now = state.now();
+    let created_by = match actor {
+        Actor::Clerk(id) => Some(id.as_str()),
+        _ => None,
+    };
+    let id = store::insert(
+        conn,
+        &NewInvitation {
+            token_hash: &token.hash(),
+            purpose,
+            account_id,
+            created_by,
+            expires_at: now + state.config.invitation_lifetime_secs,
+        },
+        now,
+    )
+    .await?;
+    let mut ev = Event::new(actor.clone(), "invitation.issued", Outcome::Success)
+        .target(account_id.unwrap_or(&id))
+        .detail(purpose.as_str());
+    ev.channel_id = channel_id.map(str::to_string);
+    audit::record(conn, now, source, &ev).await?;
+    let path = match purpose {
+        Purpose::Guest => links::invite(token.as_str()),
+        Purpose::Bootstrap | Purpose::ClerkSetup => links::setup(token.as_str()),
+    };
+    Ok(state.link(&path))
 }

@@ -134,7 +134,7 @@ async fn link_get(
         StatusCode::OK,
         &SetupPage {
             ctx,
-            bootstrap: inv.purpose == "bootstrap",
+            bootstrap: inv.purpose == enrolment::Purpose::Bootstrap,
             guest,
             name,
             email,
@@ -175,7 +175,7 @@ async fn link_post(
     } else {
         CLERK_MIN_CHARS
     };
-    let bootstrap = inv.purpose == "bootstrap";
+    let bootstrap = inv.purpose == enrolment::Purpose::Bootstrap;
     let mut errors = Vec::new();
     let (name, email) = match &account {
         Some(a) => (

@@ -1,6 +1,7 @@
 //! One-time links (first-admin setup, clerk setup, later guest invitations). Only the SHA-256 of
 //! a token is stored; using one is a single conditional UPDATE, so two racing uses cannot both win.
 
+use super::Purpose;
 use sqlx::{AnyConnection, FromRow};
 
 use crate::clock::Timestamp;
@@ -9,7 +10,7 @@ use crate::db::{Db, new_id};
 #[derive(Clone, Debug, FromRow)]
 pub struct Invitation {
     pub invitation_id: String,
-    pub purpose: String,
+    pub purpose: Purpose,
     pub account_id: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
@@ -20,7 +21,7 @@ pub struct Invitation {
 
 pub struct NewInvitation<'a> {
     pub token_hash: &'a str,
-    pub purpose: &'a str,
+    pub purpose: Purpose,
     pub account_id: Option<&'a str>,
     pub created_by: Option<&'a str>,
     pub expires_at: Timestamp,

@@ -9,11 +9,10 @@ use super::{GuestInput, Issued, REASON_MAX, check_expiry, mails, resident_sign_i
 use crate::accounts::{GuestUser, StaffUser, Status, logins};
 use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome, Source};
-use crate::auth::token::LinkToken;
 use crate::channels::store::Channel;
 use crate::clock::{Timestamp, end_of_day, last_day};
 use crate::db::Tx;
-use crate::enrolment::store::{self as invitations, NewInvitation};
+use crate::enrolment::Purpose;
 use crate::error::{Error, Result};
 use crate::links;
 
@@ -89,30 +88,16 @@ pub async fn invite(
     clerk: &str,
     source: &Source,
 ) -> Result<String> {
-    let now = state.now();
-    let token = LinkToken::generate();
-    invitations::insert(
+    crate::enrolment::issue_link(
         conn,
-        &NewInvitation {
-            token_hash: &token.hash(),
-            purpose: "guest",
-            account_id: Some(guest_id),
-            created_by: Some(clerk),
-            expires_at: now + state.config.invitation_lifetime_secs,
-        },
-        now,
+        state,
+        Purpose::Guest,
+        Some(guest_id),
+        Some(channel_id),
+        &Actor::Clerk(clerk.to_string()),
+        source,
     )
-    .await?;
-    let ev = Event::new(
-        Actor::Clerk(clerk.to_string()),
-        "invitation.issued",
-        Outcome::Success,
-    )
-    .target(guest_id)
-    .detail("guest")
-    .in_channel(channel_id.to_string());
-    audit::record(conn, now, source, &ev).await?;
-    Ok(state.link(&links::invite(token.as_str())))
+    .await
 }
 
 /// Ends a guest's access at once: status, sessions, pending links (C5). Returns false if the
@@ -560,7 +545,7 @@ pub async fn request_extension(
             ],
         )],
         Some((
-            state.link(&links::with(links::STAFF_GUEST, "guest", &g.account_id)),
+            state.link(&links::staff_guest(&g.account_id)),
             "mail-open-extend",
         )),
     )?;
@@ -585,4 +570,24 @@ pub async fn close(state: &AppState, source: &Source, user: &GuestUser) -> Resul
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The one membership check for a guest's channel-scoped requests (D1): anything but the
+/// guest's own channel is the same not-found as a missing id, and the attempt is recorded
+/// against `path`.
+pub async fn own_channel(
+    state: &AppState,
+    source: &Source,
+    user: &GuestUser,
+    channel_id: &str,
+    path: &str,
+) -> Result<()> {
+    if channel_id == user.guest.channel_id {
+        return Ok(());
+    }
+    let ev = Event::new(user.actor(), "authz.denied", Outcome::Denied)
+        .target(path)
+        .in_channel(channel_id.chars().take(64).collect::<String>());
+    audit::record_alone(&state.db, state.now(), source, &ev).await?;
+    Err(Error::NotFound)
 }

@@ -93,10 +93,7 @@ pub fn reminders(state: &AppState, g: &Guest) -> anyhow::Result<Vec<Mail>> {
                 ],
             )],
             link: Some((
-                state.link(&format!(
-                    "{}#extend",
-                    links::with(links::STAFF_GUEST, "guest", &g.account_id)
-                )),
+                state.link(&format!("{}#extend", links::staff_guest(&g.account_id))),
                 "mail-open-extend",
             )),
         }

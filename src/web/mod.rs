@@ -87,7 +87,7 @@ pub fn route_paths() -> Vec<&'static str> {
 pub fn router(state: AppState, store: Store) -> Router {
     let routes = all_routes()
         .router
-        .nest_service("/static", ServeDir::new(static_dir()));
+        .nest_service(crate::links::STATIC, ServeDir::new(static_dir()));
     shared_layers(routes, state, store)
 }
 

@@ -334,12 +334,7 @@ async fn bulk_post(
                     "bulk-done-mail-failed"
                 };
                 session.insert("notice", notice).await?;
-                return Ok(Redirect::to(&links::with(
-                    links::STAFF_CHANNEL,
-                    "channel",
-                    &channel.channel_id,
-                ))
-                .into_response());
+                return Ok(Redirect::to(&links::staff_channel(&channel.channel_id)).into_response());
             }
             Err((row, key)) => problems.push(ctx.t_with(
                 "bulk-row-problem",

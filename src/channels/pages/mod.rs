@@ -162,9 +162,7 @@ async fn channels_post(
     let mut errors = vec![];
     if let Some(input) = check_channel(&ctx, &user, &form, now, &mut errors) {
         if let Some(id) = ops::create(&state, &user, &ctx.source, &input).await? {
-            return Ok(
-                Redirect::to(&links::with(links::STAFF_CHANNEL, "channel", &id)).into_response(),
-            );
+            return Ok(Redirect::to(&links::staff_channel(&id)).into_response());
         }
         errors.push(("department_id".into(), ctx.t("form-department-required")));
     }
@@ -223,7 +221,7 @@ impl ChannelPage {
         self.ctx.t(&format!("guest-status-{}", g.display_status()))
     }
     fn guest_link(&self, g: &Guest) -> String {
-        links::with(links::STAFF_GUEST, "guest", &g.account_id)
+        links::staff_guest(&g.account_id)
     }
 }
 
@@ -263,7 +261,7 @@ pub async fn channel_page(
 ) -> AppResult<ChannelPage> {
     let mut filter = query.filter();
     filter.channel_id = Some(channel.channel_id.clone());
-    let base = links::with(links::STAFF_CHANNEL, "channel", &channel.channel_id);
+    let base = links::staff_channel(&channel.channel_id);
     let list = GuestList::load(state, filter, base).await?;
     let (default_expiry, max_expiry) = default_expiry(state, &channel);
     let edit = ChannelForm {
@@ -338,7 +336,7 @@ async fn channel_edit_post(
     if let Some(input) = check_channel(&ctx, &as_admin, &form, now, &mut errors) {
         ops::edit(&state, &user, &ctx.source, &channel, &input).await?;
         session.insert("notice", "channel-saved").await?;
-        return Ok(Redirect::to(ctx.path.trim_end_matches("/edit")).into_response());
+        return Ok(Redirect::to(&links::staff_channel(&channel.channel_id)).into_response());
     }
     let mut page = error_page(&state, ctx, &user, channel, errors).await?;
     page.edit = form;
@@ -376,7 +374,7 @@ async fn message_post(
     .await?;
     Ok(Redirect::to(&format!(
         "{}#latest",
-        links::with(links::STAFF_CHANNEL, "channel", &channel.channel_id)
+        links::staff_channel(&channel.channel_id)
     ))
     .into_response())
 }
@@ -419,12 +417,7 @@ async fn channel_action(
             },
         )
         .await?;
-    Ok(Redirect::to(&links::with(
-        links::STAFF_CHANNEL,
-        "channel",
-        &channel.channel_id,
-    ))
-    .into_response())
+    Ok(Redirect::to(&links::staff_channel(&channel.channel_id)).into_response())
 }
 
 async fn archive_post(

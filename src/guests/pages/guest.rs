@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use crate::accounts::GuestUser;
 use crate::app::AppState;
-use crate::audit::{self, Event, Outcome};
 use crate::clock::last_day;
 use crate::guests::store::Guest;
 use crate::links;
@@ -35,12 +34,7 @@ pub fn with_guest(mut ctx: Ctx, user: &GuestUser) -> Ctx {
 }
 
 async fn home_get(user: GuestUser) -> Response {
-    Redirect::to(&links::with(
-        links::GUEST_CHANNEL,
-        "channel",
-        &user.guest.channel_id,
-    ))
-    .into_response()
+    Redirect::to(&links::guest_channel(&user.guest.channel_id)).into_response()
 }
 
 #[derive(Template)]
@@ -64,14 +58,7 @@ pub async fn guest_channel_scope(
     user: &GuestUser,
     channel: &str,
 ) -> AppResult<()> {
-    if channel == user.guest.channel_id {
-        return Ok(());
-    }
-    let ev = Event::new(user.actor(), "authz.denied", Outcome::Denied)
-        .target(ctx.path.clone())
-        .in_channel(channel.chars().take(64).collect::<String>());
-    audit::record_alone(&state.db, state.now(), &ctx.source, &ev).await?;
-    Err(AppError::NotFound)
+    Ok(crate::guests::lifecycle::own_channel(state, &ctx.source, user, channel, &ctx.path).await?)
 }
 
 impl ChannelPage {
@@ -146,11 +133,7 @@ async fn message_post(
     };
     let author = user.guest.account_id.clone();
     messages::post(&state, &ctx.source, user.actor(), &author, &channel, &body).await?;
-    Ok(Redirect::to(&format!(
-        "{}#latest",
-        links::with(links::GUEST_CHANNEL, "channel", &channel)
-    ))
-    .into_response())
+    Ok(Redirect::to(&format!("{}#latest", links::guest_channel(&channel))).into_response())
 }
 
 async fn channel_get(

@@ -63,5 +63,5 @@ pub async fn deliver(
         Delivery::Mailed(false) => "guest-invitation-mail-failed",
     };
     session.insert("notice", notice).await?;
-    Ok(Redirect::to(&links::with(links::STAFF_GUEST, "guest", guest_id)).into_response())
+    Ok(Redirect::to(&links::staff_guest(guest_id)).into_response())
 }

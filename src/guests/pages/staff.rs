@@ -50,7 +50,7 @@ impl GuestsPage {
         self.ctx.t(&format!("guest-status-{}", g.display_status()))
     }
     fn guest_link(&self, g: &Guest) -> String {
-        links::with(links::STAFF_GUEST, "guest", &g.account_id)
+        links::staff_guest(&g.account_id)
     }
 }
 
@@ -119,15 +119,8 @@ impl GuestPage {
     fn enrolled(&self) -> bool {
         matches!(self.guest.status, Status::Active | Status::Locked)
     }
-    fn action(&self, template: &str) -> String {
-        links::with(template, "guest", &self.guest.account_id)
-    }
     fn decide_action(&self, r: &ExtensionRequest) -> String {
-        links::with(
-            links::STAFF_EXTENSION_DECIDE,
-            "request",
-            &r.extension_request_id,
-        )
+        links::staff_extension_decide(&r.extension_request_id)
     }
 }
 
@@ -183,7 +176,7 @@ async fn invalid(
 }
 
 fn back(guest: &Guest) -> Response {
-    Redirect::to(&links::with(links::STAFF_GUEST, "guest", &guest.account_id)).into_response()
+    Redirect::to(&links::staff_guest(&guest.account_id)).into_response()
 }
 
 #[derive(Deserialize)]
