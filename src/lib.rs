@@ -1,5 +1,20 @@
 //! Madoguchi (窓口): time-limited, two-factor guest accounts scoped to one project channel,
 //! with a tamper-evident audit trail. `Application` is what `main` and the tests start.
+//!
+//! # Layers
+//! Dependencies run one way, from the edge inwards:
+//! - **Edge**: `main` (the command line), `server`, `web/` (HTTP plumbing: router, middleware,
+//!   errors, CSRF, request context, guards) and each feature's `pages` parse a request, call one
+//!   operation and render; `mail/` renders mails. Only the edge uses axum, askama or sessions.
+//! - **Operations**: each feature's `mod.rs` and named files (`accounts`, `enrolment`, `clerks`,
+//!   `channels`, `messages`, `guests`) are the only code that opens a write transaction, writes
+//!   an audit record and decides which mail goes out. They never import `web` or `pages`;
+//!   features use each other only through operations or stores.
+//! - **Below**: each feature's `store` (its SQL), `db`, `audit`, `auth`, and what everything
+//!   shares — `app` (state), `config`, `clock` (time and JST days), `i18n`, `links`, `text`,
+//!   `vocab`, `error`, `files`.
+//!
+//! `tests/api/layers.rs` checks these rules against the source.
 
 pub mod accounts;
 pub mod app;

@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::db::Db;
-use crate::db::sessions::Store;
+use crate::web::session_store::Store;
 use crate::mail::Mailer;
 use crate::{clerks, guests, web};
 

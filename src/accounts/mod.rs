@@ -4,6 +4,7 @@ pub mod credentials;
 pub mod limit;
 pub mod logins;
 pub mod pages;
+pub mod session;
 pub mod signin;
 pub mod store;
 pub mod throttle;

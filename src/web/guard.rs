@@ -1,5 +1,5 @@
-//! The guards: every request re-reads the login and its account from the database (status,
-//! idle and absolute limits), so a session proves identity, never permission (C3, C5, B12).
+//! The guards: extractors that give a page its signed-in clerk, admin or guest, re-checked on
+//! every request by `accounts::session` (C3, C5, B12), or send the person to sign in.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -8,14 +8,10 @@ use tower_sessions::Session;
 
 use super::ctx::RequestInfo;
 use super::error::AppError;
-use crate::accounts::logins;
-use crate::accounts::signin;
-use crate::accounts::{GuestUser, Kind, StaffUser, Status};
+use crate::accounts::session::{self, Checked};
+use crate::accounts::{GuestUser, StaffUser, signin};
 use crate::app::AppState;
-use crate::audit::{Actor, Source};
-use crate::auth::policy::{ABSOLUTE_TIMEOUT_SECS, IDLE_TIMEOUT_SECS};
-use crate::clerks::Role;
-use crate::guests::store as guests;
+use crate::audit::Source;
 use crate::links;
 
 pub const LOGIN_KEY: &str = "login";
@@ -49,80 +45,44 @@ impl<E: Into<AppError>> From<E> for GuardRejection {
     }
 }
 
-/// The open login this request's session names, with what the guards need around it.
-struct Opened {
-    session: Session,
-    login: logins::LoginRow,
-    source: Source,
-    now: i64,
-}
-
-/// Reads the login named by the session; a session naming no open login forgets it.
-async fn open_login(
-    parts: &mut Parts,
-    state: &AppState,
-    sign_in: &'static str,
-) -> Result<Opened, GuardRejection> {
-    let session = Session::from_request_parts(parts, state)
-        .await
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
-    let Some(login_id) = session.get::<String>(LOGIN_KEY).await? else {
-        return Err(GuardRejection::SignIn(sign_in));
-    };
-    let Some(login) = logins::open(&state.db, &login_id).await? else {
-        session.remove::<String>(LOGIN_KEY).await?;
-        return Err(GuardRejection::SignIn(sign_in));
-    };
-    let source = parts
+fn source(parts: &Parts) -> Source {
+    parts
         .extensions
         .get::<RequestInfo>()
         .map(RequestInfo::source)
-        .unwrap_or_default();
-    Ok(Opened {
-        session,
-        login,
-        source,
-        now: state.now(),
-    })
+        .unwrap_or_default()
 }
 
-/// The idle and absolute limits every session has (C3).
-fn past_limits(login: &logins::LoginRow, now: i64) -> Option<&'static str> {
-    if now - login.last_seen_at > IDLE_TIMEOUT_SECS {
-        Some("idle_timeout")
-    } else if now - login.created_at > ABSOLUTE_TIMEOUT_SECS {
-        Some("absolute_timeout")
-    } else {
-        None
-    }
-}
-
-/// Ends a login the guard refuses, records why, and forgets the cookie session.
-async fn end_login(
+/// The session and the login id it names, if any.
+async fn login_of(
+    parts: &mut Parts,
     state: &AppState,
-    o: &Opened,
-    actor: Actor,
-    reason: &str,
-    sign_in: &'static str,
-) -> GuardRejection {
-    let ended = async {
-        signin::end_login(state, &o.source, &o.login.login_id, actor, reason).await?;
-        o.session.flush().await?;
-        Ok::<(), AppError>(())
-    }
-    .await;
-    match ended {
-        Ok(()) => GuardRejection::SignIn(sign_in),
-        Err(e) => GuardRejection::Error(e),
-    }
+) -> Result<(Session, Option<String>), AppError> {
+    let session = Session::from_request_parts(parts, state)
+        .await
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("session layer missing")))?;
+    let login_id = session.get::<String>(LOGIN_KEY).await?;
+    Ok((session, login_id))
 }
 
-/// The ordinary not-found page for someone asking for what is not theirs, recorded (D1, D3).
-async fn deny(state: &AppState, source: &Source, actor: Actor, path: &str) -> GuardRejection {
-    let recorded = signin::record_denied(state, source, actor, path, None).await;
-    match recorded {
-        Ok(()) => GuardRejection::Error(AppError::NotFound),
-        Err(e) => GuardRejection::Error(e.into()),
+/// Turns the check's answer into the request's person or the page to show instead.
+async fn settle<T>(
+    checked: Checked<T>,
+    session: &Session,
+    sign_in: &'static str,
+) -> Result<T, GuardRejection> {
+    match checked {
+        Checked::Allowed(user) => Ok(user),
+        Checked::NotSignedIn => {
+            session.remove::<String>(LOGIN_KEY).await?;
+            Err(GuardRejection::SignIn(sign_in))
+        }
+        Checked::Ended => {
+            session.flush().await?;
+            Err(GuardRejection::SignIn(sign_in))
+        }
+        Checked::OtherAudience { recorded: true } => Err(GuardRejection::Error(AppError::NotFound)),
+        Checked::OtherAudience { recorded: false } => Err(GuardRejection::SignIn(sign_in)),
     }
 }
 
@@ -133,32 +93,12 @@ impl FromRequestParts<AppState> for StaffUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let o = open_login(parts, state, links::STAFF_SIGN_IN).await?;
-        if o.login.kind != Kind::Clerk {
-            // A guest asking for a clerk function gets the ordinary not-found page (D3).
-            let actor = Actor::Guest(o.login.account_id.clone());
-            return Err(deny(state, &o.source, actor, parts.uri.path()).await);
-        }
-        let actor = Actor::Clerk(o.login.account_id.clone());
-        let end_reason = if o.login.status != Status::Active {
-            Some("account_inactive")
-        } else {
-            past_limits(&o.login, o.now)
+        let (session, login_id) = login_of(parts, state).await?;
+        let Some(login_id) = login_id else {
+            return Err(GuardRejection::SignIn(links::STAFF_SIGN_IN));
         };
-        if let Some(reason) = end_reason {
-            return Err(end_login(state, &o, actor, reason, links::STAFF_SIGN_IN).await);
-        }
-        logins::touch(&state.db, &o.login.login_id, o.now).await?;
-        let login = o.login;
-        Ok(StaffUser {
-            login_id: login.login_id,
-            account_id: login.account_id,
-            name: login.name,
-            email: login.email,
-            role: login.role.unwrap_or(Role::Clerk),
-            department_id: login.department_id,
-            department_name: login.department_name,
-        })
+        let checked = session::staff(state, &source(parts), &login_id, parts.uri.path()).await?;
+        settle(checked, &session, links::STAFF_SIGN_IN).await
     }
 }
 
@@ -169,32 +109,12 @@ impl FromRequestParts<AppState> for GuestUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let o = open_login(parts, state, links::GUEST_SIGN_IN).await?;
-        if o.login.kind != Kind::Guest {
-            // A clerk's session opens no guest page: it is simply not signed in here.
+        let (session, login_id) = login_of(parts, state).await?;
+        let Some(login_id) = login_id else {
             return Err(GuardRejection::SignIn(links::GUEST_SIGN_IN));
-        }
-        let mut conn = state.db.pool.acquire().await?;
-        let guest = guests::get(&mut conn, &o.login.account_id).await?;
-        drop(conn);
-        let end_reason = match &guest {
-            None => Some("not_guest"),
-            Some(g) if g.status != Status::Active => Some("account_inactive"),
-            Some(g) if g.expires_at <= o.now => Some("guest_expired"),
-            Some(g) if !g.access_open(o.now) => Some("channel_closed"),
-            Some(_) => past_limits(&o.login, o.now),
         };
-        let (Some(guest), None) = (guest, end_reason) else {
-            let actor = Actor::Guest(o.login.account_id.clone());
-            let reason = end_reason.unwrap_or("not_guest");
-            return Err(end_login(state, &o, actor, reason, links::GUEST_SIGN_IN).await);
-        };
-        logins::touch(&state.db, &o.login.login_id, o.now).await?;
-        guests::touch(&state.db, &guest.account_id, o.now).await?;
-        Ok(GuestUser {
-            login_id: o.login.login_id,
-            guest,
-        })
+        let checked = session::guest(state, &source(parts), &login_id).await?;
+        settle(checked, &session, links::GUEST_SIGN_IN).await
     }
 }
 
@@ -212,11 +132,7 @@ impl FromRequestParts<AppState> for AdminUser {
         if user.is_admin() {
             return Ok(AdminUser(user));
         }
-        let source = parts
-            .extensions
-            .get::<RequestInfo>()
-            .map(RequestInfo::source)
-            .unwrap_or_default();
-        Err(deny(state, &source, user.actor(), parts.uri.path()).await)
+        signin::record_denied(state, &source(parts), user.actor(), parts.uri.path(), None).await?;
+        Err(GuardRejection::Error(AppError::NotFound))
     }
 }

@@ -8,6 +8,7 @@ pub mod guard;
 pub mod input;
 pub mod lang;
 pub mod middleware;
+pub mod session_store;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -20,7 +21,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::app::AppState;
 use crate::config::Config;
-use crate::db::sessions::Store;
+use session_store::Store;
 use error::AppError;
 
 pub fn cookie_name(config: &Config) -> &'static str {
@@ -156,15 +157,10 @@ pub async fn record_probe(
     path: &str,
     detail: Option<&str>,
 ) -> Result<(), AppError> {
-    let Some(login_id) = session.get::<String>(guard::LOGIN_KEY).await? else {
-        return Ok(());
-    };
-    let Some(login) = crate::accounts::logins::open(&state.db, &login_id).await? else {
-        return Ok(());
-    };
-    let actor = crate::accounts::signin::login_actor(&login);
-    let target = redacted_path(path);
-    crate::accounts::signin::record_denied(state, source, actor, &target, detail).await?;
+    if let Some(login_id) = session.get::<String>(guard::LOGIN_KEY).await? {
+        let target = redacted_path(path);
+        crate::accounts::session::record_probe(state, source, &login_id, &target, detail).await?;
+    }
     Ok(())
 }
 

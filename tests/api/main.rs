@@ -8,6 +8,7 @@ mod cli;
 mod guests;
 mod hardening;
 mod helpers;
+mod layers;
 mod mail;
 mod pages;
 mod routes;

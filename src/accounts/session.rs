@@ -1,0 +1,130 @@
+//! Who a request is: every request re-reads the login and its account from the database
+//! (status, idle and absolute limits, a guest's access), so a session proves identity, never
+//! permission (C3, C5, B12). A login that may no longer be used is ended here and recorded.
+
+use super::signin::{end_login, record_denied};
+use super::{GuestUser, Kind, StaffUser, Status, logins};
+use crate::app::AppState;
+use crate::audit::{Actor, Source};
+use crate::auth::policy::{ABSOLUTE_TIMEOUT_SECS, IDLE_TIMEOUT_SECS};
+use crate::clerks::Role;
+use crate::clock::Timestamp;
+use crate::error::Result;
+use crate::guests::store as guests;
+
+/// What a session's login turned out to be for a page of one audience.
+pub enum Checked<T> {
+    /// No open login: the session should forget it and the person sign in.
+    NotSignedIn,
+    /// The login was open but may no longer be used; it has been ended and recorded.
+    Ended,
+    /// A login of the other audience: a guest at a clerk's page is refused and recorded (D3);
+    /// a clerk at a guest's page is simply not signed in there.
+    OtherAudience { recorded: bool },
+    /// The person, re-checked now.
+    Allowed(T),
+}
+
+/// The idle and absolute limits every session has (C3).
+fn past_limits(login: &logins::LoginRow, now: Timestamp) -> Option<&'static str> {
+    if now - login.last_seen_at > IDLE_TIMEOUT_SECS {
+        Some("idle_timeout")
+    } else if now - login.created_at > ABSOLUTE_TIMEOUT_SECS {
+        Some("absolute_timeout")
+    } else {
+        None
+    }
+}
+
+/// The clerk or admin behind `login_id`, for a clerk's page at `path`.
+pub async fn staff(
+    state: &AppState,
+    source: &Source,
+    login_id: &str,
+    path: &str,
+) -> Result<Checked<StaffUser>> {
+    let now = state.now();
+    let Some(login) = logins::open(&state.db, login_id).await? else {
+        return Ok(Checked::NotSignedIn);
+    };
+    if login.kind != Kind::Clerk {
+        // A guest asking for a clerk function gets the ordinary not-found page (D3).
+        let actor = Actor::Guest(login.account_id.clone());
+        record_denied(state, source, actor, path, None).await?;
+        return Ok(Checked::OtherAudience { recorded: true });
+    }
+    let end_reason = if login.status != Status::Active {
+        Some("account_inactive")
+    } else {
+        past_limits(&login, now)
+    };
+    if let Some(reason) = end_reason {
+        let actor = Actor::Clerk(login.account_id.clone());
+        end_login(state, source, &login.login_id, actor, reason).await?;
+        return Ok(Checked::Ended);
+    }
+    logins::touch(&state.db, &login.login_id, now).await?;
+    Ok(Checked::Allowed(StaffUser {
+        login_id: login.login_id,
+        account_id: login.account_id,
+        name: login.name,
+        email: login.email,
+        role: login.role.unwrap_or(Role::Clerk),
+        department_id: login.department_id,
+        department_name: login.department_name,
+    }))
+}
+
+/// The guest behind `login_id`: account active, access open (C5).
+pub async fn guest(
+    state: &AppState,
+    source: &Source,
+    login_id: &str,
+) -> Result<Checked<GuestUser>> {
+    let now = state.now();
+    let Some(login) = logins::open(&state.db, login_id).await? else {
+        return Ok(Checked::NotSignedIn);
+    };
+    if login.kind != Kind::Guest {
+        return Ok(Checked::OtherAudience { recorded: false });
+    }
+    let mut conn = state.db.pool.acquire().await?;
+    let guest = guests::get(&mut conn, &login.account_id).await?;
+    drop(conn);
+    let end_reason = match &guest {
+        None => Some("not_guest"),
+        Some(g) if g.status != Status::Active => Some("account_inactive"),
+        Some(g) if g.expires_at <= now => Some("guest_expired"),
+        Some(g) if !g.access_open(now) => Some("channel_closed"),
+        Some(_) => past_limits(&login, now),
+    };
+    let (Some(guest), None) = (guest, end_reason) else {
+        let actor = Actor::Guest(login.account_id.clone());
+        let reason = end_reason.unwrap_or("not_guest");
+        end_login(state, source, &login.login_id, actor, reason).await?;
+        return Ok(Checked::Ended);
+    };
+    logins::touch(&state.db, &login.login_id, now).await?;
+    guests::touch(&state.db, &guest.account_id, now).await?;
+    Ok(Checked::Allowed(GuestUser {
+        login_id: login.login_id,
+        guest,
+    }))
+}
+
+/// Records a signed-in person's refused request (`authz.denied`, D1): an address that is no
+/// page, or input refused at the edge. Anonymous probes are not recorded, so strangers cannot
+/// fill the append-only trail.
+pub async fn record_probe(
+    state: &AppState,
+    source: &Source,
+    login_id: &str,
+    target: &str,
+    detail: Option<&str>,
+) -> Result<()> {
+    if let Some(login) = logins::open(&state.db, login_id).await? {
+        let actor = super::signin::login_actor(&login);
+        record_denied(state, source, actor, target, detail).await?;
+    }
+    Ok(())
+}
