@@ -13,8 +13,8 @@ use crate::app::AppState;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::db::Db;
-use crate::web::session_store::Store;
 use crate::mail::Mailer;
+use crate::web::session_store::Store;
 use crate::{clerks, guests, web};
 
 /// The database (migrated), mailer and clock, without a listener: for command-line tasks.

@@ -54,7 +54,7 @@ pub async fn check_factors(
         None
     };
     if let Some(factor) = failed {
-        let lockout = super::signin::count_failure(&mut tx, account_id, factor, now).await?;
+        let lockout = super::lockout::count_failure(&mut tx, account_id, factor, now).await?;
         if let Some(detail) = lockout {
             audit::record(
                 &mut tx,

@@ -2,6 +2,7 @@
 
 pub mod credentials;
 pub mod limit;
+pub mod lockout;
 pub mod logins;
 pub mod pages;
 pub mod session;

@@ -2,7 +2,6 @@
 //! integer times from the application clock, 0/1 flags). Per-backend SQL lives only in the two
 //! migration folders. We chose `Any` over an enum of native pools so every query has one path.
 
-
 use std::str::FromStr;
 
 use anyhow::Context;

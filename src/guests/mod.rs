@@ -2,6 +2,7 @@
 //! Every change commits together with its audit record.
 
 pub mod csv;
+pub mod issue;
 pub mod lifecycle;
 pub mod mails;
 pub mod pages;

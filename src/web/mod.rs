@@ -21,8 +21,8 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::app::AppState;
 use crate::config::Config;
-use session_store::Store;
 use error::AppError;
+use session_store::Store;
 
 pub fn cookie_name(config: &Config) -> &'static str {
     if config.secure_cookies() {

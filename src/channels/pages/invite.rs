@@ -17,7 +17,7 @@ use crate::clock::{end_of_day, last_day};
 use crate::guests::pages::list::ListQuery;
 use crate::guests::pages::sheet::deliver;
 use crate::guests::store as guest_db;
-use crate::guests::{self, GuestInput, Kind, Permission, csv, lifecycle};
+use crate::guests::{self, GuestInput, Kind, Permission, csv, issue};
 use crate::links;
 use crate::web::Routes;
 use crate::web::ctx::{Ctx, render_invalid};
@@ -168,7 +168,7 @@ async fn guest_new_post(
     let print = form.delivery == "print";
     let mut errors = vec![];
     if let Some(g) = check_guest(&ctx, &state, &channel, &form, !print, &mut errors) {
-        match lifecycle::invite_one(&state, &user, &ctx.source, &channel, &g.input()).await? {
+        match issue::invite_one(&state, &user, &ctx.source, &channel, &g.input()).await? {
             Ok(issued) => {
                 return deliver(
                     &state,
@@ -326,7 +326,7 @@ async fn bulk_post(
     // Nothing is issued unless every row is right.
     if problems.is_empty() {
         let rows: Vec<_> = checked.iter().map(CheckedGuest::input).collect();
-        match lifecycle::invite_many(&state, &user, &ctx.source, &channel, &rows).await? {
+        match issue::invite_many(&state, &user, &ctx.source, &channel, &rows).await? {
             Ok(failed) => {
                 let notice = if failed == 0 {
                     "bulk-done"

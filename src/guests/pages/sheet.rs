@@ -10,7 +10,7 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::clock::last_day;
-use crate::guests::lifecycle::{self, Delivery};
+use crate::guests::issue::{self, Delivery};
 use crate::guests::store::Guest;
 use crate::links;
 use crate::web::ctx::Ctx;
@@ -57,7 +57,7 @@ pub async fn deliver(
     link: String,
     print: bool,
 ) -> AppResult<Response> {
-    let notice = match lifecycle::deliver(state, guest_id, &link, print).await? {
+    let notice = match issue::deliver(state, guest_id, &link, print).await? {
         Delivery::Print(guest) => return print_sheet(state, ctx, *guest, link),
         Delivery::Mailed(true) => "guest-invitation-mailed",
         Delivery::Mailed(false) => "guest-invitation-mail-failed",

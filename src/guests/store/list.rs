@@ -1,0 +1,205 @@
+//! Guest lists for clerks: filter, sort and page, at city size (100,000 guests in a
+//! department answer in tens of milliseconds; see the `guest_lists_at_city_size` measurement).
+
+use super::{COLUMNS, FROM, Guest};
+use crate::accounts::Status;
+use crate::clock::Timestamp;
+use crate::db::Db;
+
+/// Which guests a list shows, and in which order.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub channel_id: Option<String>,
+    pub department_id: Option<String>,
+    /// A display status (`invited`, `opened`, `enrolled`, `active`, `expired`, `revoked`).
+    pub status: Option<String>,
+    pub search: Option<String>,
+    pub sort: Sort,
+    pub page: i64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Expiry,
+    Name,
+    Organisation,
+    LastAccess,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "name" => Sort::Name,
+            "organisation" => Sort::Organisation,
+            "last_access" => Sort::LastAccess,
+            _ => Sort::Expiry,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Expiry => "expiry",
+            Sort::Name => "name",
+            Sort::Organisation => "organisation",
+            Sort::LastAccess => "last_access",
+        }
+    }
+    fn order_by(self) -> &'static str {
+        match self {
+            Sort::Expiry => "g.expires_at, lower(a.name)",
+            Sort::Name => "lower(a.name), g.expires_at",
+            Sort::Organisation => "lower(g.organisation), lower(a.name)",
+            Sort::LastAccess => "coalesce(g.last_access_at, 0) desc, lower(a.name)",
+        }
+    }
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// One page of guests and the total that match.
+///
+/// Built to stay fast at city size (100,000 guests in one department): only the conditions
+/// asked for enter the SQL, so the planner can use the channel and expiry indexes; the count
+/// joins the accounts only when a condition needs them; the page is chosen on plain columns
+/// first, and only its 50 rows are joined with everything the list shows (the invitation
+/// look-up per row then runs 50 times, not once per guest). The planner needs statistics for
+/// this (`Db::optimize`).
+pub async fn list(db: &Db, f: &Filter) -> Result<(Vec<Guest>, i64), sqlx::Error> {
+    let mut conditions: Vec<String> = vec![];
+    let mut binds: Vec<String> = vec![];
+    let bind = |value: String, binds: &mut Vec<String>| {
+        binds.push(value);
+        format!("${}", binds.len())
+    };
+    if let Some(channel) = f.channel_id.clone() {
+        let p = bind(channel, &mut binds);
+        conditions.push(format!("g.channel_id = {p}"));
+    }
+    if let Some(department) = f.department_id.clone() {
+        let p = bind(department, &mut binds);
+        conditions.push(format!(
+            "g.channel_id in (select channel_id from channel where department_id = {p})"
+        ));
+    }
+    // The display status is derived; the SQL matches it with the same rules as `display_status`.
+    // Open invitations that were opened are few: one list of them beats a look-up per guest.
+    let opened = "g.account_id in (select i.account_id from invitation i \
+         where i.account_id is not null and i.opened_at is not null and i.used_at is null \
+         and i.revoked_at is null)";
+    match f.status.as_deref().filter(|s| !s.is_empty()) {
+        None => {}
+        Some("invited") => conditions.push(format!("a.status = 'invited' and not {opened}")),
+        Some("opened") => conditions.push(format!("a.status = 'invited' and {opened}")),
+        Some("enrolled") => {
+            conditions.push("a.status = 'active' and g.last_access_at is null".into())
+        }
+        Some("active") => {
+            conditions.push("a.status = 'active' and g.last_access_at is not null".into())
+        }
+        Some(other) => {
+            let p = bind(other.to_string(), &mut binds);
+            conditions.push(format!("a.status = {p}"));
+        }
+    }
+    let search = f
+        .search
+        .as_deref()
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let escaped = s.replace('\\', "").replace(['%', '_'], "");
+            format!("%{escaped}%")
+        });
+    // Status and search read the account; channel and department do not.
+    let account_conditions = search.is_some() || f.status.as_deref().is_some_and(|s| !s.is_empty());
+    if let Some(search) = search {
+        let p = bind(search, &mut binds);
+        conditions.push(format!(
+            "(lower(a.name) like {p} or lower(g.organisation) like {p} or g.sign_in_name like {p})"
+        ));
+    }
+    let where_clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" where {}", conditions.join(" and "))
+    };
+    let filter =
+        format!("from guest g join account a on a.account_id = g.account_id{where_clause}");
+    // Counting 100,000 guests of a department needs no account unless a condition reads one.
+    let count_sql = if account_conditions {
+        format!("select count(*) {filter}")
+    } else {
+        format!("select count(*) from guest g{where_clause}")
+    };
+    let mut count = sqlx::query_scalar(&count_sql);
+    for b in &binds {
+        count = count.bind(b);
+    }
+    let total: i64 = count.fetch_one(&db.pool).await?;
+    let offset = f.page.max(0) * PAGE_SIZE;
+    // In the default order the page lies among the guests whose expiry is at most that of the
+    // page's last row. That bound is found along the expiry index; then only those guests are
+    // joined and ordered by name, not every guest of the department.
+    let mut filter = filter;
+    if f.sort == Sort::Expiry && !account_conditions {
+        let bound_sql = format!(
+            "select g.expires_at from guest g{where_clause} order by g.expires_at \
+             limit 1 offset {}",
+            offset + PAGE_SIZE - 1
+        );
+        let mut bound = sqlx::query_scalar::<_, i64>(&bound_sql);
+        for b in &binds {
+            bound = bound.bind(b);
+        }
+        if let Some(last) = bound.fetch_optional(&db.pool).await? {
+            let joiner = if where_clause.is_empty() {
+                "where"
+            } else {
+                "and"
+            };
+            filter = format!("{filter} {joiner} g.expires_at <= {last}");
+        }
+    }
+    let page_sql = format!(
+        "select g.account_id {filter} order by {}, g.account_id limit {PAGE_SIZE} offset {offset}",
+        f.sort.order_by(),
+    );
+    let mut page = sqlx::query_scalar::<_, String>(&page_sql);
+    for b in &binds {
+        page = page.bind(b);
+    }
+    let ids: Vec<String> = page.fetch_all(&db.pool).await?;
+    if ids.is_empty() {
+        return Ok((vec![], total));
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let rows_sql = format!(
+        "select {COLUMNS} {FROM} where g.account_id in ({})",
+        placeholders.join(", ")
+    );
+    let mut rows = sqlx::query_as::<_, Guest>(&rows_sql);
+    for id in &ids {
+        rows = rows.bind(id);
+    }
+    let mut found = rows.fetch_all(&db.pool).await?;
+    // Back into the order the page was chosen in.
+    found.sort_by_key(|g| ids.iter().position(|id| *id == g.account_id));
+    Ok((found, total))
+}
+
+/// Live guests a clerk sponsors whose access ends before `until`, soonest first.
+pub async fn expiring_for_sponsor(
+    db: &Db,
+    sponsor_id: &str,
+    until: Timestamp,
+) -> Result<Vec<Guest>, sqlx::Error> {
+    sqlx::query_as::<_, Guest>(&format!(
+        "select {COLUMNS} {FROM} where g.sponsor_id = $1 and {} \
+         and g.expires_at <= $2 order by g.expires_at limit 100",
+        Status::LIVE_SQL
+    ))
+    .bind(sponsor_id)
+    .bind(until)
+    .fetch_all(&db.pool)
+    .await
+}
