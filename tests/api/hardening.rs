@@ -2,6 +2,7 @@
 //! PostgreSQL: a hang-up that poisoned the pool, stranger lockout (B13), control characters
 //! (E9), session flooding (C8), the CSV header, raced TOTP lockout (B5), file modes (H4), the
 //! upload token (E10), recovery-code hashes (B9) and random public ids (D2).
+//! One file keeps the findings of that one review together, so it is longer than the others.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
