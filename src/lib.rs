@@ -3,9 +3,10 @@
 //!
 //! # Layers
 //! Dependencies run one way, from the edge inwards:
-//! - **Edge**: `main` (the command line), `server`, `web/` (HTTP plumbing: router, middleware,
-//!   errors, CSRF, request context, guards) and each feature's `pages` parse a request, call one
-//!   operation and render; `mail/` renders mails. Only the edge uses axum, askama or sessions.
+//! - **Edge**: `main` (the command line), `server`, `router` (every route), `web/` (HTTP
+//!   plumbing: shared layers, errors, CSRF, request context, guards; it imports no feature's
+//!   pages or store) and each feature's `pages`, which parse a request, call one operation and
+//!   render; `mail/` renders mails. Only the edge uses axum, askama or sessions.
 //! - **Operations**: each feature's `mod.rs` and named files (`accounts`, `enrolment`, `clerks`,
 //!   `channels`, `messages`, `guests`) are the only code that opens a write transaction, writes
 //!   an audit record and decides which mail goes out. They never import `web` or `pages`;
@@ -33,6 +34,7 @@ pub mod i18n;
 pub mod links;
 pub mod mail;
 pub mod messages;
+pub mod router;
 pub mod server;
 pub mod text;
 pub mod vocab;

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::mail::Mailer;
 use crate::web::session_store::Store;
-use crate::{clerks, guests, web};
+use crate::{clerks, guests};
 
 /// The database (migrated), mailer and clock, without a listener: for command-line tasks.
 pub async fn open_state(config: Config, overrides: Overrides) -> anyhow::Result<AppState> {
@@ -67,7 +67,7 @@ impl Application {
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
         let bootstrap_link = clerks::bootstrap_link(&state).await?;
-        let router = web::router(state.clone(), store.clone());
+        let router = crate::router::router(state.clone(), store.clone());
         Ok(Self {
             listener,
             port,

@@ -1,13 +1,14 @@
 //! A signed-in guest's own credentials: re-checking both factors before a change, changing
 //! the password or the authenticator, and ending their other sessions (B10, C6).
 
+use super::logins;
 use super::store::{self as accounts, Factor};
-use super::{GuestUser, logins};
 use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome, Source};
 use crate::auth::{password, totp};
 use crate::db::Tx;
 use crate::error::Result;
+use crate::guests::GuestUser;
 
 /// Re-checks the factors a guest already proved, with the same failure counts and lockout as
 /// sign-in (B5): `code` is `None` where only the password is asked for. A right code's step is

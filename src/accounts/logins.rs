@@ -1,8 +1,7 @@
 //! Completed sign-ins. The cookie session only names a login; every request re-reads the login
 //! and its account (status, idle and absolute limits), so ending a login needs no cache flush.
 
-use crate::accounts::{Kind, Status};
-use crate::clerks::Role;
+use crate::accounts::{Kind, Role, Status};
 use sqlx::{AnyConnection, FromRow};
 
 use crate::clock::Timestamp;

@@ -10,9 +10,9 @@ pub mod signin;
 pub mod store;
 pub mod throttle;
 
+use lettre::Address;
+
 use crate::audit::Actor;
-use crate::clerks::Role;
-use crate::guests::store::Guest;
 use crate::vocab::text_enum;
 
 /// The live statuses (`Status::LIVE`) as an SQL list, for `concat!` into query text.
@@ -60,6 +60,60 @@ impl Status {
     }
 }
 
+crate::vocab::text_enum!(
+    /// What a clerk may do: an admin also manages departments and clerks and sees every channel.
+    Role, "role" { Admin = "admin", Clerk = "clerk" }
+);
+
+/// Longest e-mail address accepted anywhere (RFC 5321 path limit).
+pub const EMAIL_MAX: usize = 254;
+
+pub const NAME_MAX: usize = 100;
+
+/// A clerk's name: 1 to 100 characters, no control characters.
+#[derive(Debug, Clone)]
+pub struct PersonName(String);
+
+impl PersonName {
+    pub fn parse(s: &str) -> std::result::Result<Self, &'static str> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("form-required");
+        }
+        if s.chars().count() > NAME_MAX {
+            return Err("form-too-long");
+        }
+        if !crate::text::is_clean(s, false) {
+            return Err("form-invalid-chars");
+        }
+        Ok(Self(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An e-mail address that lettre can parse, stored lower-case.
+#[derive(Debug, Clone)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(s: &str) -> std::result::Result<Self, &'static str> {
+        let s = s.trim().to_lowercase();
+        if s.is_empty() {
+            return Err("form-required");
+        }
+        if s.chars().count() > EMAIL_MAX {
+            return Err("form-too-long");
+        }
+        s.parse::<Address>().map_err(|_| "form-email-invalid")?;
+        Ok(Self(s))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A signed-in clerk or admin with both factors, re-checked on this request.
 #[derive(Clone, Debug)]
 pub struct StaffUser {
@@ -78,20 +132,6 @@ impl StaffUser {
     }
     pub fn actor(&self) -> Actor {
         Actor::Clerk(self.account_id.clone())
-    }
-}
-
-/// A signed-in guest, re-checked on this request: account active, not expired, channel not
-/// archived (C5). The session proves who; the database says whether.
-#[derive(Clone, Debug)]
-pub struct GuestUser {
-    pub login_id: String,
-    pub guest: Guest,
-}
-
-impl GuestUser {
-    pub fn actor(&self) -> Actor {
-        Actor::Guest(self.guest.account_id.clone())
     }
 }
 

@@ -12,10 +12,10 @@ use crate::accounts::signin::{self, CodeStep, PasswordStep};
 use crate::app::AppState;
 use crate::auth::policy::TOTP_PENDING_SECS;
 use crate::links;
-use crate::web::Routes;
 use crate::web::ctx::{CSRF_KEY, Ctx, new_csrf_token, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
 use crate::web::guard::{LOGIN_KEY, PENDING_KEY, Pending};
+use crate::web::routes::Routes;
 
 pub fn router() -> Routes {
     Routes::new()

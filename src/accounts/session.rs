@@ -3,13 +3,13 @@
 //! permission (C3, C5, B12). A login that may no longer be used is ended here and recorded.
 
 use super::signin::{end_login, record_denied};
-use super::{GuestUser, Kind, StaffUser, Status, logins};
+use super::{Kind, Role, StaffUser, Status, logins};
 use crate::app::AppState;
 use crate::audit::{Actor, Source};
 use crate::auth::policy::{ABSOLUTE_TIMEOUT_SECS, IDLE_TIMEOUT_SECS};
-use crate::clerks::Role;
 use crate::clock::Timestamp;
 use crate::error::Result;
+use crate::guests::GuestUser;
 use crate::guests::store as guests;
 
 /// What a session's login turned out to be for a page of one audience.

@@ -13,8 +13,7 @@ use crate::auth::{password, totp};
 use crate::error::{Error, Result};
 use crate::guests::store as guests;
 
-/// Longest e-mail address accepted anywhere (RFC 5321 path limit).
-pub const EMAIL_MAX: usize = 254;
+pub use super::EMAIL_MAX;
 /// Longest password read at sign-in; longer input cannot be anyone's password.
 pub const PASSWORD_READ_MAX: usize = 1024;
 

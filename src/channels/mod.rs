@@ -3,10 +3,7 @@
 pub mod pages;
 pub mod store;
 
-crate::vocab::text_enum!(
-    /// A channel is active until a clerk archives it.
-    Status, "channel status" { Active = "active", Archived = "archived" }
-);
+pub use store::Status;
 
 use crate::accounts::StaffUser;
 use crate::app::AppState;

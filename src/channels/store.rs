@@ -2,7 +2,6 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use crate::channels::Status;
 use crate::clock::Timestamp;
 use crate::db::{Db, new_id};
 
@@ -13,6 +12,11 @@ const COLUMNS: &str = concat!(
       where g.channel_id = c.channel_id and a.status in ",
     crate::live_statuses!(),
     ") as live_guests"
+);
+
+crate::vocab::text_enum!(
+    /// A channel is active until a clerk archives it.
+    Status, "channel status" { Active = "active", Archived = "archived" }
 );
 
 #[derive(Clone, Debug, FromRow)]

@@ -4,60 +4,13 @@
 pub mod pages;
 pub mod store;
 
-use lettre::Address;
-
+pub use crate::accounts::{Email, PersonName, Role};
 use crate::accounts::{StaffUser, Status, logins};
 use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome, Source};
 use crate::enrolment::{Purpose, issue_link};
 use crate::error::{Error, Result};
 use store::NewClerk;
-
-pub const NAME_MAX: usize = 100;
-
-/// A clerk's name: 1 to 100 characters, no control characters.
-#[derive(Debug, Clone)]
-pub struct PersonName(String);
-
-impl PersonName {
-    pub fn parse(s: &str) -> std::result::Result<Self, &'static str> {
-        let s = s.trim();
-        if s.is_empty() {
-            return Err("form-required");
-        }
-        if s.chars().count() > NAME_MAX {
-            return Err("form-too-long");
-        }
-        if !crate::text::is_clean(s, false) {
-            return Err("form-invalid-chars");
-        }
-        Ok(Self(s.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// An e-mail address that lettre can parse, stored lower-case.
-#[derive(Debug, Clone)]
-pub struct Email(String);
-
-impl Email {
-    pub fn parse(s: &str) -> std::result::Result<Self, &'static str> {
-        let s = s.trim().to_lowercase();
-        if s.is_empty() {
-            return Err("form-required");
-        }
-        if s.chars().count() > crate::accounts::signin::EMAIL_MAX {
-            return Err("form-too-long");
-        }
-        s.parse::<Address>().map_err(|_| "form-email-invalid")?;
-        Ok(Self(s))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 pub struct AddedClerk {
     pub account_id: String,
@@ -230,7 +183,8 @@ impl Mailed {
 }
 
 async fn mail_setup_link(state: &AppState, name: &str, email: &str, link: &str) -> Result<Mailed> {
-    let mail = crate::mail::setup::clerk_setup(state, name, email, link)?;
+    let hours = state.config.invitation_lifetime_secs / 3600;
+    let mail = crate::mail::setup::clerk_setup(name, email, link, hours)?;
     Ok(match state.mailer.send(&mail).await {
         Ok(()) => Mailed::Yes,
         Err(e) => {
@@ -240,34 +194,40 @@ async fn mail_setup_link(state: &AppState, name: &str, email: &str, link: &str) 
     })
 }
 
+/// A new clerk as the console's form gives them, checked.
+pub struct NewClerkInput {
+    pub email: Email,
+    pub name: PersonName,
+    pub role: Role,
+    /// Required for a clerk; an admin may have none.
+    pub department_id: Option<String>,
+}
+
 /// An admin adds a clerk in the console: the clerk is added and mailed their setup link.
 pub async fn invite_clerk(
     state: &AppState,
     by: &StaffUser,
     source: &Source,
-    email: &Email,
-    name: &PersonName,
-    admin: bool,
-    department_id: Option<&str>,
+    c: &NewClerkInput,
 ) -> Result<std::result::Result<Mailed, AddClerkError>> {
+    let admin = c.role == Role::Admin;
+    let department = c.department_id.as_deref();
     let added = add_clerk(
         state,
         &by.actor(),
         source,
-        email,
-        name,
+        &c.email,
+        &c.name,
         admin,
-        department_id,
+        department,
     )
     .await?;
     match added {
-        Ok(added) => Ok(Ok(mail_setup_link(
-            state,
-            name.as_str(),
-            email.as_str(),
-            &added.link,
-        )
-        .await?)),
+        Ok(added) => {
+            let mailed =
+                mail_setup_link(state, c.name.as_str(), c.email.as_str(), &added.link).await?;
+            Ok(Ok(mailed))
+        }
         Err(e) => Ok(Err(e)),
     }
 }
@@ -381,8 +341,3 @@ pub async fn bootstrap_link(state: &AppState) -> anyhow::Result<Option<String>> 
     tx.commit().await?;
     Ok(Some(link))
 }
-
-crate::vocab::text_enum!(
-    /// What a clerk may do: an admin also manages departments and clerks and sees every channel.
-    Role, "role" { Admin = "admin", Clerk = "clerk" }
-);

@@ -11,12 +11,15 @@ use tower_sessions::Session;
 use crate::accounts::StaffUser;
 use crate::app::AppState;
 use crate::clerks::store::{self, ClerkRow, Department};
-use crate::clerks::{self, AddClerkError, DEPARTMENT_NAME_MAX, DepartmentName, Email, PersonName};
+use crate::clerks::{
+    self, AddClerkError, DEPARTMENT_NAME_MAX, DepartmentName, Email, NewClerkInput, PersonName,
+    Role,
+};
 use crate::links;
-use crate::web::Routes;
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::AppResult;
 use crate::web::guard::AdminUser;
+use crate::web::routes::Routes;
 
 pub fn router() -> Routes {
     Routes::new()
@@ -150,8 +153,37 @@ impl ClerksPage {
     fn status_label(&self, status: &crate::accounts::Status) -> String {
         self.ctx.t(&format!("status-{status}"))
     }
-    fn role_label(&self, role: &crate::clerks::Role) -> String {
+    fn role_label(&self, role: &crate::accounts::Role) -> String {
         self.ctx.t(&format!("role-{role}"))
+    }
+}
+
+/// A clerk form parsed into what `clerks::invite_clerk` accepts, or each field's problem as a
+/// locale key.
+impl TryFrom<&ClerkForm> for NewClerkInput {
+    type Error = Vec<(&'static str, &'static str)>;
+
+    fn try_from(form: &ClerkForm) -> Result<Self, Self::Error> {
+        let mut problems = vec![];
+        let email = Email::parse(&form.email).map_err(|k| problems.push(("email", k)));
+        let name = PersonName::parse(&form.name).map_err(|k| problems.push(("name", k)));
+        let role = form
+            .role
+            .parse::<Role>()
+            .map_err(|_| problems.push(("role", "form-required")));
+        let department_id = Some(form.department_id.trim().to_string()).filter(|d| !d.is_empty());
+        if role == Ok(Role::Clerk) && department_id.is_none() {
+            problems.push(("department_id", "form-department-required"));
+        }
+        match (email, name, role) {
+            (Ok(email), Ok(name), Ok(role)) if problems.is_empty() => Ok(NewClerkInput {
+                email,
+                name,
+                role,
+                department_id,
+            }),
+            _ => Err(problems),
+        }
     }
 }
 
@@ -207,21 +239,12 @@ async fn clerks_post(
     AdminUser(user): AdminUser,
     Form(form): Form<ClerkForm>,
 ) -> AppResult<Response> {
-    let mut errors = Vec::new();
-    let email = Email::parse(&form.email).map_err(|k| errors.push(("email".into(), ctx.t(k))));
-    let name = PersonName::parse(&form.name).map_err(|k| errors.push(("name".into(), ctx.t(k))));
-    let admin = form.role == "admin";
-    if !admin && form.role != "clerk" {
-        errors.push(("role".into(), ctx.t("form-required")));
-    }
-    let department = Some(form.department_id.trim()).filter(|d| !d.is_empty());
-    if !admin && department.is_none() {
-        errors.push(("department_id".into(), ctx.t("form-department-required")));
-    }
-    if let (Ok(email), Ok(name), true) = (&email, &name, errors.is_empty()) {
-        match clerks::invite_clerk(&state, &user, &ctx.source, email, name, admin, department)
-            .await?
-        {
+    let mut errors: Vec<(String, String)> = vec![];
+    match NewClerkInput::try_from(&form) {
+        Err(problems) => {
+            errors.extend(problems.into_iter().map(|(f, k)| (f.to_string(), ctx.t(k))));
+        }
+        Ok(input) => match clerks::invite_clerk(&state, &user, &ctx.source, &input).await? {
             Ok(mailed) => {
                 session.insert("notice", mailed.notice_key()).await?;
                 return Ok(Redirect::to(links::STAFF_CLERKS).into_response());
@@ -232,7 +255,7 @@ async fn clerks_post(
             Err(AddClerkError::NoSuchDepartment) => {
                 errors.push(("department_id".into(), ctx.t("form-department-required")))
             }
-        }
+        },
     }
     let mut shown = form.clone();
     shown.email = shown.email.chars().take(300).collect();

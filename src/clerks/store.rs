@@ -2,8 +2,7 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::Role;
-use crate::accounts::Status;
+use crate::accounts::{Role, Status};
 use crate::clock::Timestamp;
 use crate::db::{Db, new_id};
 

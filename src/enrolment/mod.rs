@@ -161,7 +161,7 @@ pub async fn complete(
                 &NewClerk {
                     email: &e.email,
                     name: &e.name,
-                    role: crate::clerks::Role::Admin,
+                    role: crate::accounts::Role::Admin,
                     department_id: None,
                     status: crate::accounts::Status::Invited,
                 },

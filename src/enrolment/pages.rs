@@ -10,8 +10,6 @@ use axum::http::StatusCode;
 use axum::http::header::REFERRER_POLICY;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use qrcode::QrCode;
-use qrcode::render::svg;
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -23,10 +21,11 @@ use crate::clerks::{Email, PersonName};
 use crate::enrolment::{self, Enrolled, Enrolment, Link};
 use crate::guests::store::Guest;
 use crate::links;
-use crate::web::Routes;
+use crate::web::authenticator::authenticator_page;
 use crate::web::ctx::{CSRF_KEY, Ctx, new_csrf_token};
 use crate::web::error::{AppError, AppResult};
 use crate::web::guard::{LOGIN_KEY, PENDING_KEY};
+use crate::web::routes::Routes;
 
 pub fn router() -> Routes {
     Routes::new()
@@ -65,17 +64,6 @@ impl SetupPage {
     fn error_for(&self, field: &str) -> Option<String> {
         crate::web::ctx::field_error(&self.errors, field)
     }
-}
-
-#[derive(Template)]
-#[template(path = "setup_app.html")]
-struct AppPage {
-    ctx: Ctx,
-    action: &'static str,
-    qr_svg: String,
-    key: String,
-    uri: String,
-    error: Option<String>,
 }
 
 #[derive(Template)]
@@ -249,40 +237,6 @@ fn app_page(
 ) -> AppResult<Response> {
     let secret = totp::open_from_session(&state.secrets, ENROL_SCOPE, &e.sealed_secret)?;
     authenticator_page(ctx, &secret, &e.email, links::SETUP_APP, error)
-}
-
-/// The page that shows a new authenticator secret (QR code, key, `otpauth://` link) and asks
-/// for one code from it; shared by enrolment and a guest's change of authenticator.
-pub fn authenticator_page(
-    ctx: Ctx,
-    secret: &[u8],
-    account_label: &str,
-    action: &'static str,
-    error: Option<String>,
-) -> AppResult<Response> {
-    let uri = totp::otpauth_uri(secret, account_label)?;
-    let qr_svg = QrCode::new(uri.as_bytes())
-        .map_err(|e| anyhow::anyhow!("QR code: {e}"))?
-        .render::<svg::Color>()
-        .min_dimensions(220, 220)
-        .quiet_zone(true)
-        .build();
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    page(
-        status,
-        &AppPage {
-            ctx,
-            action,
-            qr_svg,
-            key: totp::display_key(secret),
-            uri,
-            error,
-        },
-    )
 }
 
 async fn app_get(State(state): State<AppState>, ctx: Ctx, session: Session) -> AppResult<Response> {

@@ -13,6 +13,10 @@ use crate::enrolment::Purpose;
 use crate::error::{Error, Result};
 use crate::guests::store::Guest;
 
+/// The address is already a live guest's in this channel (D7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressTaken;
+
 /// Issues one guest and an invitation inside the caller's transaction.
 async fn issue(
     conn: &mut AnyConnection,
@@ -21,7 +25,7 @@ async fn issue(
     source: &Source,
     channel: &Channel,
     g: &GuestInput<'_>,
-) -> Result<std::result::Result<Issued, &'static str>> {
+) -> Result<std::result::Result<Issued, AddressTaken>> {
     let now = state.now();
     let sign_in_name = match g.email {
         Some(e) => e.to_string(),
@@ -33,7 +37,7 @@ async fn issue(
     if g.email.is_some()
         && guests::name_live_in_channel(conn, &channel.channel_id, &sign_in_name).await?
     {
-        return Ok(Err("form-email-taken"));
+        return Ok(Err(AddressTaken));
     }
     let id = match guests::insert(
         conn,
@@ -53,7 +57,7 @@ async fn issue(
     .await
     {
         Ok(id) => id,
-        Err(e) if crate::db::is_unique_violation(&e) => return Ok(Err("form-email-taken")),
+        Err(e) if crate::db::is_unique_violation(&e) => return Ok(Err(AddressTaken)),
         Err(e) => return Err(e.into()),
     };
     let ev = Event::new(
@@ -97,14 +101,14 @@ pub async fn invite(
     .await
 }
 
-/// Issues one guest with an invitation, recorded. The error is a locale key for the address.
+/// Issues one guest with an invitation, recorded.
 pub async fn invite_one(
     state: &AppState,
     by: &StaffUser,
     source: &Source,
     channel: &Channel,
     g: &GuestInput<'_>,
-) -> Result<std::result::Result<Issued, &'static str>> {
+) -> Result<std::result::Result<Issued, AddressTaken>> {
     let mut tx = state.db.begin().await?;
     match issue(&mut tx, state, &by.account_id, source, channel, g).await? {
         Ok(issued) => {
@@ -116,7 +120,7 @@ pub async fn invite_one(
 }
 
 /// Issues every guest of a checked CSV file in one transaction, or none: the error names the
-/// 1-based row that failed and a locale key. Then mails each their invitation; returns how
+/// 1-based row that failed. Then mails each their invitation; returns how
 /// many mails could not be sent.
 pub async fn invite_many(
     state: &AppState,
@@ -124,7 +128,7 @@ pub async fn invite_many(
     source: &Source,
     channel: &Channel,
     rows: &[GuestInput<'_>],
-) -> Result<std::result::Result<usize, (usize, &'static str)>> {
+) -> Result<std::result::Result<usize, (usize, AddressTaken)>> {
     let mut tx = state.db.begin().await?;
     let mut issued = vec![];
     for (i, g) in rows.iter().enumerate() {

@@ -4,10 +4,11 @@
 
 use sqlx::AnyConnection;
 
+use super::GuestUser;
 pub use super::issue::invite;
 use super::store::{self as guests, Guest};
 use super::{REASON_MAX, check_expiry, mails};
-use crate::accounts::{GuestUser, StaffUser, Status, logins};
+use crate::accounts::{StaffUser, Status, logins};
 use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome, Source};
 use crate::clock::{Timestamp, end_of_day, last_day};
@@ -106,15 +107,11 @@ pub async fn checked_expiry(
     guest: &Guest,
     date: &str,
 ) -> Result<std::result::Result<Timestamp, &'static str>> {
-    let mut conn = state.db.pool.acquire().await?;
-    let channel = crate::channels::store::get(&mut conn, &guest.channel_id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    drop(conn);
     let Some(t) = end_of_day(date) else {
         return Ok(Err("form-date-invalid"));
     };
-    Ok(check_expiry(t, state.now(), channel.ends_at, state.config.guest_max_days).map(|()| t))
+    let max_days = state.config.guest_max_days;
+    Ok(check_expiry(t, state.now(), guest.channel_ends_at, max_days).map(|()| t))
 }
 
 /// A clerk moves a live guest's expiry.

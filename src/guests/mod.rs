@@ -1,5 +1,6 @@
-//! The guest lifecycle: issue, enrol (see `web::setup`), extend, revoke, reset, expire, remind.
-//! Every change commits together with its audit record.
+//! Guests: the vocabulary (kind, permission), the rules of their expiry, sign-in ids and
+//! recovery codes, and the signed-in guest. Issuing (`issue`), the rest of the lifecycle
+//! (`lifecycle`), expiry and reminders (`sweep`) are operations; enrolment is in `enrolment`.
 
 pub mod csv;
 pub mod issue;
@@ -12,10 +13,11 @@ pub mod sweep;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
+use crate::audit::Actor;
 use crate::auth::totp::SecretBox;
-use crate::channels::store::Channel;
 use crate::clock::{Timestamp, end_of_day, last_day};
 use crate::i18n::Lang;
+use store::Guest;
 
 crate::vocab::text_enum!(
     /// What kind of organisation or person a guest is.
@@ -38,6 +40,20 @@ impl Permission {
         matches!(self, Permission::Post | Permission::PostFiles)
     }
 }
+/// A signed-in guest, re-checked on this request: account active, not expired, channel not
+/// archived (C5). The session proves who; the database says whether.
+#[derive(Clone, Debug)]
+pub struct GuestUser {
+    pub login_id: String,
+    pub guest: Guest,
+}
+
+impl GuestUser {
+    pub fn actor(&self) -> Actor {
+        Actor::Guest(self.guest.account_id.clone())
+    }
+}
+
 pub const ORGANISATION_MAX: usize = 100;
 pub const REASON_MAX: usize = 500;
 /// Why an expiry cannot be granted (each a locale key).
@@ -105,15 +121,6 @@ pub fn hash_recovery_code(typed: &str) -> String {
         .map(|c| c.to_ascii_lowercase())
         .collect();
     hex::encode(Sha256::digest(norm.as_bytes()))
-}
-
-/// Whether a clerk may manage a channel: their own department's, or any for an admin (D3).
-pub fn may_manage(
-    role: crate::clerks::Role,
-    department_id: Option<&str>,
-    channel: &Channel,
-) -> bool {
-    role == crate::clerks::Role::Admin || department_id == Some(channel.department_id.as_str())
 }
 
 pub struct GuestInput<'a> {

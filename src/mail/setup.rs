@@ -3,7 +3,6 @@
 use askama::Template;
 
 use super::Mail;
-use crate::app::AppState;
 use crate::i18n::Lang;
 
 #[derive(Template)]
@@ -27,8 +26,8 @@ struct SetupHtml<'a> {
 }
 
 /// The setup mail: Japanese first, English below; text and HTML parts.
-pub fn clerk_setup(state: &AppState, name: &str, email: &str, link: &str) -> anyhow::Result<Mail> {
-    let hours = state.config.invitation_lifetime_secs / 3600;
+/// `hours`: how long the link lasts.
+pub fn clerk_setup(name: &str, email: &str, link: &str, hours: i64) -> anyhow::Result<Mail> {
     let text = SetupText {
         name,
         link,

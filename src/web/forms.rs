@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::ctx::Ctx;
 use crate::accounts::StaffUser;
+use crate::guests::GuestUser;
 use crate::guests::lifecycle::Reason;
 
 #[derive(Deserialize)]
@@ -30,4 +31,23 @@ pub fn with_user(mut ctx: Ctx, user: &StaffUser) -> Ctx {
     ctx.user = Some(user.name.clone());
     ctx.is_admin = user.is_admin();
     ctx
+}
+
+/// The page context of a signed-in guest: their name and the guest menu.
+pub fn with_guest(mut ctx: Ctx, user: &GuestUser) -> Ctx {
+    ctx.user = Some(user.guest.name.clone());
+    ctx.guest = true;
+    ctx
+}
+
+#[derive(Deserialize)]
+pub struct MessageForm {
+    #[serde(default)]
+    body: String,
+}
+
+impl MessageForm {
+    pub fn body(&self) -> &str {
+        &self.body
+    }
 }

@@ -9,9 +9,10 @@ use tower_sessions::Session;
 use super::ctx::RequestInfo;
 use super::error::AppError;
 use crate::accounts::session::{self, Checked};
-use crate::accounts::{GuestUser, StaffUser, signin};
+use crate::accounts::{StaffUser, signin};
 use crate::app::AppState;
 use crate::audit::Source;
+use crate::guests::GuestUser;
 use crate::links;
 
 pub const LOGIN_KEY: &str = "login";

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use serde::Deserialize;
 
-use super::Routes;
+use super::routes::Routes;
 use crate::app::AppState;
 use crate::i18n::{LANG_COOKIE, Lang};
 use crate::links;

@@ -1,6 +1,8 @@
-//! HTTP: the application state, the router and its shared layers. One module per feature, each
-//! with its own `router()`, merged here.
+//! HTTP plumbing: the layers every route shares, the route recorder, request context, CSRF,
+//! input checks, errors and the guards. It imports no feature: `crate::router` merges the
+//! features' pages onto it.
 
+pub mod authenticator;
 pub mod ctx;
 pub mod error;
 pub mod forms;
@@ -8,14 +10,13 @@ pub mod guard;
 pub mod input;
 pub mod lang;
 pub mod middleware;
+pub mod routes;
 pub mod session_store;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::response::Redirect;
-use axum::routing::{MethodRouter, get};
+
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::services::ServeDir;
 use tower_sessions::cookie::{Key, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -30,66 +31,6 @@ pub fn cookie_name(config: &Config) -> &'static str {
     } else {
         "madoguchi"
     }
-}
-
-/// Every route, recorded as it is added, so a test can prove it covers them all (D1, D3).
-pub struct Routes {
-    router: Router<AppState>,
-    paths: Vec<&'static str>,
-}
-
-impl Routes {
-    pub fn new() -> Self {
-        Self {
-            router: Router::new(),
-            paths: Vec::new(),
-        }
-    }
-
-    pub fn route(mut self, path: &'static str, methods: MethodRouter<AppState>) -> Self {
-        self.router = self.router.route(path, methods);
-        self.paths.push(path);
-        self
-    }
-
-    pub fn merge(mut self, other: Routes) -> Self {
-        self.router = self.router.merge(other.router);
-        self.paths.extend(other.paths);
-        self
-    }
-}
-
-impl Default for Routes {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-fn all_routes() -> Routes {
-    Routes::new()
-        .route(
-            "/",
-            get(|| async { Redirect::to(crate::links::GUEST_SIGN_IN) }),
-        )
-        .merge(crate::accounts::pages::router())
-        .merge(crate::enrolment::pages::router())
-        .merge(crate::clerks::pages::router())
-        .merge(lang::router())
-        .merge(crate::guests::pages::guest::router())
-        .merge(crate::channels::pages::router())
-        .merge(crate::guests::pages::staff::router())
-}
-
-/// The path of every route the application answers (static files aside).
-pub fn route_paths() -> Vec<&'static str> {
-    all_routes().paths
-}
-
-pub fn router(state: AppState, store: Store) -> Router {
-    let routes = all_routes()
-        .router
-        .nest_service(crate::links::STATIC, ServeDir::new(static_dir()));
-    shared_layers(routes, state, store)
 }
 
 /// The layers every route shares: CSRF guard, input check, sessions, body limit, panic catching, error
@@ -178,7 +119,7 @@ pub fn redacted_path(path: &str) -> String {
 }
 
 /// `static/` beside the crate when run from the source tree, else beside the working directory.
-fn static_dir() -> std::path::PathBuf {
+pub fn static_dir() -> std::path::PathBuf {
     let local = std::path::PathBuf::from("static");
     if local.join("style.css").exists() {
         local

@@ -603,7 +603,7 @@ async fn e8_e9_every_route_refuses_every_bad_input_with_a_clear_4xx_and_writes_n
     ];
     let mut expected_records = refused_inputs(&app).await;
     for agent in [&admin.agent, &guest_agent] {
-        for route in madoguchi::web::route_paths() {
+        for route in madoguchi::router::route_paths() {
             let path = fill_route(route, &channel, &guest_id, "x", "x", "x");
             for (what, bad) in bad_values {
                 let before = footprint(&app).await;
@@ -659,7 +659,7 @@ async fn e8_e9_every_route_refuses_every_bad_input_with_a_clear_4xx_and_writes_n
     // Each signed-in probe is in the audit trail (D1).
     assert_eq!(refused_inputs(&app).await, expected_records);
     // Duplicated and missing fields never give a 5xx; routes that end the session go last.
-    let mut routes = madoguchi::web::route_paths();
+    let mut routes = madoguchi::router::route_paths();
     routes.sort_by_key(|r| r.contains("signout"));
     for agent in [&admin.agent, &guest_agent] {
         for route in &routes {

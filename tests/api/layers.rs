@@ -37,6 +37,7 @@ fn crate_files() -> Vec<(String, String)> {
 fn is_edge(rel: &str) -> bool {
     rel == "main.rs"
         || rel == "server.rs"
+        || rel == "router.rs"
         || rel.starts_with("web/")
         || rel.starts_with("mail/")
         || rel.ends_with("/pages.rs")

@@ -248,7 +248,7 @@ async fn d1_d3_every_route_answers_every_actor_as_it_should() {
     let anonymous = app.agent();
 
     // Every route of the application is in the table, and every entry is a route.
-    let paths: BTreeSet<&str> = madoguchi::web::route_paths().into_iter().collect();
+    let paths: BTreeSet<&str> = madoguchi::router::route_paths().into_iter().collect();
     let listed: BTreeSet<&str> = TABLE.iter().map(|(_, p, _)| *p).collect();
     assert_eq!(paths, listed, "routes and table differ");
     for path in &paths {

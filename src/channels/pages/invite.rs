@@ -5,23 +5,23 @@ use axum::Form;
 use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
-use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{Errors, channel_page, staff_channel_scope};
+use super::page::{Errors, GuestForm, channel_page, staff_channel_scope};
 use crate::accounts::StaffUser;
 use crate::app::AppState;
 use crate::channels::store::Channel;
 use crate::clerks::{Email, PersonName};
-use crate::clock::{end_of_day, last_day};
+use crate::clock::end_of_day;
+use crate::guests::issue::AddressTaken;
 use crate::guests::pages::list::ListQuery;
 use crate::guests::pages::sheet::deliver;
 use crate::guests::store as guest_db;
 use crate::guests::{self, GuestInput, Kind, Permission, csv, issue};
 use crate::links;
-use crate::web::Routes;
 use crate::web::ctx::{Ctx, render_invalid};
 use crate::web::error::{AppError, AppResult};
+use crate::web::routes::Routes;
 
 pub fn router() -> Routes {
     Routes::new()
@@ -32,32 +32,6 @@ pub fn router() -> Routes {
                 BULK_MAX_BYTES + 16 * 1024,
             )),
         )
-}
-
-#[derive(Deserialize, Default, Clone)]
-pub struct GuestForm {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub organisation: String,
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub permission: String,
-    #[serde(default)]
-    pub expires_on: String,
-    #[serde(default)]
-    pub delivery: String,
-}
-
-/// The default and the latest expiry a clerk may choose for a new guest of this channel.
-pub fn default_expiry(state: &AppState, channel: &Channel) -> (String, String) {
-    let now = state.now();
-    let default = (now + state.config.guest_default_days * 86_400).min(channel.ends_at);
-    let max = (now + state.config.guest_max_days * 86_400).min(channel.ends_at);
-    (last_day(default + 1), last_day(max + 1))
 }
 
 /// A guest's details, checked: what the issue form and each CSV row must satisfy.
@@ -180,7 +154,7 @@ async fn guest_new_post(
                 )
                 .await;
             }
-            Err(key) => errors.push(("email".into(), ctx.t(key))),
+            Err(AddressTaken) => errors.push(("email".into(), ctx.t("form-email-taken"))),
         }
     }
     let mut shown = form.clone();
@@ -336,9 +310,12 @@ async fn bulk_post(
                 session.insert("notice", notice).await?;
                 return Ok(Redirect::to(&links::staff_channel(&channel.channel_id)).into_response());
             }
-            Err((row, key)) => problems.push(ctx.t_with(
+            Err((row, AddressTaken)) => problems.push(ctx.t_with(
                 "bulk-row-problem",
-                [("row", row.to_string()), ("problem", ctx.t(key))],
+                [
+                    ("row", row.to_string()),
+                    ("problem", ctx.t("form-email-taken")),
+                ],
             )),
         }
     }

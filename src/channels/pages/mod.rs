@@ -2,13 +2,13 @@
 //! one (e-mail or printed sheet) or from a CSV file (`invite`).
 
 pub mod invite;
+mod page;
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::accounts::StaffUser;
@@ -16,16 +16,14 @@ use crate::app::AppState;
 use crate::channels::store::{self as channels, Channel};
 use crate::channels::{self as ops, ChannelInput, NAME_MAX, PURPOSE_MAX};
 use crate::clock::{end_of_day, last_day};
-use crate::guests::pages::list::{GuestList, ListQuery};
-use crate::guests::store::Guest;
-use crate::guests::{Kind, Permission};
+use crate::guests::pages::list::ListQuery;
 use crate::links;
 use crate::messages::{self, Body};
-use crate::web::Routes;
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
 use crate::web::forms::{ReasonForm, reason, with_user};
-use invite::{GuestForm, default_expiry};
+use crate::web::routes::Routes;
+use page::{ChannelForm, Errors, GuestForm, channel_page, error_page, staff_channel_scope};
 
 pub fn router() -> Routes {
     Routes::new()
@@ -37,19 +35,6 @@ pub fn router() -> Routes {
         .route(links::STAFF_CHANNEL_REVOKE_ALL, post(revoke_all_post))
         .merge(invite::router())
 }
-
-/// The channel a clerk's request names, if they may manage it (D1, D3).
-pub async fn staff_channel_scope(
-    state: &AppState,
-    ctx: &Ctx,
-    user: &StaffUser,
-    channel_id: &str,
-) -> AppResult<Channel> {
-    Ok(ops::for_clerk(state, user, &ctx.source, channel_id, &ctx.path).await?)
-}
-
-pub type Errors = crate::web::ctx::FieldErrors;
-use crate::web::ctx::field_error as error_for;
 
 #[derive(Template)]
 #[template(path = "staff/channels.html")]
@@ -63,23 +48,11 @@ struct ChannelsPage {
 
 impl ChannelsPage {
     fn error_for(&self, f: &str) -> Option<String> {
-        error_for(&self.errors, f)
+        crate::web::ctx::field_error(&self.errors, f)
     }
     fn day(&self, t: &i64) -> String {
         last_day(*t)
     }
-}
-
-#[derive(Deserialize, Default, Clone)]
-pub struct ChannelForm {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    purpose: String,
-    #[serde(default)]
-    department_id: String,
-    #[serde(default)]
-    ends_on: String,
 }
 
 async fn channels_page(
@@ -172,120 +145,6 @@ async fn channels_post(
     render_invalid(&channels_page(&state, ctx, &user, shown, errors).await?)
 }
 
-#[derive(Template)]
-#[template(path = "staff/channel.html")]
-pub struct ChannelPage {
-    ctx: Ctx,
-    channel: Channel,
-    messages: Vec<crate::messages::store::Message>,
-    draft: String,
-    list: GuestList,
-    form: GuestForm,
-    edit: ChannelForm,
-    errors: Errors,
-    bulk_errors: Vec<String>,
-    notice: Option<String>,
-    default_expiry: String,
-    max_expiry: String,
-}
-
-impl ChannelPage {
-    fn error_for(&self, f: &str) -> Option<String> {
-        error_for(&self.errors, f)
-    }
-    fn day(&self, t: &i64) -> String {
-        last_day(*t)
-    }
-    fn is_default_permission(&self, p: &str) -> bool {
-        p == "post"
-    }
-    fn kind_chosen(&self, k: &str) -> bool {
-        self.form.kind == k
-    }
-    fn permission_chosen(&self, p: &str) -> bool {
-        self.form.permission == p || (self.form.permission.is_empty() && p == "post")
-    }
-    fn kinds(&self) -> Vec<(&'static str, String)> {
-        Kind::ALL
-            .iter()
-            .map(|k| (k.as_str(), self.ctx.t(&format!("kind-{k}"))))
-            .collect()
-    }
-    fn permissions(&self) -> Vec<(&'static str, String)> {
-        Permission::ALL
-            .iter()
-            .map(|p| (p.as_str(), self.ctx.t(&format!("permission-{p}"))))
-            .collect()
-    }
-    fn status_label(&self, g: &Guest) -> String {
-        self.ctx.t(&format!("guest-status-{}", g.display_status()))
-    }
-    fn guest_link(&self, g: &Guest) -> String {
-        links::staff_guest(&g.account_id)
-    }
-}
-
-/// The channel page again, showing form errors.
-async fn error_page(
-    state: &AppState,
-    ctx: Ctx,
-    user: &StaffUser,
-    channel: Channel,
-    errors: Errors,
-) -> AppResult<ChannelPage> {
-    channel_page(
-        state,
-        ctx,
-        user,
-        channel,
-        &ListQuery::default(),
-        GuestForm::default(),
-        errors,
-        vec![],
-        None,
-    )
-    .await
-}
-
-#[allow(clippy::too_many_arguments)]
-pub async fn channel_page(
-    state: &AppState,
-    ctx: Ctx,
-    user: &StaffUser,
-    channel: Channel,
-    query: &ListQuery,
-    form: GuestForm,
-    errors: Errors,
-    bulk_errors: Vec<String>,
-    notice: Option<String>,
-) -> AppResult<ChannelPage> {
-    let mut filter = query.filter();
-    filter.channel_id = Some(channel.channel_id.clone());
-    let base = links::staff_channel(&channel.channel_id);
-    let list = GuestList::load(state, filter, base).await?;
-    let (default_expiry, max_expiry) = default_expiry(state, &channel);
-    let edit = ChannelForm {
-        name: channel.name.clone(),
-        purpose: channel.purpose.clone(),
-        department_id: channel.department_id.clone(),
-        ends_on: last_day(channel.ends_at),
-    };
-    Ok(ChannelPage {
-        ctx: with_user(ctx, user),
-        messages: messages::store::recent(&state.db, &channel.channel_id, messages::SHOWN).await?,
-        draft: String::new(),
-        channel,
-        list,
-        form,
-        edit,
-        errors,
-        bulk_errors,
-        notice,
-        default_expiry,
-        max_expiry,
-    })
-}
-
 async fn channel_get(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -330,7 +189,7 @@ async fn channel_edit_post(
     let mut form = form;
     form.department_id = channel.department_id.clone();
     let as_admin = StaffUser {
-        role: crate::clerks::Role::Admin,
+        role: crate::accounts::Role::Admin,
         ..user.clone()
     };
     if let Some(input) = check_channel(&ctx, &as_admin, &form, now, &mut errors) {
@@ -348,7 +207,7 @@ async fn message_post(
     ctx: Ctx,
     user: StaffUser,
     Path(channel): Path<String>,
-    Form(form): Form<crate::guests::pages::guest::MessageForm>,
+    Form(form): Form<crate::web::forms::MessageForm>,
 ) -> AppResult<Response> {
     let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
     if !channel.is_active() {

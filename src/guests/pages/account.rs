@@ -9,18 +9,20 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::guest::with_guest;
-use crate::accounts::{GuestUser, credentials, logins};
+use crate::accounts::{credentials, logins};
 use crate::app::AppState;
 use crate::auth::password::{self, GUEST_MIN_CHARS, PasswordProblem};
 use crate::auth::totp;
+use crate::guests::GuestUser;
 use crate::guests::REASON_MAX;
 use crate::guests::lifecycle::{self, Reason};
 use crate::guests::store::{self as guests, ExtensionRequest, Guest};
 use crate::links;
-use crate::web::Routes;
+use crate::web::authenticator::authenticator_page;
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
+use crate::web::forms::with_guest;
+use crate::web::routes::Routes;
 
 pub fn router() -> Routes {
     Routes::new()
@@ -301,7 +303,7 @@ async fn authenticator_get(
         return Ok(Redirect::to(links::GUEST_ACCOUNT).into_response());
     };
     let ctx = with_guest(ctx, &user);
-    crate::enrolment::pages::authenticator_page(
+    authenticator_page(
         ctx,
         &secret,
         &user.guest.sign_in_name,
@@ -331,7 +333,7 @@ async fn authenticator_confirm_post(
     let Some(step) = totp::matching_step(&secret, &form.code, now)? else {
         let error = Some(ctx.t("setup-code-wrong"));
         let ctx = with_guest(ctx, &user);
-        return crate::enrolment::pages::authenticator_page(
+        return authenticator_page(
             ctx,
             &secret,
             &user.guest.sign_in_name,

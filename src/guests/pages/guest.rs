@@ -6,31 +6,24 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
 
-use crate::accounts::GuestUser;
 use crate::app::AppState;
 use crate::clock::last_day;
+use crate::guests::GuestUser;
 use crate::guests::store::Guest;
 use crate::links;
 use crate::messages::store::{self as message_store, Message};
 use crate::messages::{self, Body};
-use crate::web::Routes;
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
+use crate::web::forms::{MessageForm, with_guest};
+use crate::web::routes::Routes;
 
 pub fn router() -> Routes {
     Routes::new()
         .route(links::GUEST_HOME, get(home_get))
         .route(links::GUEST_CHANNEL, get(channel_get))
         .route(links::GUEST_CHANNEL_MESSAGES, post(message_post))
-        .merge(super::account::router())
-}
-
-pub fn with_guest(mut ctx: Ctx, user: &GuestUser) -> Ctx {
-    ctx.user = Some(user.guest.name.clone());
-    ctx.guest = true;
-    ctx
 }
 
 async fn home_get(user: GuestUser) -> Response {
@@ -99,18 +92,6 @@ async fn channel_page(
     })
 }
 
-#[derive(Deserialize)]
-pub struct MessageForm {
-    #[serde(default)]
-    body: String,
-}
-
-impl MessageForm {
-    pub fn body(&self) -> &str {
-        &self.body
-    }
-}
-
 async fn message_post(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -123,11 +104,11 @@ async fn message_post(
         messages::record_refused(&state, &ctx.source, user.actor(), &channel).await?;
         return Err(AppError::Forbidden);
     }
-    let body = match Body::parse(&form.body) {
+    let body = match Body::parse(form.body()) {
         Ok(b) => b,
         Err(key) => {
             let error = Some(ctx.t(key));
-            let draft = form.body.chars().take(messages::BODY_MAX * 2).collect();
+            let draft = form.body().chars().take(messages::BODY_MAX * 2).collect();
             return render_invalid(&channel_page(&state, ctx, user, draft, error).await?);
         }
     };

@@ -18,10 +18,10 @@ use crate::guests::pages::list::{GuestList, ListQuery};
 use crate::guests::pages::sheet::deliver;
 use crate::guests::store::{self as guest_db, ExtensionRequest, Guest};
 use crate::links;
-use crate::web::Routes;
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
 use crate::web::forms::{ReasonForm, reason, with_user};
+use crate::web::routes::Routes;
 
 pub fn router() -> Routes {
     Routes::new()

@@ -9,7 +9,7 @@ pub use requests::*;
 use sqlx::{AnyConnection, FromRow};
 
 use crate::accounts::Status;
-use crate::channels::Status as ChannelStatus;
+use crate::channels::store::Status as ChannelStatus;
 use crate::clock::Timestamp;
 use crate::db::{Db, new_id};
 use crate::guests::{Kind, Permission};

@@ -1,0 +1,183 @@
+//! The staff channel page and what its forms share: the page itself (messages, guest list, the
+//! forms to issue guests and to edit, archive or end the channel), re-drawn with errors by the
+//! posts of `mod.rs` and `invite.rs`.
+
+use askama::Template;
+use serde::Deserialize;
+
+use crate::accounts::StaffUser;
+use crate::app::AppState;
+use crate::channels::store::Channel;
+use crate::clock::last_day;
+use crate::guests::pages::list::{GuestList, ListQuery};
+use crate::guests::store::Guest;
+use crate::guests::{Kind, Permission};
+use crate::links;
+use crate::messages;
+use crate::web::ctx::{Ctx, field_error as error_for};
+use crate::web::error::AppResult;
+use crate::web::forms::with_user;
+
+/// The channel a clerk's request names, if they may manage it (D1, D3).
+pub async fn staff_channel_scope(
+    state: &AppState,
+    ctx: &Ctx,
+    user: &StaffUser,
+    channel_id: &str,
+) -> AppResult<Channel> {
+    Ok(crate::channels::for_clerk(state, user, &ctx.source, channel_id, &ctx.path).await?)
+}
+
+pub type Errors = crate::web::ctx::FieldErrors;
+
+#[derive(Deserialize, Default, Clone)]
+pub struct ChannelForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub purpose: String,
+    #[serde(default)]
+    pub department_id: String,
+    #[serde(default)]
+    pub ends_on: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/channel.html")]
+pub struct ChannelPage {
+    pub ctx: Ctx,
+    pub channel: Channel,
+    pub messages: Vec<crate::messages::store::Message>,
+    pub draft: String,
+    pub list: GuestList,
+    pub form: GuestForm,
+    pub edit: ChannelForm,
+    pub errors: Errors,
+    pub bulk_errors: Vec<String>,
+    pub notice: Option<String>,
+    pub default_expiry: String,
+    pub max_expiry: String,
+}
+
+impl ChannelPage {
+    fn error_for(&self, f: &str) -> Option<String> {
+        error_for(&self.errors, f)
+    }
+    fn day(&self, t: &i64) -> String {
+        last_day(*t)
+    }
+    fn is_default_permission(&self, p: &str) -> bool {
+        p == "post"
+    }
+    fn kind_chosen(&self, k: &str) -> bool {
+        self.form.kind == k
+    }
+    fn permission_chosen(&self, p: &str) -> bool {
+        self.form.permission == p || (self.form.permission.is_empty() && p == "post")
+    }
+    fn kinds(&self) -> Vec<(&'static str, String)> {
+        Kind::ALL
+            .iter()
+            .map(|k| (k.as_str(), self.ctx.t(&format!("kind-{k}"))))
+            .collect()
+    }
+    fn permissions(&self) -> Vec<(&'static str, String)> {
+        Permission::ALL
+            .iter()
+            .map(|p| (p.as_str(), self.ctx.t(&format!("permission-{p}"))))
+            .collect()
+    }
+    fn status_label(&self, g: &Guest) -> String {
+        self.ctx.t(&format!("guest-status-{}", g.display_status()))
+    }
+    fn guest_link(&self, g: &Guest) -> String {
+        links::staff_guest(&g.account_id)
+    }
+}
+
+/// The channel page again, showing form errors.
+pub async fn error_page(
+    state: &AppState,
+    ctx: Ctx,
+    user: &StaffUser,
+    channel: Channel,
+    errors: Errors,
+) -> AppResult<ChannelPage> {
+    channel_page(
+        state,
+        ctx,
+        user,
+        channel,
+        &ListQuery::default(),
+        GuestForm::default(),
+        errors,
+        vec![],
+        None,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn channel_page(
+    state: &AppState,
+    ctx: Ctx,
+    user: &StaffUser,
+    channel: Channel,
+    query: &ListQuery,
+    form: GuestForm,
+    errors: Errors,
+    bulk_errors: Vec<String>,
+    notice: Option<String>,
+) -> AppResult<ChannelPage> {
+    let mut filter = query.filter();
+    filter.channel_id = Some(channel.channel_id.clone());
+    let base = links::staff_channel(&channel.channel_id);
+    let list = GuestList::load(state, filter, base).await?;
+    let (default_expiry, max_expiry) = default_expiry(state, &channel);
+    let edit = ChannelForm {
+        name: channel.name.clone(),
+        purpose: channel.purpose.clone(),
+        department_id: channel.department_id.clone(),
+        ends_on: last_day(channel.ends_at),
+    };
+    Ok(ChannelPage {
+        ctx: with_user(ctx, user),
+        messages: messages::store::recent(&state.db, &channel.channel_id, messages::SHOWN).await?,
+        draft: String::new(),
+        channel,
+        list,
+        form,
+        edit,
+        errors,
+        bulk_errors,
+        notice,
+        default_expiry,
+        max_expiry,
+    })
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct GuestForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub organisation: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub permission: String,
+    #[serde(default)]
+    pub expires_on: String,
+    #[serde(default)]
+    pub delivery: String,
+}
+
+/// The default and the latest expiry a clerk may choose for a new guest of this channel.
+pub fn default_expiry(state: &AppState, channel: &Channel) -> (String, String) {
+    let now = state.now();
+    let default = (now + state.config.guest_default_days * 86_400).min(channel.ends_at);
+    let max = (now + state.config.guest_max_days * 86_400).min(channel.ends_at);
+    (last_day(default + 1), last_day(max + 1))
+}
