@@ -76,17 +76,7 @@ pub struct PersonName(String);
 
 impl PersonName {
     pub fn parse(s: &str) -> std::result::Result<Self, &'static str> {
-        let s = s.trim();
-        if s.is_empty() {
-            return Err("form-required");
-        }
-        if s.chars().count() > NAME_MAX {
-            return Err("form-too-long");
-        }
-        if !crate::text::is_clean(s, false) {
-            return Err("form-invalid-chars");
-        }
-        Ok(Self(s.to_string()))
+        crate::text::field(s, NAME_MAX, false).map(Self)
     }
     pub fn as_str(&self) -> &str {
         &self.0

@@ -92,17 +92,7 @@ pub const DEPARTMENT_NAME_MAX: usize = 100;
 
 impl DepartmentName {
     pub fn parse(s: &str) -> std::result::Result<Self, &'static str> {
-        let s = s.trim();
-        if s.is_empty() {
-            return Err("form-required");
-        }
-        if s.chars().count() > DEPARTMENT_NAME_MAX {
-            return Err("form-too-long");
-        }
-        if !crate::text::is_clean(s, false) {
-            return Err("form-invalid-chars");
-        }
-        Ok(Self(s.to_string()))
+        crate::text::field(s, DEPARTMENT_NAME_MAX, false).map(Self)
     }
     pub fn as_str(&self) -> &str {
         &self.0
