@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use crate::accounts::limit::RateLimiter;
+use crate::audit::checkpoint::Signer;
+use crate::audit::writer::Writer;
 use crate::auth::totp::SecretBox;
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -20,6 +22,10 @@ pub struct Inner {
     pub mailer: Mailer,
     pub secrets: SecretBox,
     pub limiter: RateLimiter,
+    /// Signs audit checkpoints (G4).
+    pub audit_signer: Signer,
+    /// Group commit for the records that page views and refusals cause.
+    pub audit: Writer,
 }
 
 impl std::ops::Deref for AppState {
@@ -33,6 +39,8 @@ impl AppState {
     pub fn new(db: Db, config: Config, clock: SharedClock, mailer: Mailer) -> Self {
         let secrets = SecretBox::new(config.totp_key.expose());
         let limiter = RateLimiter::new(config.sign_in_rate_per_minute);
+        let audit_signer = Signer::new(config.audit_key.expose());
+        let audit = Writer::start(db.clone());
         Self(Arc::new(Inner {
             db,
             config,
@@ -40,6 +48,8 @@ impl AppState {
             mailer,
             secrets,
             limiter,
+            audit_signer,
+            audit,
         }))
     }
 

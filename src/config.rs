@@ -62,6 +62,14 @@ pub struct Config {
     pub reminder_days: Vec<i64>,
     /// How often the sweeper runs, in seconds.
     pub sweep_secs: u64,
+    /// The seed of the Ed25519 key that signs audit checkpoints (G6); never in the database.
+    pub audit_key: Secret<[u8; 32]>,
+    /// The checkpoint log, outside the database (another disk, ideally).
+    pub audit_checkpoints: PathBuf,
+    /// How often a checkpoint is taken while the portal runs, in seconds.
+    pub audit_checkpoint_secs: u64,
+    /// Where each checkpoint is also mailed, if anywhere (an auditor's address).
+    pub auditor_email: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -91,6 +99,10 @@ pub struct RawConfig {
     pub guest_default_days: Option<i64>,
     pub reminder_days: Option<String>,
     pub sweep_seconds: Option<u64>,
+    pub audit_key: Option<String>,
+    pub audit_checkpoints: Option<String>,
+    pub audit_checkpoint_minutes: Option<u64>,
+    pub auditor_email: Option<String>,
 }
 
 const KEYS: &[&str] = &[
@@ -111,6 +123,10 @@ const KEYS: &[&str] = &[
     "GUEST_DEFAULT_DAYS",
     "REMINDER_DAYS",
     "SWEEP_SECONDS",
+    "AUDIT_KEY",
+    "AUDIT_CHECKPOINTS",
+    "AUDIT_CHECKPOINT_MINUTES",
+    "AUDITOR_EMAIL",
     "CONFIG",
 ];
 
@@ -172,6 +188,10 @@ impl RawConfig {
         overlay!(guest_default_days, "GUEST_DEFAULT_DAYS", parse);
         overlay!(reminder_days, "REMINDER_DAYS");
         overlay!(sweep_seconds, "SWEEP_SECONDS", parse);
+        overlay!(audit_key, "AUDIT_KEY");
+        overlay!(audit_checkpoints, "AUDIT_CHECKPOINTS");
+        overlay!(audit_checkpoint_minutes, "AUDIT_CHECKPOINT_MINUTES", parse);
+        overlay!(auditor_email, "AUDITOR_EMAIL");
         Ok(raw)
     }
 
@@ -221,6 +241,24 @@ impl RawConfig {
         };
         let session_key = key_from(self.session_key, &data_dir.join("session.key"))?;
         let totp_key = key_from(self.totp_key, &data_dir.join("totp.key"))?;
+        let audit_key = key_from(self.audit_key, &data_dir.join("audit-signing.key"))?;
+        let audit_checkpoints = self
+            .audit_checkpoints
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("audit-checkpoints.jsonl"));
+        let checkpoint_minutes = self.audit_checkpoint_minutes.unwrap_or(10);
+        if !(1..=24 * 60).contains(&checkpoint_minutes) {
+            bail!("MADOGUCHI_AUDIT_CHECKPOINT_MINUTES must be between 1 and 1440");
+        }
+        let auditor_email = match self.auditor_email.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(a) => Some(
+                crate::accounts::Email::parse(a)
+                    .map_err(|_| anyhow::anyhow!("MADOGUCHI_AUDITOR_EMAIL is not an address"))?
+                    .as_str()
+                    .to_string(),
+            ),
+        };
         let invitation_hours = self.invitation_hours.unwrap_or(72);
         if !(1..=24 * 30).contains(&invitation_hours) {
             bail!("MADOGUCHI_INVITATION_HOURS must be between 1 and 720");
@@ -253,6 +291,10 @@ impl RawConfig {
             guest_default_days,
             reminder_days,
             sweep_secs: self.sweep_seconds.unwrap_or(300).max(1),
+            audit_key: Secret::new(audit_key),
+            audit_checkpoints,
+            audit_checkpoint_secs: checkpoint_minutes * 60,
+            auditor_email,
             data_dir,
             database_url: Secret::new(database_url),
             listen,

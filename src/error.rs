@@ -23,4 +23,10 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+impl From<crate::audit::writer::NotWritten> for Error {
+    fn from(e: crate::audit::writer::NotWritten) -> Self {
+        Error::Internal(anyhow::Error::new(e))
+    }
+}
+
 pub type Result<T> = std::result::Result<T, Error>;

@@ -48,8 +48,26 @@ enum ClerkCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain; exits 1 at the first broken record.
-    Verify,
+    /// Check the hash chain against every signed checkpoint; exits 1 naming the first missing,
+    /// edited or rolled-back record, or a checkpoint line whose signature fails.
+    Verify {
+        /// An exported trail (`audit export`) to check instead of the database: with
+        /// `--public-key` and `--checkpoints`, no configuration or running portal is needed.
+        #[arg(long)]
+        trail: Option<std::path::PathBuf>,
+        /// The checkpoint log (default: the configured one).
+        #[arg(long)]
+        checkpoints: Option<std::path::PathBuf>,
+        /// The checkpoint key's public half, base64 (default: the configured key's).
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Sign the chain's head now and append it to the checkpoint log.
+    Checkpoint,
+    /// Print the public key that checks the checkpoints, for auditors.
+    PublicKey,
+    /// Write every record to standard output, one JSON object per line.
+    Export,
 }
 
 #[tokio::main]
@@ -72,8 +90,20 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Audit {
+        command:
+            AuditCommand::Verify {
+                trail,
+                checkpoints,
+                public_key,
+            },
+    } = command
+    {
+        return verify(trail, checkpoints, public_key).await;
+    }
     let config = RawConfig::from_env()?.resolve()?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => {
             let app = Application::build_with(config, Overrides::default()).await?;
             let state = app.state();
@@ -141,19 +171,127 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 Err(e) => anyhow::bail!("could not add the clerk: {e:?}"),
             }
         }
+        // Handled above, before the configuration is read.
         Command::Audit {
-            command: AuditCommand::Verify,
+            command: AuditCommand::Verify { .. },
+        } => {}
+        Command::Audit {
+            command: AuditCommand::Checkpoint,
+        } => {
+            let state = madoguchi::open_state(config, Overrides::default()).await?;
+            madoguchi::server::checkpoint_now(&state, true).await?;
+            let (seq, hash) = audit::head(&state.db).await?;
+            println!("checkpoint: record {seq} {hash}");
+        }
+        Command::Audit {
+            command: AuditCommand::PublicKey,
+        } => {
+            let signer = audit::checkpoint::Signer::new(config.audit_key.expose());
+            println!("{}", signer.public_key());
+        }
+        Command::Audit {
+            command: AuditCommand::Export,
         } => {
             let db = Db::connect(config.database_url.expose(), 2).await?;
             db.migrate().await?;
-            match audit::verify(&db).await? {
-                Verdict::Intact { records } => println!("OK: {records} records, chain intact"),
-                Verdict::Broken { seq, reason } => {
-                    println!("BROKEN at record {seq}: {reason}");
-                    return Ok(std::process::ExitCode::from(1));
-                }
-            }
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let n = audit::export(&db, &mut out).await?;
+            std::io::Write::flush(&mut out)?;
+            eprintln!("exported {n} records");
         }
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `audit verify`: against the database and the configured checkpoints, or against an exported
+/// trail with a given key and log (no configuration read at all).
+async fn verify(
+    trail: Option<std::path::PathBuf>,
+    checkpoints: Option<std::path::PathBuf>,
+    public_key: Option<String>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let offline = trail.is_some() && checkpoints.is_some() && public_key.is_some();
+    let config = if offline {
+        None
+    } else {
+        Some(RawConfig::from_env()?.resolve()?)
+    };
+    let key = match (&public_key, &config) {
+        (Some(k), _) => audit::checkpoint::public_key(k)?,
+        (None, Some(c)) => audit::checkpoint::public_key(
+            &audit::checkpoint::Signer::new(c.audit_key.expose()).public_key(),
+        )?,
+        (None, None) => anyhow::bail!("--public-key is needed"),
+    };
+    let log = match (&checkpoints, &config) {
+        (Some(p), _) => p.clone(),
+        (None, Some(c)) => c.audit_checkpoints.clone(),
+        (None, None) => anyhow::bail!("--checkpoints is needed"),
+    };
+    let cps = match audit::checkpoint::read_log(&log, &key)? {
+        Ok(cps) => cps,
+        Err(bad) => {
+            println!(
+                "BROKEN checkpoint log {} line {}: {}",
+                log.display(),
+                bad.line,
+                bad.reason
+            );
+            return Ok(std::process::ExitCode::from(1));
+        }
+    };
+    let progress = |n: i64| eprintln!("… {n} records checked");
+    let verdict = match (&trail, &config) {
+        (Some(path), _) => verify_trail(path, &cps, progress)?,
+        (None, Some(c)) => {
+            let db = Db::connect(c.database_url.expose(), 2).await?;
+            db.migrate().await?;
+            audit::verify_with(&db, &cps, progress).await?
+        }
+        (None, None) => anyhow::bail!("--trail or a configured database is needed"),
+    };
+    match verdict {
+        Verdict::Intact { records } => {
+            println!("OK: {records} records, chain intact");
+            eprintln!("{} signed checkpoints match ({})", cps.len(), log.display());
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Verdict::Broken { seq, reason } => {
+            println!("BROKEN at record {seq}: {reason}");
+            Ok(std::process::ExitCode::from(1))
+        }
+    }
+}
+
+/// Walks an exported trail file against the checkpoints.
+fn verify_trail(
+    path: &std::path::Path,
+    cps: &[audit::checkpoint::Checkpoint],
+    mut progress: impl FnMut(i64),
+) -> anyhow::Result<Verdict> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let mut walk = audit::Walk::new(cps);
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: audit::Record = serde_json::from_str(&line).map_err(|e| {
+            anyhow::anyhow!(
+                "line {} of {} is not a record: {e}",
+                walk.records() + 1,
+                path.display()
+            )
+        })?;
+        if let Err(broken) = walk.push(&rec) {
+            return Ok(broken);
+        }
+        if walk.records() % 100_000 == 0 {
+            progress(walk.records());
+        }
+    }
+    Ok(walk.finish(None))
 }

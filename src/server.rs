@@ -109,6 +109,24 @@ impl Application {
                 .await;
         });
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let mut checkpoint_stopped = stopped.clone();
+        let checkpoint_state = self.state.clone();
+        let checkpointer: JoinHandle<()> = tokio::spawn(async move {
+            let every =
+                tokio::time::Duration::from_secs(checkpoint_state.config.audit_checkpoint_secs);
+            loop {
+                let stopping = tokio::select! {
+                    _ = tokio::time::sleep(every) => false,
+                    _ = checkpoint_stopped.changed() => true,
+                };
+                if let Err(e) = checkpoint_now(&checkpoint_state, stopping).await {
+                    tracing::error!(error = format!("{e:#}"), "audit checkpoint failed");
+                }
+                if stopping {
+                    break;
+                }
+            }
+        });
         let sweeper_state = self.state.clone();
         let sweeper: JoinHandle<()> = tokio::spawn(async move {
             let every = tokio::time::Duration::from_secs(sweeper_state.config.sweep_secs);
@@ -155,9 +173,43 @@ impl Application {
         tracing::info!("stopped accepting; finishing background work");
         let _ = stop.send(true);
         let _ = sweeper.await;
+        let _ = checkpointer.await;
         cleanup.abort();
         Ok(())
     }
+}
+
+/// Takes a signed checkpoint of the audit chain now (G6) and mails it to the auditor, if one
+/// is configured. Unless `always`, an unchanged head writes nothing.
+pub async fn checkpoint_now(state: &AppState, always: bool) -> anyhow::Result<()> {
+    let config = &state.config;
+    let taken = crate::audit::checkpoint::take(
+        &state.db,
+        &state.audit_signer,
+        &config.audit_checkpoints,
+        state.now(),
+        always,
+    )
+    .await?;
+    if let (Some(cp), Some(auditor)) = (taken, &config.auditor_email) {
+        let line = serde_json::to_string(&cp)?;
+        let text = format!(
+            "Madoguchi audit checkpoint / 監査チェックポイント\n\n{line}\n\npublic key: {}\n",
+            state.audit_signer.public_key()
+        );
+        let mail = crate::mail::Mail {
+            to_name: "Auditor".into(),
+            to_email: auditor.clone(),
+            subject: format!("Madoguchi audit checkpoint {}", cp.seq),
+            html: format!(
+                "<pre>{}</pre>",
+                text.replace('&', "&amp;").replace('<', "&lt;")
+            ),
+            text,
+        };
+        state.mailer.send_notice(Ok(mail), "audit checkpoint").await;
+    }
+    Ok(())
 }
 
 /// Completes on SIGTERM (how service managers stop a process) or Ctrl-C.

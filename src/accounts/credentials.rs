@@ -85,13 +85,14 @@ pub async fn record_refused_change(
     user: &GuestUser,
     action: &'static str,
 ) -> Result<()> {
-    audit::record_alone(
-        &state.db,
-        state.now(),
-        source,
-        &Event::new(user.actor(), action, Outcome::Failure),
-    )
-    .await?;
+    state
+        .audit
+        .record(
+            state.now(),
+            source,
+            &Event::new(user.actor(), action, Outcome::Failure),
+        )
+        .await?;
     Ok(())
 }
 

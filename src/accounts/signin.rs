@@ -65,14 +65,15 @@ pub async fn check_password(
     // owner's correct password from another address always goes through.
     let keys = throttle::Keys::new(address, &email);
     if throttle::is_slowed(&state.db, &keys, now).await? {
-        audit::record_alone(
-            &state.db,
-            now,
-            source,
-            &Event::new(Actor::Anonymous, "sign_in.password", Outcome::Denied)
-                .detail("address slowed down"),
-        )
-        .await?;
+        state
+            .audit
+            .record(
+                now,
+                source,
+                &Event::new(Actor::Anonymous, "sign_in.password", Outcome::Denied)
+                    .detail("address slowed down"),
+            )
+            .await?;
         return Ok(PasswordStep::Slowed);
     }
     // A clerk's address names one account; a guest's sign-in name may name one in each of
@@ -243,13 +244,14 @@ pub async fn check_code(
         return Ok(CodeStep::Gone);
     }
     if account.status == Status::Locked || account.totp_locked_until > now {
-        audit::record_alone(
-            &state.db,
-            now,
-            source,
-            &Event::new(actor, "sign_in.totp", Outcome::Denied).detail("locked"),
-        )
-        .await?;
+        state
+            .audit
+            .record(
+                now,
+                source,
+                &Event::new(actor, "sign_in.totp", Outcome::Denied).detail("locked"),
+            )
+            .await?;
         return Ok(if account.status == Status::Locked {
             CodeStep::Locked
         } else {
@@ -262,13 +264,14 @@ pub async fn check_code(
     let Some(failures) = accounts::claim_totp_attempt(&mut tx, &account.account_id, now).await?
     else {
         drop(tx);
-        audit::record_alone(
-            &state.db,
-            now,
-            source,
-            &Event::new(actor, "sign_in.totp", Outcome::Denied).detail("locked"),
-        )
-        .await?;
+        state
+            .audit
+            .record(
+                now,
+                source,
+                &Event::new(actor, "sign_in.totp", Outcome::Denied).detail("locked"),
+            )
+            .await?;
         return Ok(CodeStep::Throttled);
     };
     let lockout = apply_lockout(&mut tx, &account.account_id, Factor::Totp, failures, now).await?;
@@ -406,7 +409,7 @@ pub async fn record_denied(
     if let Some(detail) = detail {
         event = event.detail(detail);
     }
-    audit::record_alone(&state.db, state.now(), source, &event).await?;
+    state.audit.record(state.now(), source, &event).await?;
     Ok(())
 }
 

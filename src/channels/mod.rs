@@ -47,7 +47,7 @@ pub async fn for_clerk(
         _ => {
             let mut ev = Event::new(by.actor(), "authz.denied", Outcome::Denied).target(path);
             ev.channel_id = Some(channel_id.chars().take(64).collect());
-            audit::record_alone(&state.db, state.now(), source, &ev).await?;
+            state.audit.record(state.now(), source, &ev).await?;
             Err(Error::NotFound)
         }
     }
@@ -61,7 +61,7 @@ pub async fn record_view(
     channel_id: &str,
 ) -> Result<()> {
     let ev = Event::new(actor, "channel.view", Outcome::Success).in_channel(channel_id.to_string());
-    audit::record_alone(&state.db, state.now(), source, &ev).await?;
+    state.audit.record(state.now(), source, &ev).await?;
     Ok(())
 }
 

@@ -27,15 +27,7 @@ pub async fn end(
     source: &Source,
     now: Timestamp,
 ) -> Result<bool> {
-    let r = sqlx::query(concat!(
-        "update account set status = $1 where account_id = $2 and status in ",
-        crate::live_statuses!()
-    ))
-    .bind(status)
-    .bind(&guest.account_id)
-    .execute(&mut *conn)
-    .await?;
-    if r.rows_affected() == 0 {
+    if !guests::end_if_live(conn, &guest.account_id, status).await? {
         return Ok(false);
     }
     let sessions = logins::end_all(conn, &guest.account_id, None, status.as_str(), now).await?;
@@ -94,7 +86,7 @@ pub async fn for_clerk(
         other => {
             let mut ev = Event::new(by.actor(), "authz.denied", Outcome::Denied).target(path);
             ev.channel_id = other.map(|g| g.channel_id);
-            audit::record_alone(&state.db, state.now(), source, &ev).await?;
+            state.audit.record(state.now(), source, &ev).await?;
             Err(Error::NotFound)
         }
     }
@@ -414,6 +406,6 @@ pub async fn own_channel(
     let ev = Event::new(user.actor(), "authz.denied", Outcome::Denied)
         .target(path)
         .in_channel(channel_id.chars().take(64).collect::<String>());
-    audit::record_alone(&state.db, state.now(), source, &ev).await?;
+    state.audit.record(state.now(), source, &ev).await?;
     Err(Error::NotFound)
 }

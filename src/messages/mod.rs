@@ -50,6 +50,6 @@ pub async fn record_refused(
 ) -> Result<()> {
     let mut ev = Event::new(author, "message.post", Outcome::Denied).detail("permission read");
     ev.channel_id = Some(channel_id.to_string());
-    audit::record_alone(&state.db, state.now(), source, &ev).await?;
+    state.audit.record(state.now(), source, &ev).await?;
     Ok(())
 }

@@ -230,3 +230,211 @@ async fn g5_when_the_audit_write_fails_the_action_fails_with_it() {
     assert_eq!(p.status, 500);
     assert_eq!(app.scalar("select count(*) from department").await, 0);
 }
+
+/// Runs `madoguchi audit …` against the app's data directory and database.
+fn audit_command(app: &TestApp, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .arg("audit")
+        .args(args)
+        .env("MADOGUCHI_DATA_DIR", app.dir.path())
+        .env("MADOGUCHI_DATABASE_URL", &app.database_url)
+        .output()
+        .expect("run madoguchi");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// What someone with database access does first: lift the append-only triggers.
+async fn lift_triggers(app: &TestApp) {
+    let drops: &[&str] = if on_postgres() {
+        &["drop trigger audit_event_no_update on audit_event"]
+    } else {
+        &[
+            "drop trigger audit_event_no_update",
+            "drop trigger audit_event_no_delete",
+        ]
+    };
+    for d in drops {
+        sqlx::query(d)
+            .execute(&app.state.db.pool)
+            .await
+            .expect("drop trigger");
+    }
+}
+
+async fn some_records(app: &TestApp, n: i64) {
+    for i in 0..n {
+        audit::record_alone(
+            &app.state.db,
+            app.now() + i,
+            &audit::Source::default(),
+            &audit::Event::new(audit::Actor::System, "test.filler", audit::Outcome::Success),
+        )
+        .await
+        .expect("record");
+    }
+}
+
+#[tokio::test]
+async fn g4_a_chain_rewritten_with_every_hash_recomputed_is_caught_by_a_signed_checkpoint() {
+    // SECURITY G4: the operator edits record 3 and recomputes every hash after it, so the chain
+    // alone looks intact; the checkpoint signed outside the database does not agree.
+    let app = spawn_app().await;
+    app.setup_admin().await;
+    madoguchi::server::checkpoint_now(&app.state, true)
+        .await
+        .expect("checkpoint");
+    let (head_seq, _) = audit::head(&app.state.db).await.expect("head");
+    lift_triggers(&app).await;
+    let mut prev = String::new();
+    for mut rec in app.audit().await {
+        if rec.seq == 3 {
+            rec.outcome = "denied".into();
+        }
+        if rec.seq >= 3 {
+            rec.prev_hash = prev.clone();
+            rec.hash = rec.compute_hash();
+            sqlx::query(
+                "update audit_event set outcome = $1, prev_hash = $2, hash = $3 where seq = $4",
+            )
+            .bind(&rec.outcome)
+            .bind(&rec.prev_hash)
+            .bind(&rec.hash)
+            .bind(rec.seq)
+            .execute(&app.state.db.pool)
+            .await
+            .expect("rewrite");
+        }
+        prev = rec.hash.clone();
+    }
+    sqlx::query("update audit_head set last_hash = $1 where audit_head_id = 1")
+        .bind(&prev)
+        .execute(&app.state.db.pool)
+        .await
+        .expect("head");
+    assert!(matches!(
+        audit::verify(&app.state.db).await.expect("verify"),
+        Verdict::Intact { .. }
+    ));
+    let (code, stdout, _) = audit_command(&app, &["verify"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("BROKEN at record {head_seq}"))
+            && stdout.contains("differs from the checkpoint"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn g4_a_database_put_back_to_an_earlier_copy_is_named_by_verify() {
+    // SECURITY G4: records written after a checkpoint vanish with an old copy of the database.
+    let app = spawn_app().await;
+    app.setup_admin().await;
+    let (kept, kept_hash) = audit::head(&app.state.db).await.expect("head");
+    some_records(&app, 5).await;
+    madoguchi::server::checkpoint_now(&app.state, true)
+        .await
+        .expect("checkpoint");
+    let (code, stdout, _) = audit_command(&app, &["verify"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    // The old copy: the last five records gone, the head as it was then.
+    lift_triggers(&app).await;
+    sqlx::query("delete from audit_event where seq > $1")
+        .bind(kept)
+        .execute(&app.state.db.pool)
+        .await
+        .expect("delete");
+    sqlx::query("update audit_head set seq = $1, last_hash = $2 where audit_head_id = 1")
+        .bind(kept)
+        .bind(&kept_hash)
+        .execute(&app.state.db.pool)
+        .await
+        .expect("head");
+    assert!(matches!(
+        audit::verify(&app.state.db).await.expect("verify"),
+        Verdict::Intact { .. }
+    ));
+    let (code, stdout, _) = audit_command(&app, &["verify"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("BROKEN at record {}", kept + 1))
+            && stdout.contains("rolled back"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn g4_a_checkpoint_log_edited_by_hand_fails_its_signature_check() {
+    // SECURITY G4
+    let app = spawn_app().await;
+    app.setup_admin().await;
+    madoguchi::server::checkpoint_now(&app.state, true)
+        .await
+        .expect("checkpoint");
+    let log = app.state.config.audit_checkpoints.clone();
+    let text = std::fs::read_to_string(&log).expect("log");
+    let mut cp: serde_json::Value = serde_json::from_str(text.trim()).expect("json");
+    cp["seq"] = serde_json::json!(cp["seq"].as_i64().expect("seq") - 1);
+    std::fs::write(&log, format!("{cp}\n")).expect("edit log");
+    let (code, stdout, _) = audit_command(&app, &["verify"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("BROKEN checkpoint log") && stdout.contains("line 1"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn g4_an_auditor_checks_an_exported_trail_with_the_public_key_alone() {
+    // SECURITY G4: the trail, the checkpoint log and the public key leave the city's hands;
+    // the auditor's check reads no configuration and needs no running portal.
+    let app = spawn_app().await;
+    app.setup_admin().await;
+    madoguchi::server::checkpoint_now(&app.state, true)
+        .await
+        .expect("checkpoint");
+    let (code, key, _) = audit_command(&app, &["public-key"]);
+    assert_eq!(code, Some(0));
+    let (code, trail, _) = audit_command(&app, &["export"]);
+    assert_eq!(code, Some(0));
+    let n = app.audit().await.len();
+    assert_eq!(trail.lines().count(), n);
+    let desk = tempfile::tempdir().expect("auditor's folder");
+    let trail_path = desk.path().join("trail.jsonl");
+    let log_path = desk.path().join("checkpoints.jsonl");
+    std::fs::write(&trail_path, &trail).expect("trail");
+    std::fs::copy(&app.state.config.audit_checkpoints, &log_path).expect("log");
+    let auditor = |trail: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+            .current_dir(desk.path())
+            .env_clear()
+            .args(["audit", "verify", "--public-key", key.trim()])
+            .arg("--trail")
+            .arg(trail)
+            .arg("--checkpoints")
+            .arg(&log_path)
+            .output()
+            .expect("run madoguchi");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = auditor(&trail_path);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(stdout.trim(), format!("OK: {n} records, chain intact"));
+    assert!(
+        !desk.path().join("data").exists(),
+        "the auditor's check wrote a data folder"
+    );
+    // One record of the export changed: the auditor sees which.
+    let edited = trail.replacen("\"success\"", "\"failure\"", 1);
+    let edited_path = desk.path().join("edited.jsonl");
+    std::fs::write(&edited_path, edited).expect("edited");
+    let (code, stdout) = auditor(&edited_path);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("BROKEN at record"), "{stdout}");
+}

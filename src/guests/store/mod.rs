@@ -336,3 +336,20 @@ pub async fn shorten_to(
             .rows_affected(),
     )
 }
+
+/// Moves a live guest to an ended status; false if they had already ended.
+pub async fn end_if_live(
+    conn: &mut AnyConnection,
+    id: &str,
+    status: Status,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(concat!(
+        "update account set status = $1 where account_id = $2 and status in ",
+        crate::live_statuses!()
+    ))
+    .bind(status)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -1,0 +1,96 @@
+//! Group commit for the records that page views and refusals cause. Concurrent requests queue
+//! their records on one writer, which appends everything queued so far in a single transaction
+//! — the chain head is taken once per batch, not once per record — and then answers each
+//! request. A request answers only after its own record is committed, so nothing a person was
+//! shown is missing from the trail (G5); a batch that fails to commit fails every request in it.
+//! The queue is bounded: when it is full, requests wait (back-pressure, not unbounded memory).
+//! State-changing actions keep their own transaction with their record (`audit::record`).
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Event, Source, append};
+use crate::clock::Timestamp;
+use crate::db::Db;
+
+/// Most records queued at once; more wait for room.
+const QUEUE: usize = 4096;
+/// Most records in one transaction.
+const BATCH: usize = 512;
+
+struct Job {
+    now: Timestamp,
+    source: Source,
+    event: Event,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// The handle requests queue their records on. Cloning it shares the one writer.
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Job>,
+}
+
+/// A batch that could not be committed, or a writer that has stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("the audit record could not be written: {0}")]
+pub struct NotWritten(String);
+
+impl Writer {
+    /// Starts the writer task on the current runtime.
+    pub fn start(db: Db) -> Self {
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        tokio::spawn(run(db, jobs));
+        Self { queue }
+    }
+
+    /// Queues one record and waits until the batch holding it is committed.
+    pub async fn record(
+        &self,
+        now: Timestamp,
+        source: &Source,
+        event: &Event,
+    ) -> Result<(), NotWritten> {
+        let (done, answer) = oneshot::channel();
+        let job = Job {
+            now,
+            source: source.clone(),
+            event: event.clone(),
+            done,
+        };
+        self.queue
+            .send(job)
+            .await
+            .map_err(|_| NotWritten("the writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| NotWritten("the writer has stopped".into()))?
+            .map_err(NotWritten)
+    }
+}
+
+async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let written = write(&db, &batch).await.map_err(|e| {
+            tracing::error!(error = %e, records = batch.len(), "audit batch not committed");
+            e.to_string()
+        });
+        for job in batch {
+            let _ = job.done.send(written.clone());
+        }
+    }
+}
+
+async fn write(db: &Db, batch: &[Job]) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let items: Vec<(Timestamp, &Source, &Event)> =
+        batch.iter().map(|j| (j.now, &j.source, &j.event)).collect();
+    append(&mut tx, &items).await?;
+    tx.commit().await
+}
