@@ -36,6 +36,28 @@ fn past_limits(login: &logins::LoginRow, now: Timestamp) -> Option<&'static str>
     }
 }
 
+/// How stale a recorded last-seen time may be before a request writes a new one.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// Records that the login (and the guest) were seen now — at most once a minute, decided from
+/// the rows already read, so an ordinary page view takes no write lock for it.
+async fn touch(
+    state: &AppState,
+    login: &logins::LoginRow,
+    guest: Option<&crate::guests::store::Guest>,
+    now: Timestamp,
+) -> Result<()> {
+    if now - login.last_seen_at > TOUCH_EVERY_SECS {
+        logins::touch(&state.db, &login.login_id, now).await?;
+    }
+    if let Some(g) = guest
+        && g.last_access_at.is_none_or(|t| now - t > TOUCH_EVERY_SECS)
+    {
+        guests::touch(&state.db, &g.account_id, now).await?;
+    }
+    Ok(())
+}
+
 /// The clerk or admin behind `login_id`, for a clerk's page at `path`.
 pub async fn staff(
     state: &AppState,
@@ -63,7 +85,7 @@ pub async fn staff(
         end_login(state, source, &login.login_id, actor, reason).await?;
         return Ok(Checked::Ended);
     }
-    logins::touch(&state.db, &login.login_id, now).await?;
+    touch(state, &login, None, now).await?;
     Ok(Checked::Allowed(StaffUser {
         login_id: login.login_id,
         account_id: login.account_id,
@@ -104,8 +126,7 @@ pub async fn guest(
         end_login(state, source, &login.login_id, actor, reason).await?;
         return Ok(Checked::Ended);
     };
-    logins::touch(&state.db, &login.login_id, now).await?;
-    guests::touch(&state.db, &guest.account_id, now).await?;
+    touch(state, &login, Some(&guest), now).await?;
     Ok(Checked::Allowed(GuestUser {
         login_id: login.login_id,
         guest,

@@ -6,8 +6,8 @@ use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome, Source};
 use crate::error::Result;
 
-/// How many of the newest messages a channel page shows.
-pub const SHOWN: i64 = 200;
+/// How many messages a channel page shows at once; older ones are a link away.
+pub const SHOWN: i64 = 50;
 /// Longest message accepted.
 pub const BODY_MAX: usize = 4000;
 
@@ -52,4 +52,29 @@ pub async fn record_refused(
     ev.channel_id = Some(channel_id.to_string());
     state.audit.record(state.now(), source, &ev).await?;
     Ok(())
+}
+
+/// One page of a channel's conversation, oldest first.
+pub struct Page {
+    pub messages: Vec<store::Message>,
+    /// The id to ask for the page before this one, if there are older messages.
+    pub older: Option<String>,
+    /// Whether this page is older than the newest one.
+    pub is_older: bool,
+}
+
+/// The newest messages of a channel, or with `before` (a message id) the page just older.
+pub async fn page(state: &AppState, channel_id: &str, before: Option<&str>) -> Result<Page> {
+    let before = before.filter(|b| !b.is_empty() && b.len() <= 64);
+    let (messages, more) = store::recent(&state.db, channel_id, SHOWN, before).await?;
+    let older = if more {
+        messages.first().map(|m| m.message_id.clone())
+    } else {
+        None
+    };
+    Ok(Page {
+        messages,
+        older,
+        is_older: before.is_some(),
+    })
 }

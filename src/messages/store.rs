@@ -15,20 +15,32 @@ pub struct Message {
     pub created_at: i64,
 }
 
-/// The latest messages of a channel, oldest first.
-pub async fn recent(db: &Db, channel_id: &str, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
+/// Up to `limit` messages of a channel, oldest first: the newest ones, or with `before` (a
+/// message id) the ones just older than it. The extra row fetched says whether older ones exist.
+pub async fn recent(
+    db: &Db,
+    channel_id: &str,
+    limit: i64,
+    before: Option<&str>,
+) -> Result<(Vec<Message>, bool), sqlx::Error> {
     let mut rows = sqlx::query_as::<_, Message>(
         "select m.message_id, a.name as author_name, a.kind as author_kind, g.organisation, \
          m.body, m.created_at from message m join account a on a.account_id = m.author_id \
          left join guest g on g.account_id = m.author_id where m.channel_id = $1 \
+         and ($3 is null or exists (select 1 from message b where b.message_id = $3 \
+              and b.channel_id = m.channel_id and (m.created_at < b.created_at \
+              or (m.created_at = b.created_at and m.message_id < b.message_id)))) \
          order by m.created_at desc, m.message_id desc limit $2",
     )
     .bind(channel_id)
-    .bind(limit)
+    .bind(limit + 1)
+    .bind(before)
     .fetch_all(&db.pool)
     .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
     rows.reverse();
-    Ok(rows)
+    Ok((rows, more))
 }
 
 pub async fn insert(

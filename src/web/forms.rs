@@ -51,3 +51,10 @@ impl MessageForm {
         &self.body
     }
 }
+
+/// Which page of a channel's conversation to show: the newest, or the one before a message.
+#[derive(Deserialize, Default)]
+pub struct MessagesQuery {
+    #[serde(default)]
+    pub before: Option<String>,
+}

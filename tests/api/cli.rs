@@ -161,5 +161,14 @@ async fn sigterm_stops_accepting_finishes_the_request_in_flight_and_exits_zero()
         .expect("join")
         .expect("wait");
     assert!(status.success(), "{status:?}");
+    // On its way out it signed the audit chain's head into the checkpoint log (G4).
+    let log = std::fs::read_to_string(dir.path().join("audit-checkpoints.jsonl"))
+        .expect("a checkpoint written at shutdown");
+    let last: serde_json::Value =
+        serde_json::from_str(log.lines().last().expect("a line")).expect("json");
+    assert!(
+        last["seq"].as_i64().is_some() && last["signature"].is_string(),
+        "{last}"
+    );
     drop_database(&database_url);
 }

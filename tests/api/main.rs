@@ -16,3 +16,4 @@ mod schema;
 mod sessions;
 mod setup;
 mod signin;
+mod write_path;

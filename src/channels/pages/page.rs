@@ -47,7 +47,7 @@ pub struct ChannelForm {
 pub struct ChannelPage {
     pub ctx: Ctx,
     pub channel: Channel,
-    pub messages: Vec<crate::messages::store::Message>,
+    pub messages: messages::Page,
     pub draft: String,
     pub list: GuestList,
     pub form: GuestForm,
@@ -142,7 +142,7 @@ pub async fn channel_page(
     };
     Ok(ChannelPage {
         ctx: with_user(ctx, user),
-        messages: messages::store::recent(&state.db, &channel.channel_id, messages::SHOWN).await?,
+        messages: messages::page(state, &channel.channel_id, query.before.as_deref()).await?,
         draft: String::new(),
         channel,
         list,

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
@@ -12,11 +12,10 @@ use crate::clock::last_day;
 use crate::guests::GuestUser;
 use crate::guests::store::Guest;
 use crate::links;
-use crate::messages::store::{self as message_store, Message};
 use crate::messages::{self, Body};
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
-use crate::web::forms::{MessageForm, with_guest};
+use crate::web::forms::{MessageForm, MessagesQuery, with_guest};
 use crate::web::routes::Routes;
 
 pub fn router() -> Routes {
@@ -35,7 +34,7 @@ async fn home_get(user: GuestUser) -> Response {
 struct ChannelPage {
     ctx: Ctx,
     guest: Guest,
-    messages: Vec<Message>,
+    messages: messages::Page,
     draft: String,
     error: Option<String>,
     purpose: String,
@@ -74,19 +73,16 @@ async fn channel_page(
     user: GuestUser,
     draft: String,
     error: Option<String>,
+    before: Option<&str>,
 ) -> AppResult<ChannelPage> {
-    let mut conn = state.db.pool.acquire().await?;
-    let ch = crate::channels::store::get(&mut conn, &user.guest.channel_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    drop(conn);
+    let g = &user.guest;
     Ok(ChannelPage {
-        messages: message_store::recent(&state.db, &ch.channel_id, messages::SHOWN).await?,
+        messages: messages::page(state, &g.channel_id, before).await?,
         ctx: with_guest(ctx, &user),
         draft,
         error,
-        purpose: ch.purpose,
-        ends_on: last_day(ch.ends_at),
+        purpose: g.channel_purpose.clone(),
+        ends_on: last_day(g.channel_ends_at),
         expires_on: last_day(user.guest.expires_at),
         guest: user.guest,
     })
@@ -109,7 +105,7 @@ async fn message_post(
         Err(key) => {
             let error = Some(ctx.t(key));
             let draft = form.body().chars().take(messages::BODY_MAX * 2).collect();
-            return render_invalid(&channel_page(&state, ctx, user, draft, error).await?);
+            return render_invalid(&channel_page(&state, ctx, user, draft, error, None).await?);
         }
     };
     let author = user.guest.account_id.clone();
@@ -122,8 +118,19 @@ async fn channel_get(
     ctx: Ctx,
     user: GuestUser,
     Path(channel): Path<String>,
+    Query(query): Query<MessagesQuery>,
 ) -> AppResult<Response> {
     guest_channel_scope(&state, &ctx, &user, &channel).await?;
     crate::channels::record_view(&state, user.actor(), &ctx.source, &channel).await?;
-    render(&channel_page(&state, ctx, user, String::new(), None).await?)
+    render(
+        &channel_page(
+            &state,
+            ctx,
+            user,
+            String::new(),
+            None,
+            query.before.as_deref(),
+        )
+        .await?,
+    )
 }

@@ -17,6 +17,9 @@ pub struct ListQuery {
     pub sort: String,
     #[serde(default)]
     pub page: i64,
+    /// On the channel page: show the conversation's page just older than this message.
+    #[serde(default)]
+    pub before: Option<String>,
 }
 
 impl ListQuery {

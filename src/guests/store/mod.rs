@@ -17,7 +17,7 @@ use crate::guests::{Kind, Permission};
 pub(super) const COLUMNS: &str = "a.account_id, g.sign_in_name, a.name, a.status, g.channel_id, \
      ch.name as channel_name, ch.department_id, d.name as department_name, g.organisation, \
      g.guest_kind, g.has_email, g.permission, g.sponsor_id, s.name as sponsor_name, \
-     s.email as sponsor_email, ch.status as channel_status, ch.ends_at as channel_ends_at, g.expires_at, g.enrolled_at, g.last_access_at, a.created_at, \
+     s.email as sponsor_email, ch.status as channel_status, ch.ends_at as channel_ends_at, ch.purpose as channel_purpose, g.expires_at, g.enrolled_at, g.last_access_at, a.created_at, \
      (select max(i.opened_at) from invitation i where i.account_id = a.account_id \
       and i.used_at is null and i.revoked_at is null) as invitation_opened_at";
 
@@ -45,6 +45,7 @@ pub struct Guest {
     pub sponsor_email: String,
     pub channel_status: ChannelStatus,
     pub channel_ends_at: i64,
+    pub channel_purpose: String,
     pub expires_at: i64,
     pub enrolled_at: Option<i64>,
     pub last_access_at: Option<i64>,

@@ -317,6 +317,8 @@ mail-extension-approved = Your extension was approved. Your access now lasts unt
 mail-extension-refused = Your extension was refused. Reason: { $reason }
 
 messages-title = Messages
+messages-older = Show earlier messages
+messages-newest = Go to the latest messages
 messages-none = No messages yet.
 message-new = Write a message
 message-send = Send

@@ -317,6 +317,8 @@ mail-extension-approved = 延長が認められました。新しい利用期限
 mail-extension-refused = 延長は認められませんでした。理由: { $reason }
 
 messages-title = やり取り
+messages-older = 以前のやり取りを見る
+messages-newest = 最新のやり取りへ
 messages-none = まだ書き込みはありません。
 message-new = 書き込む
 message-send = 送る

@@ -240,3 +240,58 @@ async fn shortening_a_channel_shortens_its_guests_access() {
         "no access past the channel's end"
     );
 }
+
+#[tokio::test]
+async fn the_conversation_shows_the_newest_fifty_with_earlier_messages_a_link_away() {
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("市民協働課", "kyodo@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "地域連絡", 60).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "地域 担当",
+            "chiiki@npo.example.jp",
+            "post",
+            10,
+        )
+        .await;
+    let guest = app.enrol_guest(&link, "地域担当の長い合言葉です").await;
+    let page = format!("/staff/channels/{channel}");
+    clerk.agent.get(&page).await;
+    for i in 1..=60 {
+        let p = clerk
+            .agent
+            .post(
+                &format!("{page}/messages"),
+                &[("body", &format!("連絡その{i:02}"))],
+            )
+            .await;
+        assert_eq!(p.status, 303);
+        app.clock.advance(1);
+    }
+    let agent = app.guest_sign_in(&guest).await;
+    let newest = agent.get(&format!("/c/{channel}")).await;
+    let main = newest.main();
+    assert!(
+        main.contains("連絡その60") && main.contains("連絡その11"),
+        "{main}"
+    );
+    assert!(!main.contains("連絡その10"), "more than fifty shown");
+    let older = html_unescape(
+        main.split("href=\"")
+            .find(|s| s.contains("?before="))
+            .and_then(|s| s.split('"').next())
+            .expect("a link to earlier messages"),
+    );
+    let earlier = agent.get(&older).await;
+    let main = earlier.main();
+    assert!(
+        main.contains("連絡その01") && main.contains("連絡その10"),
+        "{main}"
+    );
+    assert!(!main.contains("連絡その11"), "{main}");
+    assert!(main.contains("最新のやり取りへ"), "{main}");
+}
