@@ -27,9 +27,17 @@ pub enum Checked<T> {
 
 /// The idle and absolute limits every session has (C3).
 fn past_limits(login: &logins::LoginRow, now: Timestamp) -> Option<&'static str> {
-    if now - login.last_seen_at > IDLE_TIMEOUT_SECS {
+    past_limits_at(login.created_at, login.last_seen_at, now)
+}
+
+fn past_limits_at(
+    created_at: Timestamp,
+    last_seen_at: Timestamp,
+    now: Timestamp,
+) -> Option<&'static str> {
+    if now - last_seen_at > IDLE_TIMEOUT_SECS {
         Some("idle_timeout")
-    } else if now - login.created_at > ABSOLUTE_TIMEOUT_SECS {
+    } else if now - created_at > ABSOLUTE_TIMEOUT_SECS {
         Some("absolute_timeout")
     } else {
         None
@@ -43,12 +51,13 @@ const TOUCH_EVERY_SECS: i64 = 60;
 /// the rows already read, so an ordinary page view takes no write lock for it.
 async fn touch(
     state: &AppState,
-    login: &logins::LoginRow,
+    login: (&str, Timestamp),
     guest: Option<&crate::guests::store::Guest>,
     now: Timestamp,
 ) -> Result<()> {
-    if now - login.last_seen_at > TOUCH_EVERY_SECS {
-        logins::touch(&state.db, &login.login_id, now).await?;
+    let (login_id, last_seen_at) = login;
+    if now - last_seen_at > TOUCH_EVERY_SECS {
+        logins::touch(&state.db, login_id, now).await?;
     }
     if let Some(g) = guest
         && g.last_access_at.is_none_or(|t| now - t > TOUCH_EVERY_SECS)
@@ -85,7 +94,7 @@ pub async fn staff(
         end_login(state, source, &login.login_id, actor, reason).await?;
         return Ok(Checked::Ended);
     }
-    touch(state, &login, None, now).await?;
+    touch(state, (&login.login_id, login.last_seen_at), None, now).await?;
     Ok(Checked::Allowed(StaffUser {
         login_id: login.login_id,
         account_id: login.account_id,
@@ -104,32 +113,47 @@ pub async fn guest(
     login_id: &str,
 ) -> Result<Checked<GuestUser>> {
     let now = state.now();
-    let Some(login) = logins::open(&state.db, login_id).await? else {
-        return Ok(Checked::NotSignedIn);
-    };
-    if login.kind != Kind::Guest {
-        return Ok(Checked::OtherAudience { recorded: false });
-    }
+    // One read for the usual case: the open login, its account, the guest and the channel.
     let mut conn = state.db.pool.acquire().await?;
-    let guest = guests::get(&mut conn, &login.account_id).await?;
+    let found = guests::signed_in(&mut conn, login_id).await?;
     drop(conn);
-    let end_reason = match &guest {
-        None => Some("not_guest"),
-        Some(g) if g.status != Status::Active => Some("account_inactive"),
-        Some(g) if g.expires_at <= now => Some("guest_expired"),
-        Some(g) if !g.access_open(now) => Some("channel_closed"),
-        Some(_) => past_limits(&login, now),
-    };
-    let (Some(guest), None) = (guest, end_reason) else {
+    let Some(found) = found else {
+        // No open guest login: not signed in, a clerk's login, or a login whose guest is gone.
+        let Some(login) = logins::open(&state.db, login_id).await? else {
+            return Ok(Checked::NotSignedIn);
+        };
+        if login.kind != Kind::Guest {
+            return Ok(Checked::OtherAudience { recorded: false });
+        }
         let actor = Actor::Guest(login.account_id.clone());
-        let reason = end_reason.unwrap_or("not_guest");
-        end_login(state, source, &login.login_id, actor, reason).await?;
+        end_login(state, source, &login.login_id, actor, "not_guest").await?;
         return Ok(Checked::Ended);
     };
-    touch(state, &login, Some(&guest), now).await?;
+    let g = &found.guest;
+    let end_reason = if g.status != Status::Active {
+        Some("account_inactive")
+    } else if g.expires_at <= now {
+        Some("guest_expired")
+    } else if !g.access_open(now) {
+        Some("channel_closed")
+    } else {
+        past_limits_at(found.login_created_at, found.login_last_seen_at, now)
+    };
+    if let Some(reason) = end_reason {
+        let actor = Actor::Guest(g.account_id.clone());
+        end_login(state, source, &found.login_id, actor, reason).await?;
+        return Ok(Checked::Ended);
+    }
+    touch(
+        state,
+        (&found.login_id, found.login_last_seen_at),
+        Some(g),
+        now,
+    )
+    .await?;
     Ok(Checked::Allowed(GuestUser {
-        login_id: login.login_id,
-        guest,
+        login_id: found.login_id,
+        guest: found.guest,
     }))
 }
 

@@ -354,3 +354,29 @@ pub async fn end_if_live(
     .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// A guest's open login with the guest, read together (the guard's one query per request).
+#[derive(Debug, FromRow)]
+pub struct SignedIn {
+    pub login_id: String,
+    pub login_created_at: i64,
+    pub login_last_seen_at: i64,
+    #[sqlx(flatten)]
+    pub guest: Guest,
+}
+
+/// The guest behind an open login, if the login is open and a guest's.
+pub async fn signed_in(
+    conn: &mut AnyConnection,
+    login_id: &str,
+) -> Result<Option<SignedIn>, sqlx::Error> {
+    sqlx::query_as::<_, SignedIn>(&format!(
+        "select l.login_id, l.created_at as login_created_at, \
+         l.last_seen_at as login_last_seen_at, {COLUMNS} {FROM} \
+         join login l on l.account_id = g.account_id \
+         where l.login_id = $1 and l.ended_at is null"
+    ))
+    .bind(login_id)
+    .fetch_optional(conn)
+    .await
+}
