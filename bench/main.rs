@@ -19,7 +19,7 @@ use madoguchi::clerks::store::{self as clerks, NewClerk};
 use madoguchi::config::RawConfig;
 use madoguchi::guests::store::{self as guests, NewGuest};
 use madoguchi::guests::{Kind, Permission};
-use madoguchi::{Overrides, open_state};
+use madoguchi::web::server::{Overrides, open_state};
 
 /// How big a city to seed and how long to drive each page.
 struct Size {

@@ -1,12 +1,13 @@
 //! Madoguchi (窓口): time-limited, two-factor guest accounts scoped to one project channel,
-//! with a tamper-evident audit trail. `Application` is what `main` and the tests start.
+//! with a tamper-evident audit trail. `web::server::Application` is what `main` and the tests start.
 //!
 //! # Layers
 //! Dependencies run one way, from the edge inwards:
-//! - **Edge**: `main` (the command line), `server`, `router` (every route), `web/` (HTTP
-//!   plumbing: shared layers, errors, CSRF, request context, guards; it imports no feature's
-//!   pages or store) and each feature's `pages`, which parse a request, call one operation and
-//!   render; `mail/` renders mails. Only the edge uses axum, askama or sessions.
+//! - **Edge**: `main` (the command line), `router` (every route), `web/` (the server, HTTP
+//!   plumbing — shared layers, errors, CSRF, request context, guards — and the mail layout; it
+//!   imports no feature's pages or store) and each feature's `pages`, which parse a request, call
+//!   one operation and render. Only the edge uses the HTTP framework, the template engine or
+//!   sessions.
 //! - **Operations**: each feature's `mod.rs` and named files (`accounts`, `enrolment`, `clerks`,
 //!   `channels`, `messages`, `guests`) are the only code that opens a write transaction, writes
 //!   an audit record and decides which mail goes out. They never import `web` or `pages`;
@@ -35,9 +36,6 @@ pub mod links;
 pub mod mail;
 pub mod messages;
 pub mod router;
-pub mod server;
 pub mod text;
 pub mod vocab;
 pub mod web;
-
-pub use server::{Application, Overrides, open_state, shutdown_signal};

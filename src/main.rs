@@ -5,7 +5,7 @@ use madoguchi::audit::{self, Actor, Source, Verdict};
 use madoguchi::clerks::{self, DepartmentName, Email, PersonName};
 use madoguchi::config::RawConfig;
 use madoguchi::db::Db;
-use madoguchi::{Application, Overrides};
+use madoguchi::web::server::{Application, Overrides};
 
 #[derive(Parser)]
 #[command(name = "madoguchi", about = "Madoguchi (窓口) guest portal")]
@@ -138,7 +138,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 .map_err(|k| anyhow::anyhow!("--email: {}", madoguchi::i18n::Lang::En.t(k)))?;
             let name = PersonName::parse(&name)
                 .map_err(|k| anyhow::anyhow!("--name: {}", madoguchi::i18n::Lang::En.t(k)))?;
-            let state = &madoguchi::open_state(config, Overrides::default()).await?;
+            let state = &madoguchi::web::server::open_state(config, Overrides::default()).await?;
             let department_id = match department {
                 Some(d) => {
                     let d = DepartmentName::parse(&d).map_err(|k| {
@@ -178,8 +178,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Audit {
             command: AuditCommand::Checkpoint,
         } => {
-            let state = madoguchi::open_state(config, Overrides::default()).await?;
-            madoguchi::server::checkpoint_now(&state, true).await?;
+            let state = madoguchi::web::server::open_state(config, Overrides::default()).await?;
+            madoguchi::web::server::checkpoint_now(&state, true).await?;
             let (seq, hash) = audit::head(&state.db).await?;
             println!("checkpoint: record {seq} {hash}");
         }

@@ -33,7 +33,7 @@ pub fn invitation(state: &AppState, g: &Guest, email: &str, link: &str) -> anyho
         ],
         link: Some((link.to_string(), "mail-invite-button")),
     }
-    .render()
+    .into_mail()
 }
 
 /// A short notice to one person, with an optional link.
@@ -51,7 +51,7 @@ pub fn simple(
         paragraphs,
         link,
     }
-    .render()
+    .into_mail()
 }
 
 pub fn reminders(state: &AppState, g: &Guest) -> anyhow::Result<Vec<Mail>> {
@@ -75,7 +75,7 @@ pub fn reminders(state: &AppState, g: &Guest) -> anyhow::Result<Vec<Mail>> {
                 ],
                 link: Some((state.link(links::GUEST_ACCOUNT), "mail-open-account")),
             }
-            .render()?,
+            .into_mail()?,
         );
     }
     mails.push(
@@ -97,7 +97,7 @@ pub fn reminders(state: &AppState, g: &Guest) -> anyhow::Result<Vec<Mail>> {
                 "mail-open-extend",
             )),
         }
-        .render()?,
+        .into_mail()?,
     );
     Ok(mails)
 }

@@ -7,6 +7,7 @@ pub mod issue;
 pub mod lifecycle;
 pub mod mails;
 pub mod pages;
+pub mod recovery;
 pub mod store;
 pub mod sweep;
 

@@ -1,8 +1,11 @@
 //! Outgoing mail through lettre: `.eml` files in the outbox folder by default, or SMTP with
 //! rustls. Addresses are parsed, never pasted into headers, so CR/LF cannot add headers (E6).
+//!
+//! Operations say what a mail says (`Mail`: to whom, and which `Content`); the words are laid out
+//! by the renderer the edge hands the mailer (`web::mail::render`, from the mail templates), so nothing
+//! below the edge uses a template engine.
 
 pub mod notice;
-pub mod setup;
 
 use std::str::FromStr;
 
@@ -22,19 +25,38 @@ enum Transport {
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
+    render: Renderer,
 }
 
-/// A message ready to send: subject and both bodies, already localised.
+/// A mail an operation decided to send: to whom, and what it says.
 pub struct Mail {
     pub to_name: String,
     pub to_email: String,
+    pub content: Content,
+}
+
+/// What a mail says, before it is laid out in words.
+pub enum Content {
+    /// A bilingual notice (`notice::Notice`).
+    Notice(notice::Notice),
+    /// A clerk's one-time setup link, valid for `hours`.
+    ClerkSetup { link: String, hours: i64 },
+    /// Plain text for a technical reader (the auditor's checkpoint copy).
+    Plain { subject: String, text: String },
+}
+
+/// A mail laid out: subject and both bodies, localised.
+pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
 }
 
+/// Lays a mail out in words; given by the edge.
+pub type Renderer = fn(&Mail) -> anyhow::Result<Rendered>;
+
 impl Mailer {
-    pub fn new(config: &MailConfig, from: &str) -> anyhow::Result<Self> {
+    pub fn new(config: &MailConfig, from: &str, render: Renderer) -> anyhow::Result<Self> {
         let from = Mailbox::from_str(from).context("MADOGUCHI_MAIL_FROM is not an address")?;
         let transport = match config {
             MailConfig::Outbox(dir) => {
@@ -48,11 +70,15 @@ impl Mailer {
                     .build(),
             ),
         };
-        Ok(Self { transport, from })
+        Ok(Self {
+            transport,
+            from,
+            render,
+        })
     }
 
     /// A mailer for tests that talk to an SMTP sink without TLS.
-    pub fn plain_smtp(host: &str, port: u16, from: &str) -> anyhow::Result<Self> {
+    pub fn plain_smtp(host: &str, port: u16, from: &str, render: Renderer) -> anyhow::Result<Self> {
         Ok(Self {
             transport: Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
@@ -60,10 +86,12 @@ impl Mailer {
                     .build(),
             ),
             from: Mailbox::from_str(from)?,
+            render,
         })
     }
 
     pub fn build(&self, mail: &Mail) -> anyhow::Result<Message> {
+        let rendered = (self.render)(mail)?;
         let address = mail
             .to_email
             .parse()
@@ -74,18 +102,18 @@ impl Mailer {
         Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(mail.subject.replace(['\r', '\n'], " "))
+            .subject(rendered.subject.replace(['\r', '\n'], " "))
             .multipart(
                 MultiPart::alternative()
                     .singlepart(
                         lettre::message::SinglePart::builder()
                             .header(ContentType::TEXT_PLAIN)
-                            .body(mail.text.clone()),
+                            .body(rendered.text),
                     )
                     .singlepart(
                         lettre::message::SinglePart::builder()
                             .header(ContentType::TEXT_HTML)
-                            .body(mail.html.clone()),
+                            .body(rendered.html),
                     ),
             )
             .context("building a message")

@@ -9,8 +9,10 @@ pub mod forms;
 pub mod guard;
 pub mod input;
 pub mod lang;
+pub mod mail;
 pub mod middleware;
 pub mod routes;
+pub mod server;
 pub mod session_store;
 
 use axum::Router;

@@ -284,7 +284,7 @@ async fn g4_a_chain_rewritten_with_every_hash_recomputed_is_caught_by_a_signed_c
     // alone looks intact; the checkpoint signed outside the database does not agree.
     let app = spawn_app().await;
     app.setup_admin().await;
-    madoguchi::server::checkpoint_now(&app.state, true)
+    madoguchi::web::server::checkpoint_now(&app.state, true)
         .await
         .expect("checkpoint");
     let (head_seq, _) = audit::head(&app.state.db).await.expect("head");
@@ -335,7 +335,7 @@ async fn g4_a_database_put_back_to_an_earlier_copy_is_named_by_verify() {
     app.setup_admin().await;
     let (kept, kept_hash) = audit::head(&app.state.db).await.expect("head");
     some_records(&app, 5).await;
-    madoguchi::server::checkpoint_now(&app.state, true)
+    madoguchi::web::server::checkpoint_now(&app.state, true)
         .await
         .expect("checkpoint");
     let (code, stdout, _) = audit_command(&app, &["verify"]);
@@ -371,7 +371,7 @@ async fn g4_a_checkpoint_log_edited_by_hand_fails_its_signature_check() {
     // SECURITY G4
     let app = spawn_app().await;
     app.setup_admin().await;
-    madoguchi::server::checkpoint_now(&app.state, true)
+    madoguchi::web::server::checkpoint_now(&app.state, true)
         .await
         .expect("checkpoint");
     let log = app.state.config.audit_checkpoints.clone();
@@ -393,7 +393,7 @@ async fn g4_an_auditor_checks_an_exported_trail_with_the_public_key_alone() {
     // the auditor's check reads no configuration and needs no running portal.
     let app = spawn_app().await;
     app.setup_admin().await;
-    madoguchi::server::checkpoint_now(&app.state, true)
+    madoguchi::web::server::checkpoint_now(&app.state, true)
         .await
         .expect("checkpoint");
     let (code, key, _) = audit_command(&app, &["public-key"]);

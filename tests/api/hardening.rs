@@ -486,9 +486,9 @@ async fn b9_recovery_codes_are_stored_keyed_and_old_plain_hashes_are_sealed_at_s
         .execute(&app.state.db.pool)
         .await
         .expect("legacy row");
-    madoguchi::open_state(
+    madoguchi::web::server::open_state(
         app.state.config.clone(),
-        madoguchi::Overrides {
+        madoguchi::web::server::Overrides {
             clock: Some(app.clock.clone()),
             mailer: None,
         },
@@ -761,9 +761,9 @@ async fn guest_lists_at_city_size() {
     }
     // SQLite connections read statistics when they open; pooled ones are replaced within
     // their 30-minute lifetime. Measure through connections opened after the refresh.
-    let state = madoguchi::open_state(
+    let state = madoguchi::web::server::open_state(
         app.state.config.clone(),
-        madoguchi::Overrides {
+        madoguchi::web::server::Overrides {
             clock: Some(app.clock.clone()),
             mailer: None,
         },

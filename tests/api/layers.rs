@@ -32,14 +32,12 @@ fn crate_files() -> Vec<(String, String)> {
         .collect()
 }
 
-/// The edge: the command line, the server, HTTP plumbing, each feature's pages, and the mail
-/// renderer. Everything else is below it.
+/// The edge: the command line, the router, the web layer (server, HTTP plumbing, mail layout)
+/// and each feature's pages. Everything else is below it.
 fn is_edge(rel: &str) -> bool {
     rel == "main.rs"
-        || rel == "server.rs"
         || rel == "router.rs"
         || rel.starts_with("web/")
-        || rel.starts_with("mail/")
         || rel.ends_with("/pages.rs")
         || rel.contains("/pages/")
 }

@@ -65,8 +65,13 @@ async fn smtp_sink() -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
 #[tokio::test]
 async fn a_new_clerk_receives_the_setup_link_over_smtp() {
     let (port, received) = smtp_sink().await;
-    let mailer =
-        Mailer::plain_smtp("127.0.0.1", port, "窓口 <madoguchi@city.example.jp>").expect("mailer");
+    let mailer = Mailer::plain_smtp(
+        "127.0.0.1",
+        port,
+        "窓口 <madoguchi@city.example.jp>",
+        madoguchi::web::mail::render,
+    )
+    .expect("mailer");
     let app = spawn_app_with(Options {
         mailer: Some(mailer),
         ..Options::default()
@@ -126,14 +131,16 @@ async fn e6_a_name_with_line_breaks_cannot_add_mail_headers() {
     let mailer = Mailer::new(
         &madoguchi::config::MailConfig::Outbox(dir.path().to_path_buf()),
         "Madoguchi <madoguchi@city.example.jp>",
+        madoguchi::web::mail::render,
     )
     .expect("mailer");
     let mail = OutMail {
         to_name: "Taro\r\nBcc: victim@evil.example".into(),
         to_email: "taro@city.example.jp".into(),
-        subject: "Hello\r\nBcc: other@evil.example".into(),
-        text: "body".into(),
-        html: "<p>body</p>".into(),
+        content: madoguchi::mail::Content::Plain {
+            subject: "Hello\r\nBcc: other@evil.example".into(),
+            text: "body".into(),
+        },
     };
     let msg = mailer.build(&mail).expect("build");
     let raw = String::from_utf8(msg.formatted()).expect("utf8");

@@ -140,9 +140,9 @@ async fn spawn_app_same_dir(app: &TestApp) -> String {
         public_url: Some("http://madoguchi.city.example.jp".into()),
         ..Default::default()
     };
-    let built = madoguchi::Application::build_with(
+    let built = madoguchi::web::server::Application::build_with(
         raw.resolve().expect("config"),
-        madoguchi::Overrides {
+        madoguchi::web::server::Overrides {
             clock: Some(app.clock.clone()),
             mailer: None,
         },

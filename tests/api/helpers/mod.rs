@@ -10,7 +10,7 @@ use madoguchi::auth::totp;
 use madoguchi::clock::ManualClock;
 use madoguchi::config::RawConfig;
 use madoguchi::mail::Mailer;
-use madoguchi::{Application, Overrides};
+use madoguchi::web::server::{Application, Overrides};
 use reqwest::header::HeaderMap;
 
 mod accounts;

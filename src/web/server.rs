@@ -9,12 +9,12 @@ use axum::Router;
 use tokio::task::JoinHandle;
 use tower_sessions::ExpiredDeletion;
 
+use super::session_store::Store;
 use crate::app::AppState;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::db::Db;
 use crate::mail::Mailer;
-use crate::web::session_store::Store;
 use crate::{clerks, guests};
 
 /// The database (migrated), mailer and clock, without a listener: for command-line tasks.
@@ -28,11 +28,11 @@ pub async fn open_state(config: Config, overrides: Overrides) -> anyhow::Result<
     db.optimize().await?;
     let mailer = match overrides.mailer {
         Some(m) => m,
-        None => Mailer::new(&config.mail, &config.mail_from)?,
+        None => Mailer::new(&config.mail, &config.mail_from, super::mail::render)?,
     };
     let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
     let state = AppState::new(db, config, clock, mailer);
-    guests::store::seal_legacy_recovery_codes(&state.db, &state.secrets).await?;
+    guests::recovery::seal_legacy(&state).await?;
     Ok(state)
 }
 
@@ -200,12 +200,10 @@ pub async fn checkpoint_now(state: &AppState, always: bool) -> anyhow::Result<()
         let mail = crate::mail::Mail {
             to_name: "Auditor".into(),
             to_email: auditor.clone(),
-            subject: format!("Madoguchi audit checkpoint {}", cp.seq),
-            html: format!(
-                "<pre>{}</pre>",
-                text.replace('&', "&amp;").replace('<', "&lt;")
-            ),
-            text,
+            content: crate::mail::Content::Plain {
+                subject: format!("Madoguchi audit checkpoint {}", cp.seq),
+                text,
+            },
         };
         state.mailer.send_notice(Ok(mail), "audit checkpoint").await;
     }
