@@ -38,7 +38,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(db: Db, config: Config, clock: SharedClock, mailer: Mailer) -> Self {
         let secrets = SecretBox::new(config.totp_key.expose());
-        let limiter = RateLimiter::new(config.sign_in_rate_per_minute);
+        let limiter = RateLimiter::new(config.sign_in_rate_per_minute, db.clone());
         let audit_signer = Signer::new(config.audit_key.expose());
         let audit = Writer::start(db.clone());
         Self(Arc::new(Inner {

@@ -4,6 +4,7 @@
 use crate::accounts::{Kind, Role, Status};
 use sqlx::{AnyConnection, FromRow};
 
+use crate::audit::writer::Statement;
 use crate::clock::Timestamp;
 use crate::db::{Db, new_id};
 
@@ -53,18 +54,15 @@ pub async fn open(db: &Db, login_id: &str) -> Result<Option<LoginRow>, sqlx::Err
     .await
 }
 
-/// Marks the login as seen; written at most once a minute to keep requests cheap.
-pub async fn touch(db: &Db, login_id: &str, now: Timestamp) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Marks the login as seen, as a statement for the write path's next batch.
+pub fn touch(login_id: &str, now: Timestamp) -> Statement {
+    Statement::new(
         "update login set last_seen_at = $1 where login_id = $2 and ended_at is null \
          and last_seen_at < $3",
     )
-    .bind(now)
-    .bind(login_id)
-    .bind(now - 60)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
+    .int(now)
+    .text(login_id)
+    .int(now - 60)
 }
 
 /// Ends one login; returns whether it was still open.

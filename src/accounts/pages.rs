@@ -138,7 +138,7 @@ async fn sign_in_post(
 ) -> AppResult<Response> {
     let now = state.now();
     if let Some(addr) = ctx.address
-        && !state.limiter.allow(addr, "sign_in", now)
+        && !state.limiter.allow(addr, "sign_in", now).await?
     {
         return Err(AppError::TooManyRequests);
     }
@@ -323,7 +323,7 @@ async fn code_post(
 ) -> AppResult<Response> {
     let now = state.now();
     if let Some(addr) = ctx.address
-        && !state.limiter.allow(addr, "sign_in_code", now)
+        && !state.limiter.allow(addr, "sign_in_code", now).await?
     {
         return Err(AppError::TooManyRequests);
     }

@@ -48,7 +48,8 @@ fn past_limits_at(
 const TOUCH_EVERY_SECS: i64 = 60;
 
 /// Records that the login (and the guest) were seen now — at most once a minute, decided from
-/// the rows already read, so an ordinary page view takes no write lock for it.
+/// the rows already read, and through the write path's batches, so a page view takes no write
+/// lock of its own for it.
 async fn touch(
     state: &AppState,
     login: (&str, Timestamp),
@@ -56,14 +57,16 @@ async fn touch(
     now: Timestamp,
 ) -> Result<()> {
     let (login_id, last_seen_at) = login;
+    let mut writes = vec![];
     if now - last_seen_at > TOUCH_EVERY_SECS {
-        logins::touch(&state.db, login_id, now).await?;
+        writes.push(logins::touch(login_id, now));
     }
     if let Some(g) = guest
         && g.last_access_at.is_none_or(|t| now - t > TOUCH_EVERY_SECS)
     {
-        guests::touch(&state.db, &g.account_id, now).await?;
+        writes.push(guests::touch(&g.account_id, now));
     }
+    state.audit.run(writes).await?;
     Ok(())
 }
 

@@ -5,6 +5,10 @@
 //! shown is missing from the trail (G5); a batch that fails to commit fails every request in it.
 //! The queue is bounded: when it is full, requests wait (back-pressure, not unbounded memory).
 //! State-changing actions keep their own transaction with their record (`audit::record`).
+//!
+//! The same batches carry the small bookkeeping writes a page view causes — a login's last-seen
+//! time, a reader's read state — as [`Statement`]s the owning feature builds, so a page view
+//! never takes the write lock of its own.
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -17,10 +21,43 @@ const QUEUE: usize = 4096;
 /// Most records in one transaction.
 const BATCH: usize = 512;
 
+/// One write a feature hands to the writer: its SQL and the values bound to it, in order.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    sql: &'static str,
+    binds: Vec<Bind>,
+}
+
+#[derive(Debug, Clone)]
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+impl Statement {
+    pub fn new(sql: &'static str) -> Self {
+        Self { sql, binds: vec![] }
+    }
+
+    pub fn int(mut self, v: i64) -> Self {
+        self.binds.push(Bind::Int(v));
+        self
+    }
+
+    pub fn text(mut self, v: impl Into<String>) -> Self {
+        self.binds.push(Bind::Text(v.into()));
+        self
+    }
+}
+
+enum Work {
+    Record { source: Source, event: Event },
+    Run(Statement),
+}
+
 struct Job {
     now: Timestamp,
-    source: Source,
-    event: Event,
+    work: Vec<Work>,
     done: oneshot::Sender<Result<(), String>>,
 }
 
@@ -50,13 +87,28 @@ impl Writer {
         source: &Source,
         event: &Event,
     ) -> Result<(), NotWritten> {
-        let (done, answer) = oneshot::channel();
-        let job = Job {
+        self.queue_work(
             now,
-            source: source.clone(),
-            event: event.clone(),
-            done,
-        };
+            vec![Work::Record {
+                source: source.clone(),
+                event: event.clone(),
+            }],
+        )
+        .await
+    }
+
+    /// Queues bookkeeping statements and waits until the batch holding them is committed.
+    pub async fn run(&self, statements: Vec<Statement>) -> Result<(), NotWritten> {
+        if statements.is_empty() {
+            return Ok(());
+        }
+        self.queue_work(0, statements.into_iter().map(Work::Run).collect())
+            .await
+    }
+
+    async fn queue_work(&self, now: Timestamp, work: Vec<Work>) -> Result<(), NotWritten> {
+        let (done, answer) = oneshot::channel();
+        let job = Job { now, work, done };
         self.queue
             .send(job)
             .await
@@ -89,8 +141,26 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
 
 async fn write(db: &Db, batch: &[Job]) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
-    let items: Vec<(Timestamp, &Source, &Event)> =
-        batch.iter().map(|j| (j.now, &j.source, &j.event)).collect();
-    append(&mut tx, &items).await?;
+    let mut items: Vec<(Timestamp, &Source, &Event)> = vec![];
+    for job in batch {
+        for work in &job.work {
+            match work {
+                Work::Record { source, event } => items.push((job.now, source, event)),
+                Work::Run(statement) => {
+                    let mut query = sqlx::query(statement.sql);
+                    for bind in &statement.binds {
+                        query = match bind {
+                            Bind::Int(v) => query.bind(*v),
+                            Bind::Text(v) => query.bind(v.as_str()),
+                        };
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+            }
+        }
+    }
+    if !items.is_empty() {
+        append(&mut tx, &items).await?;
+    }
     tx.commit().await
 }

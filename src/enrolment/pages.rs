@@ -90,9 +90,9 @@ fn page<T: Template>(status: StatusCode, t: &T) -> AppResult<Response> {
     Ok(no_referrer((status, Html(t.render()?)).into_response()))
 }
 
-fn limited(state: &AppState, ctx: &Ctx) -> AppResult<()> {
+async fn limited(state: &AppState, ctx: &Ctx) -> AppResult<()> {
     if let Some(addr) = ctx.address
-        && !state.limiter.allow(addr, "link", state.now())
+        && !state.limiter.allow(addr, "link", state.now()).await?
     {
         return Err(AppError::TooManyRequests);
     }
@@ -104,7 +104,7 @@ async fn link_get(
     ctx: Ctx,
     Path(token): Path<String>,
 ) -> AppResult<Response> {
-    limited(&state, &ctx)?;
+    limited(&state, &ctx).await?;
     let Some(Link {
         inv,
         account,
@@ -148,7 +148,7 @@ async fn link_post(
     Path(token): Path<String>,
     Form(form): Form<SetupForm>,
 ) -> AppResult<Response> {
-    limited(&state, &ctx)?;
+    limited(&state, &ctx).await?;
     let Some(Link {
         token,
         inv,
@@ -257,18 +257,22 @@ async fn app_post(
     session: Session,
     Form(form): Form<AppForm>,
 ) -> AppResult<Response> {
-    limited(&state, &ctx)?;
+    limited(&state, &ctx).await?;
     let Some(e) = session.get::<Enrolment>(ENROL_KEY).await? else {
         return invalid(ctx);
     };
     let now = state.now();
     // Per account as well as per address (A9): one link gets a few tries a minute.
-    if !state.limiter.allow_key(
-        e.token_hash.clone(),
-        "link_code",
-        LINK_CODES_PER_MINUTE,
-        now,
-    ) {
+    if !state
+        .limiter
+        .allow_key(
+            e.token_hash.clone(),
+            "link_code",
+            LINK_CODES_PER_MINUTE,
+            now,
+        )
+        .await?
+    {
         return Err(AppError::TooManyRequests);
     }
     let secret = totp::open_from_session(&state.secrets, ENROL_SCOPE, &e.sealed_secret)?;

@@ -20,6 +20,7 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<SweepReport> {
     let now = state.now();
     let mut report = SweepReport::default();
     let source = Source::default();
+    state.limiter.forget_before(now - 60).await?;
     for id in guests::due_to_expire(&state.db, now).await? {
         let mut tx = state.db.begin().await?;
         if let Some(g) = guests::get(&mut tx, &id).await?

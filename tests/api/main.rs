@@ -8,6 +8,7 @@ mod cli;
 mod guests;
 mod hardening;
 mod helpers;
+mod instances;
 mod layers;
 mod mail;
 mod pages;

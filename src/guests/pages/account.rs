@@ -160,7 +160,10 @@ async fn factors_ok(
     code: Option<&str>,
 ) -> AppResult<bool> {
     if let Some(addr) = ctx.address
-        && !state.limiter.allow(addr, "account_factors", state.now())
+        && !state
+            .limiter
+            .allow(addr, "account_factors", state.now())
+            .await?
     {
         return Err(AppError::TooManyRequests);
     }

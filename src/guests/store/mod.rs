@@ -9,6 +9,7 @@ pub use requests::*;
 use sqlx::{AnyConnection, FromRow};
 
 use crate::accounts::Status;
+use crate::audit::writer::Statement;
 use crate::channels::store::Status as ChannelStatus;
 use crate::clock::Timestamp;
 use crate::db::{Db, new_id};
@@ -181,17 +182,14 @@ pub async fn mark_enrolled(
     Ok(())
 }
 
-pub async fn touch(db: &Db, id: &str, now: Timestamp) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub fn touch(id: &str, now: Timestamp) -> Statement {
+    Statement::new(
         "update guest set last_access_at = $1 where account_id = $2 \
          and (last_access_at is null or last_access_at < $3)",
     )
-    .bind(now)
-    .bind(id)
-    .bind(now - 60)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
+    .int(now)
+    .text(id)
+    .int(now - 60)
 }
 
 /// Wipes the credentials so the guest enrols again through a new link — only while the guest

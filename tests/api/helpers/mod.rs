@@ -310,6 +310,16 @@ impl Agent {
         }
     }
 
+    /// The same browser (its cookies, its connections) talking to another instance.
+    pub fn at(&self, base: &str) -> Agent {
+        Agent {
+            client: self.client.clone(),
+            base: base.to_string(),
+            jar: self.jar.clone(),
+            csrf: Mutex::new(self.csrf.lock().expect("csrf").clone()),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         if let Some(rest) = path.strip_prefix("http://madoguchi.city.example.jp") {
             format!("{}{rest}", self.base)

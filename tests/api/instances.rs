@@ -1,0 +1,137 @@
+//! Two instances of the portal on one database, as behind a city's load balancer: one
+//! unforked audit chain, one set of sessions, one allowance of sign-in attempts, and the
+//! sweeper's expiries and reminders done exactly once.
+
+use madoguchi::audit::{self, Verdict};
+use madoguchi::guests::sweep::sweep;
+
+use crate::helpers::*;
+
+/// A second instance on the first one's database and clock, with the same keys, as a city
+/// deploys them (the keys come from configuration or a shared data directory).
+async fn second_instance(first: &TestApp) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for key in ["session.key", "totp.key", "audit-signing.key"] {
+        std::fs::copy(first.dir.path().join(key), dir.path().join(key)).expect("copy key");
+    }
+    spawn_app_with(Options {
+        dir: Some(dir),
+        database_url: Some(first.database_url.clone()),
+        clock: Some(first.clock.clone()),
+        ..Options::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn two_instances_share_one_chain_sessions_limits_and_sweeps() {
+    let a = spawn_app().await;
+    let (_admin, clerk, _) = a
+        .clerk_with_department("防災危機管理課", "bousai@city.example.jp")
+        .await;
+    // The second instance starts once the city is set up (a fresh database offers its first
+    // administrator's link from whichever instance starts first).
+    let b = second_instance(&a).await;
+    let channel = a.create_channel(&clerk.agent, "避難所 連絡", 60).await;
+    let page = format!("/c/{channel}");
+    let mut guests = vec![];
+    for (name, email) in [
+        ("避難所 担当", "shelter@school.example.jp"),
+        ("病院 連絡係", "ward@hospital.example.jp"),
+    ] {
+        let link = a
+            .invite_guest(&clerk.agent, &channel, name, email, "post", 10)
+            .await;
+        guests.push(a.enrol_guest(&link, "避難所担当の長い合言葉").await);
+    }
+
+    // Sessions: signed in through one instance, the same browser is known on the other.
+    let on_a = a.guest_sign_in(&guests[0]).await;
+    let on_b = on_a.at(&b.base);
+    let p = on_b.get(&page).await;
+    assert_eq!(p.status, 200, "{}", p.main());
+    assert!(p.main().contains("避難所 連絡"));
+
+    // One chain: page views and posts through both instances at once.
+    let mut load = vec![];
+    for i in 0..16 {
+        let agent = if i % 2 == 0 { &on_a } else { &on_b };
+        let page = &page;
+        load.push(async move {
+            if i % 4 == 1 {
+                let body = format!("報告 {i}");
+                agent
+                    .post(&format!("{page}/messages"), &[("body", body.as_str())])
+                    .await
+                    .status
+            } else {
+                agent.get(page).await.status
+            }
+        });
+    }
+    let statuses = futures::future::join_all(load).await;
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 303),
+        "{statuses:?}"
+    );
+    let records = a.scalar("select count(*) from audit_event").await;
+    assert_eq!(
+        audit::verify(&b.state.db).await.expect("verify"),
+        Verdict::Intact { records }
+    );
+    assert_eq!(
+        a.scalar("select count(distinct seq) from audit_event")
+            .await,
+        records
+    );
+
+    // Signing out through one instance ends the session on the other at the next request.
+    let p = on_b.post("/signout", &[]).await;
+    assert_eq!(p.status, 303);
+    let p = on_a.get(&page).await;
+    assert_eq!(p.status, 303);
+    assert!(p.location().is_some_and(|l| l.starts_with("/signin")));
+
+    // Limits: one address gets one allowance of link openings a minute, whichever instance
+    // answers (a guesser cannot double it by being balanced onto both).
+    let stranger = Agent::from_address(&a.base, Some([127, 0, 0, 9].into()));
+    let mut statuses = vec![];
+    for i in 0..31 {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        let p = stranger.at(base).get(&format!("/setup/guess{i}")).await;
+        statuses.push(p.status);
+    }
+    assert!(statuses[..30].iter().all(|s| *s != 429), "{statuses:?}");
+    assert_eq!(
+        statuses[30], 429,
+        "the 31st opening in the minute is refused"
+    );
+
+    // The sweeper runs on both instances at once: each reminder and each expiry happens once.
+    let expires_at: i64 = a.scalar("select max(expires_at) from guest").await;
+    a.clock.set(expires_at - 7 * 86_400 + 60);
+    let mails_before = a.mails().len() + b.mails().len();
+    let (ra, rb) = tokio::join!(sweep(&a.state), sweep(&b.state));
+    let (ra, rb) = (ra.expect("sweep a"), rb.expect("sweep b"));
+    assert_eq!(ra.reminders + rb.reminders, 2, "one reminder per guest");
+    // Each reminder goes to the guest and to the sponsoring clerk.
+    assert_eq!(a.mails().len() + b.mails().len(), mails_before + 4);
+    assert_eq!(
+        a.scalar("select count(*) from audit_event where action = 'guest.reminder'")
+            .await,
+        2
+    );
+    a.clock.set(expires_at + 60);
+    let (ra, rb) = tokio::join!(sweep(&a.state), sweep(&b.state));
+    let (ra, rb) = (ra.expect("sweep a"), rb.expect("sweep b"));
+    assert_eq!(ra.expired + rb.expired, 2, "each guest expires once");
+    assert_eq!(
+        a.scalar("select count(*) from audit_event where action = 'guest.expired'")
+            .await,
+        2
+    );
+    assert!(matches!(
+        audit::verify(&a.state.db).await.expect("verify"),
+        Verdict::Intact { .. }
+    ));
+}
