@@ -70,6 +70,8 @@ pub struct Config {
     pub audit_checkpoint_secs: u64,
     /// Where each checkpoint is also mailed, if anywhere (an auditor's address).
     pub auditor_email: Option<String>,
+    /// The municipality's name as people know it (「○○市」), shown with its clerks.
+    pub municipality: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -103,6 +105,7 @@ pub struct RawConfig {
     pub audit_checkpoints: Option<String>,
     pub audit_checkpoint_minutes: Option<u64>,
     pub auditor_email: Option<String>,
+    pub municipality: Option<String>,
 }
 
 const KEYS: &[&str] = &[
@@ -127,6 +130,7 @@ const KEYS: &[&str] = &[
     "AUDIT_CHECKPOINTS",
     "AUDIT_CHECKPOINT_MINUTES",
     "AUDITOR_EMAIL",
+    "MUNICIPALITY",
     "CONFIG",
 ];
 
@@ -192,6 +196,7 @@ impl RawConfig {
         overlay!(audit_checkpoints, "AUDIT_CHECKPOINTS");
         overlay!(audit_checkpoint_minutes, "AUDIT_CHECKPOINT_MINUTES", parse);
         overlay!(auditor_email, "AUDITOR_EMAIL");
+        overlay!(municipality, "MUNICIPALITY");
         Ok(raw)
     }
 
@@ -295,6 +300,12 @@ impl RawConfig {
             audit_checkpoints,
             audit_checkpoint_secs: checkpoint_minutes * 60,
             auditor_email,
+            municipality: self
+                .municipality
+                .as_deref()
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(|m| m.chars().take(60).collect()),
             data_dir,
             database_url: Secret::new(database_url),
             listen,

@@ -105,6 +105,36 @@ impl Lang {
         LOCALES.lookup_with_args(&self.id(), key, &map)
     }
 
+    /// A conversation's day separator, in Japan Standard Time: `12月3日(木)`, `Thu 3 Dec`.
+    pub fn day_label(self, t: i64) -> String {
+        const JA: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
+        const EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let Some(dt) = jst(t) else {
+            return String::new();
+        };
+        let weekday = dt.weekday().number_days_from_monday() as usize;
+        let month = u8::from(dt.month());
+        match self {
+            Lang::Ja => format!("{}月{}日({})", month, dt.day(), JA[weekday]),
+            Lang::En => format!(
+                "{} {} {}",
+                EN[weekday],
+                dt.day(),
+                MONTHS[usize::from(month - 1)]
+            ),
+        }
+    }
+
+    /// The time of day in Japan Standard Time: `14:05`.
+    pub fn time_of_day(self, t: i64) -> String {
+        jst(t)
+            .map(|dt| format!("{:02}:{:02}", dt.hour(), dt.minute()))
+            .unwrap_or_default()
+    }
+
     /// A time as people read it here: Japan Standard Time, `2026-11-25 17:19`.
     pub fn datetime(self, t: i64) -> String {
         let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC);
@@ -123,6 +153,31 @@ impl Lang {
             Err(_) => String::new(),
         }
     }
+}
+
+/// A moment in Japan Standard Time.
+fn jst(t: i64) -> Option<time::OffsetDateTime> {
+    let offset = time::UtcOffset::from_hms(9, 0, 0).ok()?;
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .map(|dt| dt.to_offset(offset))
+}
+
+/// A moment as a `<time datetime>` attribute: `2026-12-03T14:05:00+09:00`.
+pub fn machine_time(t: i64) -> String {
+    jst(t)
+        .map(|dt| {
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+09:00",
+                dt.year(),
+                u8::from(dt.month()),
+                dt.day(),
+                dt.hour(),
+                dt.minute(),
+                dt.second()
+            )
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

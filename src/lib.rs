@@ -35,6 +35,7 @@ pub mod i18n;
 pub mod links;
 pub mod mail;
 pub mod messages;
+pub mod mynumber;
 pub mod router;
 pub mod text;
 pub mod vocab;

@@ -8,11 +8,18 @@ use crate::db::{Db, new_id};
 #[derive(Clone, Debug, FromRow)]
 pub struct Message {
     pub message_id: String,
+    pub author_id: String,
     pub author_name: String,
     pub author_kind: String,
+    /// A guest author's organisation.
     pub organisation: Option<String>,
+    /// A clerk author's department (課).
+    pub department_name: Option<String>,
     pub body: String,
     pub created_at: i64,
+    /// Whether this message starts a new day (JST) on its page.
+    #[sqlx(skip)]
+    pub new_day: bool,
 }
 
 /// Up to `limit` messages of a channel, oldest first: the newest ones, or with `before` (a
@@ -24,9 +31,12 @@ pub async fn recent(
     before: Option<&str>,
 ) -> Result<(Vec<Message>, bool), sqlx::Error> {
     let mut rows = sqlx::query_as::<_, Message>(
-        "select m.message_id, a.name as author_name, a.kind as author_kind, g.organisation, \
-         m.body, m.created_at from message m join account a on a.account_id = m.author_id \
-         left join guest g on g.account_id = m.author_id where m.channel_id = $1 \
+        "select m.message_id, m.author_id, a.name as author_name, a.kind as author_kind, \
+         g.organisation, d.name as department_name, m.body, m.created_at \
+         from message m join account a on a.account_id = m.author_id \
+         left join guest g on g.account_id = m.author_id \
+         left join clerk c on c.account_id = m.author_id \
+         left join department d on d.department_id = c.department_id where m.channel_id = $1 \
          and ($3 is null or exists (select 1 from message b where b.message_id = $3 \
               and b.channel_id = m.channel_id and (m.created_at < b.created_at \
               or (m.created_at = b.created_at and m.message_id < b.message_id)))) \

@@ -59,6 +59,18 @@ impl Ctx {
     pub fn dt(&self, t: &i64) -> String {
         self.lang.datetime(*t)
     }
+    pub fn day_label(&self, t: &i64) -> String {
+        self.lang.day_label(*t)
+    }
+    pub fn time_of_day(&self, t: &i64) -> String {
+        self.lang.time_of_day(*t)
+    }
+    pub fn machine_time(&self, t: &i64) -> String {
+        crate::i18n::machine_time(*t)
+    }
+    pub fn machine_date(&self, t: &i64) -> String {
+        crate::i18n::machine_time(*t).chars().take(10).collect()
+    }
     pub fn other_lang(&self) -> Lang {
         self.lang.other()
     }

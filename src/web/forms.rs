@@ -58,3 +58,12 @@ pub struct MessagesQuery {
     #[serde(default)]
     pub before: Option<String>,
 }
+
+/// What a refused message or file says to its author, in their language.
+pub fn refusal(ctx: &Ctx, refused: &crate::messages::Refused) -> String {
+    match refused {
+        crate::messages::Refused::MyNumber { masked } => {
+            ctx.t_with("message-my-number", [("masked", masked.clone())])
+        }
+    }
+}

@@ -5,6 +5,7 @@ mod audit;
 mod bench;
 mod browser;
 mod cli;
+mod conversation;
 mod guests;
 mod hardening;
 mod helpers;

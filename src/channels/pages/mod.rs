@@ -222,7 +222,7 @@ async fn message_post(
             return render_invalid(&page);
         }
     };
-    messages::post(
+    if let Err(refused) = messages::post(
         &state,
         &ctx.source,
         user.actor(),
@@ -230,7 +230,16 @@ async fn message_post(
         &channel.channel_id,
         &body,
     )
-    .await?;
+    .await?
+    {
+        let errors = vec![(
+            "body".to_string(),
+            crate::web::forms::refusal(&ctx, &refused),
+        )];
+        let mut page = error_page(&state, ctx, &user, channel, errors).await?;
+        page.draft = form.body().to_string();
+        return render_invalid(&page);
+    }
     Ok(Redirect::to(&format!(
         "{}#latest",
         links::staff_channel(&channel.channel_id)

@@ -142,7 +142,13 @@ pub async fn channel_page(
     };
     Ok(ChannelPage {
         ctx: with_user(ctx, user),
-        messages: messages::page(state, &channel.channel_id, query.before.as_deref()).await?,
+        messages: messages::page(
+            state,
+            &user.account_id,
+            &channel.channel_id,
+            query.before.as_deref(),
+        )
+        .await?,
         draft: String::new(),
         channel,
         list,

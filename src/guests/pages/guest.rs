@@ -77,7 +77,7 @@ async fn channel_page(
 ) -> AppResult<ChannelPage> {
     let g = &user.guest;
     Ok(ChannelPage {
-        messages: messages::page(state, &g.channel_id, before).await?,
+        messages: messages::page(state, &g.account_id, &g.channel_id, before).await?,
         ctx: with_guest(ctx, &user),
         draft,
         error,
@@ -109,7 +109,13 @@ async fn message_post(
         }
     };
     let author = user.guest.account_id.clone();
-    messages::post(&state, &ctx.source, user.actor(), &author, &channel, &body).await?;
+    if let Err(refused) =
+        messages::post(&state, &ctx.source, user.actor(), &author, &channel, &body).await?
+    {
+        let error = Some(crate::web::forms::refusal(&ctx, &refused));
+        let draft = form.body().to_string();
+        return render_invalid(&channel_page(&state, ctx, user, draft, error, None).await?);
+    }
     Ok(Redirect::to(&format!("{}#latest", links::guest_channel(&channel))).into_response())
 }
 

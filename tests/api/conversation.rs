@@ -1,0 +1,196 @@
+//! The channel as a conversation: who wrote what, set apart and named in words, by day (issue
+//! 9), and the My Number guard on what is posted (SECURITY I1–I3).
+
+use crate::helpers::*;
+
+struct Channel {
+    app: TestApp,
+    clerk: Person,
+    guest: GuestPerson,
+    id: String,
+}
+
+async fn channel_with_guest() -> Channel {
+    let app = spawn_app().await;
+    // Twenty minutes before midnight in Japan, so a conversation can cross into the next day.
+    let jst = 9 * 3600;
+    let midnight = ((app.now() + jst).div_euclid(86_400) + 1) * 86_400 - jst;
+    app.clock.set(midnight - 20 * 60);
+    let (_admin, clerk, _) = app
+        .clerk_with_department("防災危機管理課", "bousai@city.example.jp")
+        .await;
+    let id = app.create_channel(&clerk.agent, "在宅医療 連携", 60).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &id,
+            "佐藤 看護師",
+            "sato@hospital.example.jp",
+            "post",
+            30,
+        )
+        .await;
+    let guest = app.enrol_guest(&link, "佐藤看護師の長い合言葉").await;
+    Channel {
+        app,
+        clerk,
+        guest,
+        id,
+    }
+}
+
+/// The `<li class="message ...">` items of a page, as text.
+fn messages_of(page: &Page) -> Vec<String> {
+    page.body
+        .split("<li class=\"message")
+        .skip(1)
+        .map(|m| m.split("</li>").next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_conversation_sets_apart_your_own_posts_names_every_author_and_separates_days() {
+    let c = channel_with_guest().await;
+    let guest_page = format!("/c/{}", c.id);
+    let staff_page = format!("/staff/channels/{}", c.id);
+    c.guest.agent.get(&guest_page).await;
+    let p = c
+        .guest
+        .agent
+        .post(
+            &format!("{guest_page}/messages"),
+            &[("body", "訪問の予定を共有します")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    c.clerk.agent.get(&staff_page).await;
+    let p = c
+        .clerk
+        .agent
+        .post(
+            &format!("{staff_page}/messages"),
+            &[("body", "承知しました")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    // Past midnight (JST), within the sessions' idle time.
+    c.app.clock.advance(25 * 60);
+    let p = c
+        .guest
+        .agent
+        .post(
+            &format!("{guest_page}/messages"),
+            &[("body", "翌日の報告です")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+
+    // The guest's view: their own posts are theirs, the clerk is named with city and 課.
+    let page = c.guest.agent.get(&guest_page).await;
+    let items = messages_of(&page);
+    assert_eq!(items.len(), 3, "{}", page.main());
+    assert!(items[0].starts_with(" mine"), "{}", items[0]);
+    assert!(items[0].contains("あなた") && items[0].contains("訪問の予定を共有します"));
+    assert!(items[1].contains("担当 職員"), "{}", items[1]);
+    assert!(
+        items[1].contains("職員・市役所 防災危機管理課"),
+        "{}",
+        items[1]
+    );
+    assert!(!items[1].contains("あなた"));
+    assert!(items[2].starts_with(" mine"));
+    // Two days, each with its weekday, and times in Japan Standard Time.
+    let days: Vec<&str> = page
+        .body
+        .split("<li class=\"day\">")
+        .skip(1)
+        .map(|d| d.split("</li>").next().unwrap_or_default())
+        .collect();
+    assert_eq!(days.len(), 2, "{}", page.main());
+    for day in &days {
+        let label = html_unescape(day);
+        assert!(
+            ["(月)", "(火)", "(水)", "(木)", "(金)", "(土)", "(日)"]
+                .iter()
+                .any(|w| label.contains(w))
+                && label.contains('月')
+                && label.contains('日'),
+            "{label}"
+        );
+    }
+    assert!(page.body.contains("+09:00\">"));
+    // The channel's facts are folded away above the conversation.
+    let facts = page
+        .body
+        .find("<details class=\"channel-facts\">")
+        .expect("facts");
+    assert!(facts < page.body.find("id=\"messages\"").expect("messages"));
+
+    // The clerk's view: the guest named with their organisation, the clerk's own post theirs.
+    let page = c.clerk.agent.get(&staff_page).await;
+    let items = messages_of(&page);
+    assert_eq!(items.len(), 3);
+    assert!(items[0].contains("佐藤 看護師") && items[0].contains("市立病院"));
+    assert!(!items[0].starts_with(" mine"));
+    assert!(items[1].starts_with(" mine") && items[1].contains("あなた"));
+}
+
+#[tokio::test]
+async fn i1_a_message_with_a_probable_my_number_is_refused_explained_kept_and_audited_masked() {
+    // SECURITY I1, I3
+    let c = channel_with_guest().await;
+    let guest_page = format!("/c/{}", c.id);
+    let staff_page = format!("/staff/channels/{}", c.id);
+    c.guest.agent.get(&guest_page).await;
+    let text = "私の番号は１２３４－５６７８－９０１８です。確認をお願いします。";
+    let p = c
+        .guest
+        .agent
+        .post(&format!("{guest_page}/messages"), &[("body", text)])
+        .await;
+    assert_eq!(p.status, 422);
+    let main = html_unescape(&p.main());
+    assert!(main.contains("マイナンバー"), "{main}");
+    assert!(main.contains("********9018"), "{main}");
+    assert!(main.contains(text), "the text is kept for correcting");
+    c.clerk.agent.get(&staff_page).await;
+    let p = c
+        .clerk
+        .agent
+        .post(
+            &format!("{staff_page}/messages"),
+            &[("body", "番号 1234 5678 9018 で登録します")],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(html_unescape(&p.main()).contains("********9018"));
+    assert_eq!(c.app.scalar("select count(*) from message").await, 0);
+    // The attempts are in the trail, the number masked; no record holds it whole.
+    let refused: Vec<_> = c
+        .app
+        .audit()
+        .await
+        .into_iter()
+        .filter(|r| r.action == "message.post" && r.outcome == "denied")
+        .collect();
+    assert_eq!(refused.len(), 2);
+    for r in &refused {
+        let detail = r.detail.as_deref().unwrap_or_default();
+        assert!(detail.contains("********9018"), "{detail}");
+    }
+    for r in c.app.audit().await {
+        let detail = r.detail.unwrap_or_default();
+        assert!(!detail.contains("5678"), "{detail}");
+    }
+
+    // A 13-digit corporate number and a twelve-digit run with a wrong check digit pass (I3).
+    for body in ["法人番号 7123456789018 の件", "受付番号 123456789019"] {
+        let p = c
+            .guest
+            .agent
+            .post(&format!("{guest_page}/messages"), &[("body", body)])
+            .await;
+        assert_eq!(p.status, 303, "{body}");
+    }
+    assert_eq!(c.app.scalar("select count(*) from message").await, 2);
+}
