@@ -72,6 +72,10 @@ pub struct Config {
     pub auditor_email: Option<String>,
     /// The municipality's name as people know it (「○○市」), shown with its clerks.
     pub municipality: Option<String>,
+    /// The largest file one message may carry, in bytes (F1).
+    pub file_max_bytes: u64,
+    /// The most all files of one channel may take together, in bytes (F1).
+    pub channel_quota_bytes: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -106,6 +110,8 @@ pub struct RawConfig {
     pub audit_checkpoint_minutes: Option<u64>,
     pub auditor_email: Option<String>,
     pub municipality: Option<String>,
+    pub file_max_mb: Option<u64>,
+    pub channel_quota_mb: Option<u64>,
 }
 
 const KEYS: &[&str] = &[
@@ -131,6 +137,8 @@ const KEYS: &[&str] = &[
     "AUDIT_CHECKPOINT_MINUTES",
     "AUDITOR_EMAIL",
     "MUNICIPALITY",
+    "FILE_MAX_MB",
+    "CHANNEL_QUOTA_MB",
     "CONFIG",
 ];
 
@@ -197,6 +205,8 @@ impl RawConfig {
         overlay!(audit_checkpoint_minutes, "AUDIT_CHECKPOINT_MINUTES", parse);
         overlay!(auditor_email, "AUDITOR_EMAIL");
         overlay!(municipality, "MUNICIPALITY");
+        overlay!(file_max_mb, "FILE_MAX_MB", parse);
+        overlay!(channel_quota_mb, "CHANNEL_QUOTA_MB", parse);
         Ok(raw)
     }
 
@@ -306,6 +316,8 @@ impl RawConfig {
                 .map(str::trim)
                 .filter(|m| !m.is_empty())
                 .map(|m| m.chars().take(60).collect()),
+            file_max_bytes: self.file_max_mb.unwrap_or(20).clamp(1, 1024) * 1024 * 1024,
+            channel_quota_bytes: self.channel_quota_mb.unwrap_or(2048).max(1) * 1024 * 1024,
             data_dir,
             database_url: Secret::new(database_url),
             listen,

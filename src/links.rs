@@ -22,6 +22,8 @@ pub const GUEST_SIGN_OUT: &str = "/signout";
 pub const GUEST_HOME: &str = "/channel";
 pub const GUEST_CHANNEL: &str = "/c/{channel}";
 pub const GUEST_CHANNEL_MESSAGES: &str = "/c/{channel}/messages";
+pub const GUEST_CHANNEL_FILES: &str = "/c/{channel}/files";
+pub const GUEST_CHANNEL_FILE: &str = "/c/{channel}/files/{file}";
 pub const GUEST_ACCOUNT: &str = "/account";
 pub const GUEST_ACCOUNT_EXTENSION: &str = "/account/extension";
 pub const GUEST_ACCOUNT_END_OTHERS: &str = "/account/sessions/end-others";
@@ -32,6 +34,8 @@ pub const GUEST_ACCOUNT_AUTHENTICATOR_CONFIRM: &str = "/account/authenticator/co
 pub const STAFF_CHANNELS: &str = "/staff/channels";
 pub const STAFF_CHANNEL: &str = "/staff/channels/{channel}";
 pub const STAFF_CHANNEL_MESSAGES: &str = "/staff/channels/{channel}/messages";
+pub const STAFF_CHANNEL_FILES: &str = "/staff/channels/{channel}/files";
+pub const STAFF_CHANNEL_FILE: &str = "/staff/channels/{channel}/files/{file}";
 pub const STAFF_CHANNEL_EDIT: &str = "/staff/channels/{channel}/edit";
 pub const STAFF_CHANNEL_ARCHIVE: &str = "/staff/channels/{channel}/archive";
 pub const STAFF_CHANNEL_REVOKE_ALL: &str = "/staff/channels/{channel}/revoke-all";
@@ -64,6 +68,7 @@ macro_rules! builders {
 builders! {
     staff_channel: STAFF_CHANNEL, "channel";
     staff_channel_messages: STAFF_CHANNEL_MESSAGES, "channel";
+    staff_channel_files: STAFF_CHANNEL_FILES, "channel";
     staff_channel_edit: STAFF_CHANNEL_EDIT, "channel";
     staff_channel_archive: STAFF_CHANNEL_ARCHIVE, "channel";
     staff_channel_revoke_all: STAFF_CHANNEL_REVOKE_ALL, "channel";
@@ -81,6 +86,7 @@ builders! {
     staff_clerk_resend: STAFF_CLERK_RESEND, "id";
     guest_channel: GUEST_CHANNEL, "channel";
     guest_channel_messages: GUEST_CHANNEL_MESSAGES, "channel";
+    guest_channel_files: GUEST_CHANNEL_FILES, "channel";
 }
 
 pub fn with(template: &str, key: &str, value: &str) -> String {

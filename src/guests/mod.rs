@@ -40,6 +40,11 @@ impl Permission {
     pub fn may_post(self) -> bool {
         matches!(self, Permission::Post | Permission::PostFiles)
     }
+
+    /// Whether the guest may send files (D6): only 「読む・書く・ファイルを送る」.
+    pub fn may_send_files(self) -> bool {
+        self == Permission::PostFiles
+    }
 }
 /// A signed-in guest, re-checked on this request: account active, not expired, channel not
 /// archived (C5). The session proves who; the database says whether.

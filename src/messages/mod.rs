@@ -28,6 +28,14 @@ impl Body {
 pub enum Refused {
     /// The text holds a probable individual number (I1); only its masked form is kept.
     MyNumber { masked: String },
+    /// No file was chosen, or it was empty.
+    NoFile,
+    /// The file is larger than one message may carry (F1).
+    FileTooLarge { max_mb: u64 },
+    /// The file is not of a type a channel accepts (F2).
+    FileType,
+    /// The channel's files would take more than its quota (F1).
+    Quota,
 }
 
 /// Refuses a text that holds a probable individual number, recording the attempt with the
@@ -100,6 +108,8 @@ pub struct Page {
     pub me: String,
     /// The municipality clerks speak for, if configured.
     pub city: Option<String>,
+    /// Where this reader downloads the channel's files (`<base>/<file id>`).
+    pub file_base: String,
     pub messages: Vec<store::Message>,
     /// The id to ask for the page before this one, if there are older messages.
     pub older: Option<String>,
@@ -130,6 +140,7 @@ pub async fn page(
     Ok(Page {
         me: reader_id.to_string(),
         city: state.config.municipality.clone(),
+        file_base: String::new(),
         messages,
         older,
         is_older: before.is_some(),

@@ -17,6 +17,10 @@ pub struct Message {
     pub department_name: Option<String>,
     pub body: String,
     pub created_at: i64,
+    /// The file sent with the message, if any: its id, name and size in bytes.
+    pub file_id: Option<String>,
+    pub file_name: Option<String>,
+    pub file_size: Option<i64>,
     /// Whether this message starts a new day (JST) on its page.
     #[sqlx(skip)]
     pub new_day: bool,
@@ -32,8 +36,10 @@ pub async fn recent(
 ) -> Result<(Vec<Message>, bool), sqlx::Error> {
     let mut rows = sqlx::query_as::<_, Message>(
         "select m.message_id, m.author_id, a.name as author_name, a.kind as author_kind, \
-         g.organisation, d.name as department_name, m.body, m.created_at \
+         g.organisation, d.name as department_name, m.body, m.created_at, \
+         f.file_id, f.name as file_name, f.size as file_size \
          from message m join account a on a.account_id = m.author_id \
+         left join attachment f on f.message_id = m.message_id \
          left join guest g on g.account_id = m.author_id \
          left join clerk c on c.account_id = m.author_id \
          left join department d on d.department_id = c.department_id where m.channel_id = $1 \
@@ -73,4 +79,16 @@ pub async fn insert(
     .execute(conn)
     .await?;
     Ok(id)
+}
+
+impl Message {
+    /// A file's size as people read it: `820 KB`, `3.4 MB`.
+    pub fn file_size_label(&self) -> String {
+        let bytes = self.file_size.unwrap_or(0).max(0) as f64;
+        if bytes < 1024.0 * 1024.0 {
+            format!("{} KB", (bytes / 1024.0).ceil() as i64)
+        } else {
+            format!("{:.1} MB", bytes / (1024.0 * 1024.0))
+        }
+    }
 }

@@ -61,9 +61,16 @@ pub struct MessagesQuery {
 
 /// What a refused message or file says to its author, in their language.
 pub fn refusal(ctx: &Ctx, refused: &crate::messages::Refused) -> String {
+    use crate::messages::Refused;
     match refused {
-        crate::messages::Refused::MyNumber { masked } => {
+        Refused::MyNumber { masked } => {
             ctx.t_with("message-my-number", [("masked", masked.clone())])
         }
+        Refused::NoFile => ctx.t("file-none"),
+        Refused::FileTooLarge { max_mb } => {
+            ctx.t_with("file-too-large", [("max", max_mb.to_string())])
+        }
+        Refused::FileType => ctx.t("file-type"),
+        Refused::Quota => ctx.t("file-quota"),
     }
 }

@@ -21,6 +21,8 @@ use futures_util::StreamExt;
 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; object-src 'none'; \
     base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+/// The policy of a file download: nothing in it may run, even if shown in place (F4).
+pub const CSP_DOWNLOAD: &str = "default-src 'none'; sandbox; frame-ancestors 'none'";
 
 /// Largest form body we read (forms only carry short fields).
 pub const FORM_LIMIT: usize = 64 * 1024;
@@ -66,9 +68,13 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    // A download (F4) is also sandboxed, should a browser ever show it in place.
+    let download = h
+        .get(header::CONTENT_DISPOSITION)
+        .is_some_and(|v| v.as_bytes().starts_with(b"attachment"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_static(if download { CSP_DOWNLOAD } else { CSP }),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

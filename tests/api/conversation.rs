@@ -63,6 +63,7 @@ async fn the_conversation_sets_apart_your_own_posts_names_every_author_and_separ
         )
         .await;
     assert_eq!(p.status, 303);
+    c.app.clock.advance(60);
     c.clerk.agent.get(&staff_page).await;
     let p = c
         .clerk

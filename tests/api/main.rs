@@ -6,6 +6,7 @@ mod bench;
 mod browser;
 mod cli;
 mod conversation;
+mod files;
 mod guests;
 mod hardening;
 mod helpers;

@@ -47,6 +47,8 @@ const TABLE: &[(&str, &str, Class)] = &[
     ("GET", "/channel", Class::Guest),
     ("GET", "/c/{channel}", Class::GuestChannel),
     ("POST", "/c/{channel}/messages", Class::GuestChannel),
+    ("POST", "/c/{channel}/files", Class::GuestChannel),
+    ("GET", "/c/{channel}/files/{file}", Class::GuestChannel),
     ("GET", "/account", Class::Guest),
     ("POST", "/account/extension", Class::Guest),
     ("POST", "/account/sessions/end-others", Class::Guest),
@@ -63,6 +65,16 @@ const TABLE: &[(&str, &str, Class)] = &[
     (
         "POST",
         "/staff/channels/{channel}/messages",
+        Class::StaffScoped,
+    ),
+    (
+        "POST",
+        "/staff/channels/{channel}/files",
+        Class::StaffScoped,
+    ),
+    (
+        "GET",
+        "/staff/channels/{channel}/files/{file}",
         Class::StaffScoped,
     ),
     ("POST", "/staff/channels/{channel}/edit", Class::StaffScoped),
@@ -199,7 +211,7 @@ async fn d1_d3_every_route_answers_every_actor_as_it_should() {
         (&a, "gexp@example.jp"),
     ] {
         let link = app
-            .invite_guest(&clerk.agent, channel, "ゲスト", email, "post", 30)
+            .invite_guest(&clerk.agent, channel, "ゲスト", email, "post_files", 30)
             .await;
         guests.push(app.enrol_guest(&link, "ゲストの長い合言葉").await);
     }
@@ -234,6 +246,22 @@ async fn d1_d3_every_route_answers_every_actor_as_it_should() {
         .await;
     let token = token_link.rsplit('/').next().expect("token").to_string();
     let (pending, _) = app.password_step(&admin.email, &admin.password).await;
+    // A file in channel A, for the download routes.
+    clerk.agent.get(&format!("/staff/channels/{a}")).await;
+    let p = clerk
+        .agent
+        .send_file(
+            &format!("/staff/channels/{a}/files"),
+            "資料.pdf",
+            b"%PDF-1.4\n%%EOF\n".to_vec(),
+            "",
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    let file: String = sqlx::query_scalar("select file_id from attachment")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .expect("file");
 
     let agents: Vec<(Who, &Agent)> = vec![
         (Who::TotpPending, &pending),
@@ -256,7 +284,9 @@ async fn d1_d3_every_route_answers_every_actor_as_it_should() {
             // A fresh token each time: probing /signout ends the session.
             anonymous.get("/signin").await;
             let probe_token = anonymous.csrf();
-            let url = anonymous.url(&fill_route(path, &a, &ga_id, &request, &spare_id, &token));
+            let url = anonymous.url(
+                &fill_route(path, &a, &ga_id, &request, &spare_id, &token).replace("{file}", &file),
+            );
             let res = anonymous
                 .client
                 .request(method.parse().expect("method"), url)
@@ -291,9 +321,10 @@ async fn d1_d3_every_route_answers_every_actor_as_it_should() {
                     },
                 )
                 .await;
-            let url = fill_route(path, &a, &ga_id, &request, &spare_id, &token);
+            let url =
+                fill_route(path, &a, &ga_id, &request, &spare_id, &token).replace("{file}", &file);
             let denied_before = denied(&app).await;
-            let page = if path.ends_with("/guests/bulk") {
+            let page = if path.ends_with("/guests/bulk") || path.ends_with("/files") {
                 let form = reqwest::multipart::Form::new()
                     .text("csrf", agent.csrf())
                     .text("kind", "hospital");

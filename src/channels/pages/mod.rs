@@ -2,7 +2,7 @@
 //! one (e-mail or printed sheet) or from a CSV file (`invite`).
 
 pub mod invite;
-mod page;
+pub mod page;
 
 use askama::Template;
 use axum::Form;

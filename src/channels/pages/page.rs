@@ -140,15 +140,17 @@ pub async fn channel_page(
         department_id: channel.department_id.clone(),
         ends_on: last_day(channel.ends_at),
     };
+    let mut messages = messages::page(
+        state,
+        &user.account_id,
+        &channel.channel_id,
+        query.before.as_deref(),
+    )
+    .await?;
+    messages.file_base = links::staff_channel_files(&channel.channel_id);
     Ok(ChannelPage {
         ctx: with_user(ctx, user),
-        messages: messages::page(
-            state,
-            &user.account_id,
-            &channel.channel_id,
-            query.before.as_deref(),
-        )
-        .await?,
+        messages,
         draft: String::new(),
         channel,
         list,

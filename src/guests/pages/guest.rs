@@ -31,12 +31,14 @@ async fn home_get(user: GuestUser) -> Response {
 
 #[derive(Template)]
 #[template(path = "guest/channel.html")]
-struct ChannelPage {
+pub struct ChannelPage {
     ctx: Ctx,
     guest: Guest,
     messages: messages::Page,
     draft: String,
     error: Option<String>,
+    /// What the file form says after a refused upload.
+    pub file_error: Option<String>,
     purpose: String,
     ends_on: String,
     expires_on: String,
@@ -60,6 +62,9 @@ impl ChannelPage {
     fn may_post(&self) -> bool {
         may_post(&self.guest)
     }
+    fn may_send_files(&self) -> bool {
+        self.guest.permission.may_send_files()
+    }
 }
 
 /// Whether a guest's permission allows writing (D6); decided from the database, never a form.
@@ -67,7 +72,7 @@ pub fn may_post(g: &Guest) -> bool {
     g.permission.may_post()
 }
 
-async fn channel_page(
+pub async fn guest_channel_page(
     state: &AppState,
     ctx: Ctx,
     user: GuestUser,
@@ -76,11 +81,14 @@ async fn channel_page(
     before: Option<&str>,
 ) -> AppResult<ChannelPage> {
     let g = &user.guest;
+    let mut messages = messages::page(state, &g.account_id, &g.channel_id, before).await?;
+    messages.file_base = links::guest_channel_files(&g.channel_id);
     Ok(ChannelPage {
-        messages: messages::page(state, &g.account_id, &g.channel_id, before).await?,
+        messages,
         ctx: with_guest(ctx, &user),
         draft,
         error,
+        file_error: None,
         purpose: g.channel_purpose.clone(),
         ends_on: last_day(g.channel_ends_at),
         expires_on: last_day(user.guest.expires_at),
@@ -105,7 +113,9 @@ async fn message_post(
         Err(key) => {
             let error = Some(ctx.t(key));
             let draft = form.body().chars().take(messages::BODY_MAX * 2).collect();
-            return render_invalid(&channel_page(&state, ctx, user, draft, error, None).await?);
+            return render_invalid(
+                &guest_channel_page(&state, ctx, user, draft, error, None).await?,
+            );
         }
     };
     let author = user.guest.account_id.clone();
@@ -114,7 +124,7 @@ async fn message_post(
     {
         let error = Some(crate::web::forms::refusal(&ctx, &refused));
         let draft = form.body().to_string();
-        return render_invalid(&channel_page(&state, ctx, user, draft, error, None).await?);
+        return render_invalid(&guest_channel_page(&state, ctx, user, draft, error, None).await?);
     }
     Ok(Redirect::to(&format!("{}#latest", links::guest_channel(&channel))).into_response())
 }
@@ -129,7 +139,7 @@ async fn channel_get(
     guest_channel_scope(&state, &ctx, &user, &channel).await?;
     crate::channels::record_view(&state, user.actor(), &ctx.source, &channel).await?;
     render(
-        &channel_page(
+        &guest_channel_page(
             &state,
             ctx,
             user,

@@ -139,6 +139,8 @@ pub struct Options {
     pub database_url: Option<String>,
     pub clock: Option<Arc<ManualClock>>,
     pub max_connections: Option<u32>,
+    pub file_max_mb: Option<u64>,
+    pub channel_quota_mb: Option<u64>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -169,6 +171,8 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         tls_cert: opts.tls.as_ref().map(|t| t.0.display().to_string()),
         tls_key: opts.tls.as_ref().map(|t| t.1.display().to_string()),
         database_max_connections: Some(opts.max_connections.unwrap_or(5)),
+        file_max_mb: opts.file_max_mb,
+        channel_quota_mb: opts.channel_quota_mb,
         ..RawConfig::default()
     };
     let config = raw.resolve().expect("config");
@@ -308,6 +312,25 @@ impl Agent {
             jar,
             csrf: Mutex::new(None),
         }
+    }
+
+    /// Sends a file through a channel's file form (the token first, as the page's form does).
+    pub async fn send_file(&self, path: &str, name: &str, bytes: Vec<u8>, comment: &str) -> Page {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", self.csrf())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+            )
+            .text("body", comment.to_string());
+        let res = self
+            .client
+            .post(self.url(path))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
+        self.read(res).await
     }
 
     /// The same browser (its cookies, its connections) talking to another instance.

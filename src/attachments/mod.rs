@@ -1,0 +1,189 @@
+//! Files sent in a channel (SECURITY F1–F4, D6, I1). A file arrives streamed into a private
+//! temporary file under the data directory, already cut off at the size limit; this module
+//! decides whether the channel takes it — its type by content, its name and text free of an
+//! individual number, the channel's quota — and then stores it under a server-made name beside
+//! its message, with the upload in the audit trail. Every download is recorded too.
+
+pub mod kind;
+pub mod pages;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::app::AppState;
+use crate::audit::{self, Actor, Event, Outcome, Source};
+use crate::db::new_id;
+use crate::error::Result;
+use crate::messages::{self, Refused};
+pub use store::Attachment;
+
+/// Longest file name kept (characters).
+pub const NAME_MAX: usize = 200;
+
+/// The folder files live in: outside any web root, private to the portal (H4).
+pub fn folder(state: &AppState) -> PathBuf {
+    state.config.data_dir.join("files")
+}
+
+/// A fresh private path for an upload that is still arriving.
+pub fn incoming_path(state: &AppState) -> anyhow::Result<PathBuf> {
+    let dir = folder(state);
+    crate::files::private_dir(&dir)?;
+    Ok(dir.join(format!("incoming-{}", new_id())))
+}
+
+/// A file as it arrived: the name the sender's device gave it and where its bytes are.
+pub struct Upload {
+    pub name: String,
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+impl Drop for Upload {
+    /// An upload that was not kept leaves nothing behind.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A file name as it is kept and shown: the last part of any path the device sent, without
+/// control characters, at most `NAME_MAX` characters. `../../etc/passwd` is `passwd`; the name
+/// never reaches the file system.
+pub fn clean_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let name: String = last
+        .chars()
+        .filter(|c| !crate::text::is_forbidden(*c, false))
+        .take(NAME_MAX)
+        .collect();
+    name.trim().trim_start_matches('.').trim().to_string()
+}
+
+/// Whether an uploader may send files here: clerks of the channel, and guests whose permission
+/// is 「読む・書く・ファイルを送る」 (D6). Records the refusal otherwise.
+pub async fn record_refused(
+    state: &AppState,
+    source: &Source,
+    author: Actor,
+    channel_id: &str,
+    why: &str,
+) -> Result<()> {
+    let ev = Event::new(author, "file.upload", Outcome::Denied)
+        .detail(why.to_string())
+        .in_channel(channel_id.to_string());
+    state.audit.record(state.now(), source, &ev).await?;
+    Ok(())
+}
+
+/// Sends a file in a channel as a message of its own, with an optional comment. Refusals are
+/// explained to the sender and leave nothing stored.
+pub async fn post(
+    state: &AppState,
+    source: &Source,
+    author: Actor,
+    author_id: &str,
+    channel_id: &str,
+    comment: &str,
+    upload: Upload,
+) -> Result<std::result::Result<String, Refused>> {
+    let name = clean_name(&upload.name);
+    if upload.size == 0 || name.is_empty() {
+        return Ok(Err(Refused::NoFile));
+    }
+    if upload.size > state.config.file_max_bytes {
+        return Ok(Err(Refused::FileTooLarge {
+            max_mb: state.config.file_max_bytes / (1024 * 1024),
+        }));
+    }
+    for (what, text) in [("message", comment), ("file name", name.as_str())] {
+        if let Some(refused) =
+            messages::guard_my_number(state, source, &author, channel_id, what, text).await?
+        {
+            return Ok(Err(refused));
+        }
+    }
+    let bytes = tokio::fs::read(&upload.path)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let Some(accepted) = kind::accept(&name, &bytes) else {
+        record_refused(state, source, author, channel_id, "type not accepted").await?;
+        return Ok(Err(Refused::FileType));
+    };
+    if let Some(text) = &accepted.text
+        && let Some(refused) =
+            messages::guard_my_number(state, source, &author, channel_id, "file", text).await?
+    {
+        return Ok(Err(refused));
+    }
+    let used = store::used_bytes(&state.db, channel_id).await?;
+    if used.saturating_add(upload.size) > state.config.channel_quota_bytes {
+        record_refused(state, source, author, channel_id, "channel quota").await?;
+        return Ok(Err(Refused::Quota));
+    }
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let now = state.now();
+    let file_id = new_id();
+    let mut tx = state.db.begin().await?;
+    let message_id = messages::store::insert(&mut tx, channel_id, author_id, comment, now).await?;
+    store::insert(
+        &mut tx,
+        &Attachment {
+            file_id: file_id.clone(),
+            message_id: message_id.clone(),
+            channel_id: channel_id.to_string(),
+            name: name.clone(),
+            content_type: accepted.content_type.clone(),
+            size: upload.size as i64,
+            created_at: now,
+        },
+        author_id,
+        &sha256,
+    )
+    .await?;
+    let ev = Event::new(author, "file.upload", Outcome::Success)
+        .target(&file_id)
+        .detail(format!(
+            "{name} · {} bytes · {} · sha256 {sha256}",
+            upload.size, accepted.content_type
+        ))
+        .in_channel(channel_id.to_string());
+    audit::record(&mut tx, now, source, &ev).await?;
+    // The bytes take their server-made name before the record commits; a commit that fails
+    // takes them away again.
+    let stored = folder(state).join(&file_id);
+    tokio::fs::rename(&upload.path, &stored)
+        .await
+        .map_err(anyhow::Error::from)?;
+    if let Err(e) = tx.commit().await {
+        let _ = tokio::fs::remove_file(&stored).await;
+        return Err(e.into());
+    }
+    Ok(Ok(message_id))
+}
+
+/// A file of this channel to download, with the download recorded (F4); `None` if the channel
+/// holds no such file.
+pub async fn open(
+    state: &AppState,
+    source: &Source,
+    reader: Actor,
+    channel_id: &str,
+    file_id: &str,
+) -> Result<Option<(Attachment, PathBuf)>> {
+    let Some(file) = store::get(&state.db, channel_id, file_id).await? else {
+        return Ok(None);
+    };
+    let ev = Event::new(reader, "file.download", Outcome::Success)
+        .target(file_id)
+        .in_channel(channel_id.to_string());
+    state.audit.record(state.now(), source, &ev).await?;
+    let path = folder(state).join(&file.file_id);
+    Ok(Some((file, path)))
+}
+
+/// Whether a stored file is still where it belongs (for tests and checks).
+pub fn stored(state: &AppState, file_id: &str) -> bool {
+    Path::new(&folder(state)).join(file_id).is_file()
+}
