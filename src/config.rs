@@ -76,6 +76,8 @@ pub struct Config {
     pub file_max_bytes: u64,
     /// The most all files of one channel may take together, in bytes (F1).
     pub channel_quota_bytes: u64,
+    /// The shortest time between two "something new" mails to one member about one channel.
+    pub notify_secs: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -112,6 +114,7 @@ pub struct RawConfig {
     pub municipality: Option<String>,
     pub file_max_mb: Option<u64>,
     pub channel_quota_mb: Option<u64>,
+    pub notify_minutes: Option<i64>,
 }
 
 const KEYS: &[&str] = &[
@@ -139,6 +142,7 @@ const KEYS: &[&str] = &[
     "MUNICIPALITY",
     "FILE_MAX_MB",
     "CHANNEL_QUOTA_MB",
+    "NOTIFY_MINUTES",
     "CONFIG",
 ];
 
@@ -207,6 +211,7 @@ impl RawConfig {
         overlay!(municipality, "MUNICIPALITY");
         overlay!(file_max_mb, "FILE_MAX_MB", parse);
         overlay!(channel_quota_mb, "CHANNEL_QUOTA_MB", parse);
+        overlay!(notify_minutes, "NOTIFY_MINUTES", parse);
         Ok(raw)
     }
 
@@ -318,6 +323,7 @@ impl RawConfig {
                 .map(|m| m.chars().take(60).collect()),
             file_max_bytes: self.file_max_mb.unwrap_or(20).clamp(1, 1024) * 1024 * 1024,
             channel_quota_bytes: self.channel_quota_mb.unwrap_or(2048).max(1) * 1024 * 1024,
+            notify_secs: self.notify_minutes.unwrap_or(15).clamp(1, 24 * 60) * 60,
             data_dir,
             database_url: Secret::new(database_url),
             listen,

@@ -23,6 +23,7 @@ fn all_routes() -> Routes {
         .merge(crate::guests::pages::account::router())
         .merge(crate::channels::pages::router())
         .merge(crate::attachments::pages::router())
+        .merge(crate::messages::pages::router())
         .merge(crate::guests::pages::staff::router())
 }
 

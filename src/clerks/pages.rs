@@ -49,6 +49,11 @@ struct HomePage {
     requests: Vec<(String, String, String)>,
     /// Guests this clerk sponsors whose access ends within a week.
     expiring: Vec<crate::guests::store::Guest>,
+    /// This clerk's 確認依頼 in active channels, with how many have acknowledged.
+    acks: Vec<crate::messages::store::OpenRequest>,
+    /// The department's channels with what this clerk has not read yet.
+    unread: Vec<crate::messages::store::Unread>,
+    notices_on: bool,
 }
 
 impl HomePage {
@@ -61,6 +66,13 @@ impl HomePage {
     fn day(&self, t: &i64) -> String {
         crate::clock::last_day(*t)
     }
+    fn excerpt(&self, body: &str) -> String {
+        let mut s: String = body.chars().take(40).collect();
+        if body.chars().count() > 40 {
+            s.push('…');
+        }
+        s
+    }
 }
 
 async fn home_get(State(state): State<AppState>, ctx: Ctx, user: StaffUser) -> AppResult<Response> {
@@ -71,11 +83,23 @@ async fn home_get(State(state): State<AppState>, ctx: Ctx, user: StaffUser) -> A
         state.now() + 7 * 86_400,
     )
     .await?;
+    let acks = crate::messages::open_requests(&state, &user.account_id).await?;
+    let department = if user.is_admin() {
+        None
+    } else {
+        Some(user.department_id.clone().unwrap_or_default())
+    };
+    let unread =
+        crate::messages::unread_counts(&state, &user.account_id, department.as_deref()).await?;
+    let notices_on = crate::messages::notify::enabled(&state, &user.account_id).await?;
     render(&HomePage {
+        notices_on,
         ctx: with_user(ctx, &user),
         user,
         requests,
         expiring,
+        acks,
+        unread,
     })
 }
 

@@ -12,6 +12,8 @@ use crate::audit::{self, Actor, Event, Outcome, Source};
 pub struct SweepReport {
     pub expired: usize,
     pub reminders: usize,
+    /// "Something new in your channel" mails sent.
+    pub notices: usize,
 }
 
 /// Marks guests whose time has passed as expired and sends due reminders. Access already
@@ -66,5 +68,6 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<SweepReport> {
             report.reminders += 1;
         }
     }
+    report.notices = crate::messages::notify::send_due(state).await?;
     Ok(report)
 }

@@ -1,10 +1,12 @@
 //! Messages posted in a channel by its clerks and guests.
 
+pub mod notify;
+pub mod pages;
 pub mod store;
 
 use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome, Source};
-use crate::clock::JST_OFFSET;
+use crate::clock::{JST_OFFSET, Timestamp};
 use crate::error::Result;
 use crate::mynumber;
 
@@ -36,6 +38,8 @@ pub enum Refused {
     FileType,
     /// The channel's files would take more than its quota (F1).
     Quota,
+    /// The message can no longer be corrected or withdrawn (after 15 minutes, or not yours).
+    TooLate,
 }
 
 /// Refuses a text that holds a probable individual number, recording the attempt with the
@@ -73,6 +77,27 @@ pub async fn post(
     channel_id: &str,
     body: &Body,
 ) -> Result<std::result::Result<String, Refused>> {
+    post_asking(state, source, author, author_id, channel_id, body, None).await
+}
+
+/// What a clerk asks of a message's readers when posting it: to acknowledge it (確認依頼),
+/// optionally by the end of a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckRequest {
+    pub due: Option<Timestamp>,
+}
+
+/// Posts a message, with a request to acknowledge it if `ack` is given; the request is audited
+/// with the post.
+pub async fn post_asking(
+    state: &AppState,
+    source: &Source,
+    author: Actor,
+    author_id: &str,
+    channel_id: &str,
+    body: &Body,
+    ack: Option<AckRequest>,
+) -> Result<std::result::Result<String, Refused>> {
     if let Some(refused) =
         guard_my_number(state, source, &author, channel_id, "message", &body.0).await?
     {
@@ -81,9 +106,19 @@ pub async fn post(
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let id = store::insert(&mut tx, channel_id, author_id, &body.0, now).await?;
-    let ev = Event::new(author, "message.post", Outcome::Success)
+    let mut ev = Event::new(author, "message.post", Outcome::Success)
         .target(&id)
         .in_channel(channel_id.to_string());
+    if let Some(ack) = ack {
+        store::request_ack(&mut tx, &id, ack.due).await?;
+        ev = ev.detail(match ack.due {
+            Some(due) => format!(
+                "acknowledgement requested by {}",
+                crate::clock::last_day(due)
+            ),
+            None => "acknowledgement requested".to_string(),
+        });
+    }
     audit::record(&mut tx, now, source, &ev).await?;
     tx.commit().await?;
     Ok(Ok(id))
@@ -108,8 +143,8 @@ pub struct Page {
     pub me: String,
     /// The municipality clerks speak for, if configured.
     pub city: Option<String>,
-    /// Where this reader downloads the channel's files (`<base>/<file id>`).
-    pub file_base: String,
+    /// The channel's page for this reader; its files and messages are below it.
+    pub base: String,
     pub messages: Vec<store::Message>,
     /// The id to ask for the page before this one, if there are older messages.
     pub older: Option<String>,
@@ -118,6 +153,8 @@ pub struct Page {
 }
 
 /// The newest messages of a channel, or with `before` (a message id) the page just older.
+/// Opening the newest page marks what the reader has now seen (既読), through the write path's
+/// batches; the page itself still shows where "new since your last visit" starts.
 pub async fn page(
     state: &AppState,
     reader_id: &str,
@@ -125,12 +162,32 @@ pub async fn page(
     before: Option<&str>,
 ) -> Result<Page> {
     let before = before.filter(|b| !b.is_empty() && b.len() <= 64);
-    let (mut messages, more) = store::recent(&state.db, channel_id, SHOWN, before).await?;
+    let (mut messages, more) =
+        store::recent(&state.db, channel_id, reader_id, SHOWN, before).await?;
     let mut day = None;
+    let mut unseen_marked = false;
     for m in &mut messages {
         let this = (m.created_at + JST_OFFSET).div_euclid(86_400);
         m.new_day = day != Some(this);
         day = Some(this);
+        // Where "new since your last visit" starts: only for a reader who has been here before.
+        if !unseen_marked
+            && m.author_id != reader_id
+            && m.reader_mark.is_some_and(|mark| m.seq > mark)
+        {
+            m.is_new = true;
+            unseen_marked = true;
+        }
+    }
+    let mark = messages.first().and_then(|m| m.reader_mark).unwrap_or(0);
+    if before.is_none()
+        && let Some(newest) = messages.last().map(|m| m.seq).filter(|n| *n > mark)
+    {
+        let now = state.now();
+        state
+            .audit
+            .run(store::mark_read(channel_id, reader_id, mark, newest, now))
+            .await?;
     }
     let older = if more {
         messages.first().map(|m| m.message_id.clone())
@@ -140,9 +197,207 @@ pub async fn page(
     Ok(Page {
         me: reader_id.to_string(),
         city: state.config.municipality.clone(),
-        file_base: String::new(),
+        base: String::new(),
         messages,
         older,
         is_older: before.is_some(),
     })
+}
+
+/// How long after posting its author may correct or withdraw a message.
+pub const CHANGE_WINDOW_SECS: i64 = 15 * 60;
+
+/// One message with everyone it is for: who has read it and when, who has acknowledged it.
+pub struct Detail {
+    pub message: store::Message,
+    pub members: Vec<store::Member>,
+}
+
+impl Detail {
+    pub fn read(&self) -> impl Iterator<Item = &store::Member> {
+        self.members.iter().filter(|m| m.read_at.is_some())
+    }
+    pub fn unread(&self) -> impl Iterator<Item = &store::Member> {
+        self.members.iter().filter(|m| m.read_at.is_none())
+    }
+    pub fn acked(&self) -> impl Iterator<Item = &store::Member> {
+        self.members.iter().filter(|m| m.acked_at.is_some())
+    }
+    pub fn not_acked(&self) -> impl Iterator<Item = &store::Member> {
+        self.members.iter().filter(|m| m.acked_at.is_none())
+    }
+}
+
+/// A message of this channel and its read and acknowledgement lists; `None` if the channel has
+/// no such message.
+pub async fn detail(
+    state: &AppState,
+    reader_id: &str,
+    channel_id: &str,
+    message_id: &str,
+) -> Result<Option<Detail>> {
+    let Some(message) = store::one(&state.db, channel_id, message_id, reader_id).await? else {
+        return Ok(None);
+    };
+    let members = store::members(&state.db, channel_id, message_id, &message.author_id).await?;
+    Ok(Some(Detail { message, members }))
+}
+
+/// A member acknowledges a message that asks for it (確認しました); audited. Acknowledging
+/// twice, from two devices, is one acknowledgement.
+pub async fn acknowledge(
+    state: &AppState,
+    source: &Source,
+    actor: Actor,
+    account_id: &str,
+    channel_id: &str,
+    message_id: &str,
+) -> Result<bool> {
+    let Some(m) = store::one(&state.db, channel_id, message_id, account_id).await? else {
+        return Err(crate::error::Error::NotFound);
+    };
+    if m.ack_requested == 0 || m.withdrawn_at.is_some() {
+        return Err(crate::error::Error::NotFound);
+    }
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let new = store::acknowledge(&mut tx, message_id, account_id, now).await?;
+    if new {
+        let ev = Event::new(actor, "message.ack", Outcome::Success)
+            .target(message_id)
+            .in_channel(channel_id.to_string());
+        audit::record(&mut tx, now, source, &ev).await?;
+    }
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// Mails a reminder to every member who has not acknowledged the message and has an address;
+/// the mail names the channel and links to it, without the message's text. Returns how many
+/// were reminded; audited.
+pub async fn remind(
+    state: &AppState,
+    source: &Source,
+    clerk: Actor,
+    channel: &crate::channels::store::Channel,
+    message_id: &str,
+) -> Result<usize> {
+    let Some(d) = detail(state, "", &channel.channel_id, message_id).await? else {
+        return Err(crate::error::Error::NotFound);
+    };
+    if d.message.ack_requested == 0 {
+        return Err(crate::error::Error::NotFound);
+    }
+    let mut sent = 0;
+    for m in d.not_acked() {
+        let Some(email) = m.email.clone() else {
+            continue;
+        };
+        let link = if m.kind == "clerk" {
+            crate::links::staff_channel(&channel.channel_id)
+        } else {
+            crate::links::guest_channel(&channel.channel_id)
+        };
+        let mut paragraphs = vec![("mail-ack-reminder", vec![("channel", channel.name.clone())])];
+        if let Some(due) = d.message.ack_due_at {
+            paragraphs.push((
+                "mail-ack-reminder-due",
+                vec![("due", crate::clock::last_day(due))],
+            ));
+        }
+        let mail = crate::mail::notice::Notice {
+            to_name: m.name.clone(),
+            to_email: email,
+            subject_key: "mail-ack-reminder-subject",
+            paragraphs,
+            link: Some((state.link(&link), "mail-open-channel")),
+        }
+        .into_mail()?;
+        if let Err(e) = state.mailer.send(&mail).await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "acknowledgement reminder not sent"
+            );
+            continue;
+        }
+        sent += 1;
+    }
+    let ev = Event::new(clerk, "message.ack_reminder", Outcome::Success)
+        .target(message_id)
+        .detail(format!("reminded: {sent}"))
+        .in_channel(channel.channel_id.clone());
+    state.audit.record(state.now(), source, &ev).await?;
+    Ok(sent)
+}
+
+/// Corrects (`Some` text) or withdraws (`None`) one's own message within 15 minutes of posting
+/// it; the change is shown and audited. A corrected text passes the My Number guard again.
+pub async fn change(
+    state: &AppState,
+    source: &Source,
+    author: Actor,
+    author_id: &str,
+    channel_id: &str,
+    message_id: &str,
+    body: Option<&Body>,
+) -> Result<std::result::Result<(), Refused>> {
+    if let Some(b) = body
+        && let Some(refused) =
+            guard_my_number(state, source, &author, channel_id, "message", &b.0).await?
+    {
+        return Ok(Err(refused));
+    }
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let changed = store::change(
+        &mut tx,
+        message_id,
+        author_id,
+        body.map(|b| b.0.as_str()),
+        now,
+        now - CHANGE_WINDOW_SECS,
+    )
+    .await?;
+    if !changed {
+        return Ok(Err(Refused::TooLate));
+    }
+    let action = if body.is_some() {
+        "message.edit"
+    } else {
+        "message.withdraw"
+    };
+    let ev = Event::new(author, action, Outcome::Success)
+        .target(message_id)
+        .in_channel(channel_id.to_string());
+    audit::record(&mut tx, now, source, &ev).await?;
+    tx.commit().await?;
+    Ok(Ok(()))
+}
+
+/// A clerk's 確認依頼 in active channels, newest first.
+pub async fn open_requests(state: &AppState, clerk_id: &str) -> Result<Vec<store::OpenRequest>> {
+    Ok(store::open_requests(&state.db, clerk_id).await?)
+}
+
+/// Unread counts of a department's active channels for a clerk.
+pub async fn unread_counts(
+    state: &AppState,
+    reader_id: &str,
+    department_id: Option<&str>,
+) -> Result<Vec<store::Unread>> {
+    Ok(store::unread_counts(&state.db, reader_id, department_id).await?)
+}
+
+/// Longest search term accepted.
+pub const SEARCH_MAX: usize = 100;
+
+/// Searches a channel's messages and file names (NFKC, any case); the caller has already passed
+/// the channel's guard (D1). An empty or over-long term finds nothing.
+pub async fn search(state: &AppState, channel_id: &str, term: &str) -> Result<Vec<store::Found>> {
+    use unicode_normalization::UnicodeNormalization;
+    let term: String = term.nfkc().collect::<String>().trim().to_string();
+    if term.is_empty() || term.chars().count() > SEARCH_MAX {
+        return Ok(vec![]);
+    }
+    Ok(store::search(&state.db, channel_id, &term, SHOWN).await?)
 }

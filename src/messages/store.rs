@@ -2,12 +2,15 @@
 
 use sqlx::{AnyConnection, FromRow};
 
+use crate::audit::writer::Statement;
 use crate::clock::Timestamp;
 use crate::db::{Db, new_id};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct Message {
     pub message_id: String,
+    /// The order messages were posted in.
+    pub seq: i64,
     pub author_id: String,
     pub author_name: String,
     pub author_kind: String,
@@ -21,42 +24,128 @@ pub struct Message {
     pub file_id: Option<String>,
     pub file_name: Option<String>,
     pub file_size: Option<i64>,
+    /// How many members other than the author have read it (既読).
+    pub read_count: i64,
+    /// Whether a clerk asked members to acknowledge it (確認依頼), and by when.
+    pub ack_requested: i64,
+    pub ack_due_at: Option<i64>,
+    /// How many members have acknowledged it, and whether the reader has.
+    pub ack_count: i64,
+    pub acked_by_me: i64,
+    /// When its author corrected or withdrew it.
+    pub edited_at: Option<i64>,
+    pub withdrawn_at: Option<i64>,
+    /// The reader's read mark in this channel before this page (the highest `seq` seen).
+    pub reader_mark: Option<i64>,
+    /// Whether the reader has not seen this message before this page.
+    #[sqlx(skip)]
+    pub is_new: bool,
     /// Whether this message starts a new day (JST) on its page.
     #[sqlx(skip)]
     pub new_day: bool,
 }
 
-/// Up to `limit` messages of a channel, oldest first: the newest ones, or with `before` (a
-/// message id) the ones just older than it. The extra row fetched says whether older ones exist.
+/// What a conversation row shows, for a reader (`$R`).
+const COLUMNS: &str = "m.message_id, m.seq, m.author_id, a.name as author_name, \
+     a.kind as author_kind, g.organisation, d.name as department_name, m.body, m.created_at, \
+     f.file_id, f.name as file_name, f.size as file_size, \
+     (select count(*) from message_read r where r.message_id = m.message_id \
+      and r.account_id <> m.author_id) as read_count, \
+     m.ack_requested, m.ack_due_at, \
+     (select count(*) from message_ack k where k.message_id = m.message_id) as ack_count, \
+     (select count(*) from message_ack k where k.message_id = m.message_id \
+      and k.account_id = $R) as acked_by_me, \
+     m.edited_at, m.withdrawn_at, \
+     (select cr.last_seq from channel_read cr where cr.channel_id = m.channel_id \
+      and cr.account_id = $R) as reader_mark";
+
+const FROM: &str = "from message m join account a on a.account_id = m.author_id \
+     left join attachment f on f.message_id = m.message_id \
+     left join guest g on g.account_id = m.author_id \
+     left join clerk c on c.account_id = m.author_id \
+     left join department d on d.department_id = c.department_id";
+
+/// Up to `limit` messages of a channel as `reader` sees them, oldest first: the newest ones, or
+/// with `before` (a message id) the ones just older than it. The extra row fetched says whether
+/// older ones exist.
 pub async fn recent(
     db: &Db,
     channel_id: &str,
+    reader: &str,
     limit: i64,
     before: Option<&str>,
 ) -> Result<(Vec<Message>, bool), sqlx::Error> {
-    let mut rows = sqlx::query_as::<_, Message>(
-        "select m.message_id, m.author_id, a.name as author_name, a.kind as author_kind, \
-         g.organisation, d.name as department_name, m.body, m.created_at, \
-         f.file_id, f.name as file_name, f.size as file_size \
-         from message m join account a on a.account_id = m.author_id \
-         left join attachment f on f.message_id = m.message_id \
-         left join guest g on g.account_id = m.author_id \
-         left join clerk c on c.account_id = m.author_id \
-         left join department d on d.department_id = c.department_id where m.channel_id = $1 \
-         and ($3 is null or exists (select 1 from message b where b.message_id = $3 \
-              and b.channel_id = m.channel_id and (m.created_at < b.created_at \
-              or (m.created_at = b.created_at and m.message_id < b.message_id)))) \
-         order by m.created_at desc, m.message_id desc limit $2",
-    )
-    .bind(channel_id)
-    .bind(limit + 1)
-    .bind(before)
-    .fetch_all(&db.pool)
-    .await?;
+    let sql = format!(
+        "select {} {FROM} where m.channel_id = $1 \
+         and ($3 is null or m.seq < (select b.seq from message b where b.message_id = $3 \
+              and b.channel_id = $1)) \
+         order by m.seq desc limit $2",
+        COLUMNS.replace("$R", "$4")
+    );
+    let mut rows = sqlx::query_as::<_, Message>(&sql)
+        .bind(channel_id)
+        .bind(limit + 1)
+        .bind(before)
+        .bind(reader)
+        .fetch_all(&db.pool)
+        .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     rows.reverse();
     Ok((rows, more))
+}
+
+/// One message of a channel as `reader` sees it.
+pub async fn one(
+    db: &Db,
+    channel_id: &str,
+    message_id: &str,
+    reader: &str,
+) -> Result<Option<Message>, sqlx::Error> {
+    let sql = format!(
+        "select {} {FROM} where m.channel_id = $1 and m.message_id = $2",
+        COLUMNS.replace("$R", "$3")
+    );
+    sqlx::query_as::<_, Message>(&sql)
+        .bind(channel_id)
+        .bind(message_id)
+        .bind(reader)
+        .fetch_optional(&db.pool)
+        .await
+}
+
+/// Marks as read, for `reader`, every message of the channel up to `newest` that is past their
+/// mark, and moves the mark; as statements for the write path's next batch. Reading out of
+/// order or from two devices only ever adds rows and raises the mark.
+pub fn mark_read(
+    channel_id: &str,
+    reader: &str,
+    mark: i64,
+    newest: i64,
+    now: Timestamp,
+) -> Vec<Statement> {
+    vec![
+        Statement::new(
+            "insert into message_read (message_id, account_id, read_at) \
+             select message_id, $1, $2 from message where channel_id = $3 and seq > $4 \
+             and seq <= $5 and author_id <> $1 on conflict do nothing",
+        )
+        .text(reader)
+        .int(now)
+        .text(channel_id)
+        .int(mark)
+        .int(newest),
+        Statement::new(
+            "insert into channel_read (channel_id, account_id, last_seq, read_at) \
+             values ($1, $2, $3, $4) on conflict (channel_id, account_id) do update \
+             set last_seq = excluded.last_seq, read_at = excluded.read_at \
+             where channel_read.last_seq < excluded.last_seq",
+        )
+        .text(channel_id)
+        .text(reader)
+        .int(newest)
+        .int(now),
+    ]
 }
 
 pub async fn insert(
@@ -91,4 +180,217 @@ impl Message {
             format!("{:.1} MB", bytes / (1024.0 * 1024.0))
         }
     }
+}
+
+/// A member of a channel as a message's 既読 and 確認 lists show them.
+#[derive(Clone, Debug, FromRow)]
+pub struct Member {
+    pub account_id: String,
+    pub name: String,
+    pub kind: String,
+    pub organisation: Option<String>,
+    pub department_name: Option<String>,
+    pub email: Option<String>,
+    pub read_at: Option<i64>,
+    pub acked_at: Option<i64>,
+}
+
+/// Everyone a message is for — the channel's live guests and the clerks of its department —
+/// and anyone else who has read or acknowledged it, except its author; with when they read and
+/// acknowledged it.
+pub async fn members(
+    db: &Db,
+    channel_id: &str,
+    message_id: &str,
+    author_id: &str,
+) -> Result<Vec<Member>, sqlx::Error> {
+    sqlx::query_as::<_, Member>(concat!(
+        "select a.account_id, a.name, a.kind, g.organisation, d.name as department_name, \
+         case when a.kind = 'clerk' then a.email when g.has_email = 1 then g.sign_in_name end \
+         as email, \
+         r.read_at, k.acked_at from account a \
+         left join guest g on g.account_id = a.account_id \
+         left join clerk c on c.account_id = a.account_id \
+         left join department d on d.department_id = c.department_id \
+         left join message_read r on r.message_id = $2 and r.account_id = a.account_id \
+         left join message_ack k on k.message_id = $2 and k.account_id = a.account_id \
+         where a.account_id <> $3 and ((g.channel_id = $1 and a.status in ",
+        crate::live_statuses!(),
+        ") or (c.department_id = (select ch.department_id from channel ch \
+         where ch.channel_id = $1) and a.status = 'active') \
+         or r.read_at is not null or k.acked_at is not null) \
+         order by a.kind, a.name, a.account_id"
+    ))
+    .bind(channel_id)
+    .bind(message_id)
+    .bind(author_id)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// Records an acknowledgement; false if this member had already acknowledged it.
+pub async fn acknowledge(
+    conn: &mut AnyConnection,
+    message_id: &str,
+    account_id: &str,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "insert into message_ack (message_id, account_id, acked_at) values ($1, $2, $3) \
+         on conflict do nothing",
+    )
+    .bind(message_id)
+    .bind(account_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Asks members to acknowledge a message, optionally by a date.
+pub async fn request_ack(
+    conn: &mut AnyConnection,
+    message_id: &str,
+    due: Option<Timestamp>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update message set ack_requested = 1, ack_due_at = $1 where message_id = $2")
+        .bind(due)
+        .bind(message_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Corrects a message's text, or withdraws it (its text emptied), if it is still its author's
+/// to change; false otherwise.
+pub async fn change(
+    conn: &mut AnyConnection,
+    message_id: &str,
+    author_id: &str,
+    body: Option<&str>,
+    now: Timestamp,
+    not_before: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = match body {
+        Some(body) => {
+            sqlx::query(
+                "update message set body = $1, edited_at = $2 where message_id = $3 \
+                 and author_id = $4 and created_at >= $5 and withdrawn_at is null",
+            )
+            .bind(body)
+            .bind(now)
+            .bind(message_id)
+            .bind(author_id)
+            .bind(not_before)
+            .execute(conn)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "update message set body = '', withdrawn_at = $1 where message_id = $2 \
+                 and author_id = $3 and created_at >= $4 and withdrawn_at is null",
+            )
+            .bind(now)
+            .bind(message_id)
+            .bind(author_id)
+            .bind(not_before)
+            .execute(conn)
+            .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
+}
+
+/// Open 確認依頼 a clerk's department has asked for: messages still awaiting someone's
+/// acknowledgement, with how many have acknowledged, newest first.
+#[derive(Clone, Debug, FromRow)]
+pub struct OpenRequest {
+    pub message_id: String,
+    pub channel_id: String,
+    pub channel_name: String,
+    pub body: String,
+    pub created_at: i64,
+    pub ack_due_at: Option<i64>,
+    pub ack_count: i64,
+}
+
+pub async fn open_requests(db: &Db, author_id: &str) -> Result<Vec<OpenRequest>, sqlx::Error> {
+    sqlx::query_as::<_, OpenRequest>(
+        "select m.message_id, m.channel_id, ch.name as channel_name, m.body, m.created_at, \
+         m.ack_due_at, (select count(*) from message_ack k where k.message_id = m.message_id) \
+         as ack_count from message m join channel ch on ch.channel_id = m.channel_id \
+         where m.author_id = $1 and m.ack_requested = 1 and m.withdrawn_at is null \
+         and ch.status = 'active' order by m.seq desc limit 50",
+    )
+    .bind(author_id)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// A channel with how many messages in it this reader has not seen.
+#[derive(Clone, Debug, FromRow)]
+pub struct Unread {
+    pub channel_id: String,
+    pub name: String,
+    pub unread: i64,
+}
+
+/// The active channels of a department (all of them for `None`, an administrator) with their
+/// unread counts for `reader`, those with something new first.
+pub async fn unread_counts(
+    db: &Db,
+    reader: &str,
+    department_id: Option<&str>,
+) -> Result<Vec<Unread>, sqlx::Error> {
+    sqlx::query_as::<_, Unread>(
+        "select ch.channel_id, ch.name, (select count(*) from message m \
+         where m.channel_id = ch.channel_id and m.author_id <> $1 and m.seq > \
+         coalesce((select cr.last_seq from channel_read cr where cr.channel_id = ch.channel_id \
+         and cr.account_id = $1), 0)) as unread from channel ch \
+         where ch.status = 'active' and ($2 is null or ch.department_id = $2) \
+         order by unread desc, ch.name limit 200",
+    )
+    .bind(reader)
+    .bind(department_id)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// A message found by a search, newest first.
+#[derive(Clone, Debug, FromRow)]
+pub struct Found {
+    pub message_id: String,
+    pub author_name: String,
+    pub body: String,
+    pub file_name: Option<String>,
+    pub created_at: i64,
+}
+
+/// Messages of a channel whose text or file name holds `term` (any case), newest first; at
+/// most `limit`. Withdrawn messages are not found.
+pub async fn search(
+    db: &Db,
+    channel_id: &str,
+    term: &str,
+    limit: i64,
+) -> Result<Vec<Found>, sqlx::Error> {
+    let escaped: String = term
+        .to_lowercase()
+        .chars()
+        .filter(|c| !matches!(c, '%' | '_' | '\\'))
+        .collect();
+    let pattern = format!("%{escaped}%");
+    sqlx::query_as::<_, Found>(
+        "select m.message_id, a.name as author_name, m.body, f.name as file_name, m.created_at \
+         from message m join account a on a.account_id = m.author_id \
+         left join attachment f on f.message_id = m.message_id \
+         where m.channel_id = $1 and m.withdrawn_at is null \
+         and (lower(m.body) like $2 or lower(f.name) like $2) \
+         order by m.seq desc limit $3",
+    )
+    .bind(channel_id)
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
 }

@@ -44,11 +44,22 @@ pub fn with_guest(mut ctx: Ctx, user: &GuestUser) -> Ctx {
 pub struct MessageForm {
     #[serde(default)]
     body: String,
+    /// A clerk's 確認依頼: "1" when asked, with an optional last day.
+    #[serde(default)]
+    ack: String,
+    #[serde(default)]
+    due: String,
 }
 
 impl MessageForm {
     pub fn body(&self) -> &str {
         &self.body
+    }
+    pub fn asks_ack(&self) -> bool {
+        self.ack == "1"
+    }
+    pub fn due(&self) -> &str {
+        self.due.trim()
     }
 }
 
@@ -72,5 +83,6 @@ pub fn refusal(ctx: &Ctx, refused: &crate::messages::Refused) -> String {
         }
         Refused::FileType => ctx.t("file-type"),
         Refused::Quota => ctx.t("file-quota"),
+        Refused::TooLate => ctx.t("message-too-late"),
     }
 }

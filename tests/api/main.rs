@@ -14,6 +14,7 @@ mod instances;
 mod layers;
 mod mail;
 mod pages;
+mod reads;
 mod routes;
 mod schema;
 mod sessions;

@@ -49,7 +49,25 @@ const TABLE: &[(&str, &str, Class)] = &[
     ("POST", "/c/{channel}/messages", Class::GuestChannel),
     ("POST", "/c/{channel}/files", Class::GuestChannel),
     ("GET", "/c/{channel}/files/{file}", Class::GuestChannel),
+    ("GET", "/c/{channel}/live", Class::GuestChannel),
+    ("GET", "/c/{channel}/search", Class::GuestChannel),
+    (
+        "GET",
+        "/c/{channel}/messages/{message}",
+        Class::GuestChannel,
+    ),
+    (
+        "POST",
+        "/c/{channel}/messages/{message}/ack",
+        Class::GuestChannel,
+    ),
+    (
+        "POST",
+        "/c/{channel}/messages/{message}/edit",
+        Class::GuestChannel,
+    ),
     ("GET", "/account", Class::Guest),
+    ("POST", "/account/notices", Class::Guest),
     ("POST", "/account/extension", Class::Guest),
     ("POST", "/account/sessions/end-others", Class::Guest),
     ("POST", "/account/password", Class::Guest),
@@ -61,6 +79,33 @@ const TABLE: &[(&str, &str, Class)] = &[
     ("GET", "/staff/channels", Class::Staff),
     ("POST", "/staff/channels", Class::Staff),
     ("GET", "/staff/guests", Class::Staff),
+    ("POST", "/staff/notices", Class::Staff),
+    ("GET", "/staff/channels/{channel}/live", Class::StaffScoped),
+    (
+        "GET",
+        "/staff/channels/{channel}/search",
+        Class::StaffScoped,
+    ),
+    (
+        "GET",
+        "/staff/channels/{channel}/messages/{message}",
+        Class::StaffScoped,
+    ),
+    (
+        "POST",
+        "/staff/channels/{channel}/messages/{message}/ack",
+        Class::StaffScoped,
+    ),
+    (
+        "POST",
+        "/staff/channels/{channel}/messages/{message}/edit",
+        Class::StaffScoped,
+    ),
+    (
+        "POST",
+        "/staff/channels/{channel}/messages/{message}/remind",
+        Class::StaffScoped,
+    ),
     ("GET", "/staff/channels/{channel}", Class::StaffScoped),
     (
         "POST",
@@ -124,6 +169,17 @@ const TABLE: &[(&str, &str, Class)] = &[
     ("POST", "/staff/clerks/{id}/disable", Class::Admin),
     ("POST", "/staff/clerks/{id}/enable", Class::Admin),
     ("POST", "/staff/clerks/{id}/resend", Class::Admin),
+    // Withdrawing the clerk's own message goes after everything else that reads it.
+    (
+        "POST",
+        "/c/{channel}/messages/{message}/withdraw",
+        Class::GuestChannel,
+    ),
+    (
+        "POST",
+        "/staff/channels/{channel}/messages/{message}/withdraw",
+        Class::StaffScoped,
+    ),
     ("POST", "/signout", Class::SignOut),
     ("POST", "/staff/signout", Class::SignOut),
 ];
@@ -262,6 +318,21 @@ async fn d1_d3_every_route_answers_every_actor_as_it_should() {
         .fetch_one(&app.state.db.pool)
         .await
         .expect("file");
+    // A message asking for acknowledgement in channel A, for the message routes.
+    clerk.agent.get(&format!("/staff/channels/{a}")).await;
+    let p = clerk
+        .agent
+        .post(
+            &format!("/staff/channels/{a}/messages"),
+            &[("body", "確認してください"), ("ack", "1")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    let message: String =
+        sqlx::query_scalar("select message_id from message where ack_requested = 1")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .expect("message");
 
     let agents: Vec<(Who, &Agent)> = vec![
         (Who::TotpPending, &pending),
@@ -285,7 +356,9 @@ async fn d1_d3_every_route_answers_every_actor_as_it_should() {
             anonymous.get("/signin").await;
             let probe_token = anonymous.csrf();
             let url = anonymous.url(
-                &fill_route(path, &a, &ga_id, &request, &spare_id, &token).replace("{file}", &file),
+                &fill_route(path, &a, &ga_id, &request, &spare_id, &token)
+                    .replace("{file}", &file)
+                    .replace("{message}", &message),
             );
             let res = anonymous
                 .client
@@ -321,8 +394,9 @@ async fn d1_d3_every_route_answers_every_actor_as_it_should() {
                     },
                 )
                 .await;
-            let url =
-                fill_route(path, &a, &ga_id, &request, &spare_id, &token).replace("{file}", &file);
+            let url = fill_route(path, &a, &ga_id, &request, &spare_id, &token)
+                .replace("{file}", &file)
+                .replace("{message}", &message);
             let denied_before = denied(&app).await;
             let page = if path.ends_with("/guests/bulk") || path.ends_with("/files") {
                 let form = reqwest::multipart::Form::new()

@@ -41,12 +41,17 @@ pub fn router() -> Routes {
 struct ChannelsPage {
     ctx: Ctx,
     channels: Vec<Channel>,
+    /// Unread messages per active channel, for this clerk.
+    unread: std::collections::HashMap<String, i64>,
     departments: Vec<crate::clerks::store::Department>,
     form: ChannelForm,
     errors: Errors,
 }
 
 impl ChannelsPage {
+    fn unread_of(&self, channel_id: &str) -> i64 {
+        self.unread.get(channel_id).copied().unwrap_or(0)
+    }
     fn error_for(&self, f: &str) -> Option<String> {
         crate::web::ctx::field_error(&self.errors, f)
     }
@@ -67,8 +72,14 @@ async fn channels_page(
     } else {
         Some(user.department_id.clone().unwrap_or_default())
     };
+    let unread = messages::unread_counts(state, &user.account_id, dept.as_deref())
+        .await?
+        .into_iter()
+        .map(|u| (u.channel_id, u.unread))
+        .collect();
     Ok(ChannelsPage {
         ctx: with_user(ctx, user),
+        unread,
         channels: channels::list(&state.db, dept.as_deref()).await?,
         departments: crate::clerks::store::departments(&state.db).await?,
         form,
@@ -222,13 +233,32 @@ async fn message_post(
             return render_invalid(&page);
         }
     };
-    if let Err(refused) = messages::post(
+    let ack = if form.asks_ack() {
+        let due = if form.due().is_empty() {
+            None
+        } else {
+            match end_of_day(form.due()) {
+                Some(t) if t > state.now() => Some(t),
+                _ => {
+                    let errors = vec![("due".to_string(), ctx.t("form-date-invalid"))];
+                    let mut page = error_page(&state, ctx, &user, channel, errors).await?;
+                    page.draft = form.body().to_string();
+                    return render_invalid(&page);
+                }
+            }
+        };
+        Some(messages::AckRequest { due })
+    } else {
+        None
+    };
+    if let Err(refused) = messages::post_asking(
         &state,
         &ctx.source,
         user.actor(),
         &user.account_id,
         &channel.channel_id,
         &body,
+        ack,
     )
     .await?
     {

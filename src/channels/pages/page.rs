@@ -147,7 +147,7 @@ pub async fn channel_page(
         query.before.as_deref(),
     )
     .await?;
-    messages.file_base = links::staff_channel_files(&channel.channel_id);
+    messages.base = links::staff_channel(&channel.channel_id);
     Ok(ChannelPage {
         ctx: with_user(ctx, user),
         messages,

@@ -53,6 +53,7 @@ struct AccountPage {
     notice: Option<String>,
     errors: Vec<(String, String)>,
     message: String,
+    notices_on: bool,
 }
 
 impl AccountPage {
@@ -83,6 +84,7 @@ async fn account_page(
         requests: guests::requests(&state.db, &user.guest.account_id).await?,
         other_sessions,
         recovery_left: guests::recovery_codes_left(&state.db, &user.guest.account_id).await?,
+        notices_on: crate::messages::notify::enabled(state, &user.guest.account_id).await?,
         guest: user.guest.clone(),
         notice,
         errors,

@@ -82,7 +82,7 @@ pub async fn guest_channel_page(
 ) -> AppResult<ChannelPage> {
     let g = &user.guest;
     let mut messages = messages::page(state, &g.account_id, &g.channel_id, before).await?;
-    messages.file_base = links::guest_channel_files(&g.channel_id);
+    messages.base = links::guest_channel(&g.channel_id);
     Ok(ChannelPage {
         messages,
         ctx: with_guest(ctx, &user),
