@@ -482,3 +482,165 @@ async fn on_a_phone_a_resident_opens_a_printed_invitation_enrols_reads_the_chann
     wait_for_heading(&browser, "地域の見守り").await;
     browser.quit().await.expect("quit");
 }
+
+/// Puts an HTTP agent's session into a browser, as if the person had signed in there.
+async fn carry_session(browser: &WebDriver, base: &str, agent: &Agent) {
+    browser.goto(format!("{base}/signin")).await.expect("open");
+    let cookie = agent.cookie_header();
+    let (name, value) = cookie
+        .split("; ")
+        .find_map(|c| c.split_once('=').filter(|(n, _)| *n == "madoguchi"))
+        .expect("session cookie");
+    browser
+        .add_cookie(thirtyfour::Cookie::new(name.to_string(), value.to_string()))
+        .await
+        .expect("cookie");
+}
+
+/// Waits until the page's source holds `text`, without reloading it.
+async fn wait_for_text(browser: &WebDriver, text: &str) {
+    for _ in 0..150 {
+        if browser
+            .source()
+            .await
+            .is_ok_and(|s| html_unescape(&s).contains(text))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{text:?} never appeared");
+}
+
+#[tokio::test]
+async fn on_a_phone_a_hospital_guest_posts_sends_a_pdf_acknowledges_and_sees_news_arrive() {
+    let Some(driver) = driver().await else { return };
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("地域医療課", "iryo@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "在宅医療 連携", 60).await;
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "佐藤 看護師",
+            "sato@hospital.example.jp",
+            "post_files",
+            30,
+        )
+        .await;
+    let nurse = app.enrol_guest(&link, "病院職員の長い合言葉です").await;
+    let staff_page = format!("/staff/channels/{channel}");
+    clerk.agent.get(&staff_page).await;
+    let p = clerk
+        .agent
+        .post(
+            &format!("{staff_page}/messages"),
+            &[("body", "12月の訪問予定表を確認してください"), ("ack", "1")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let dir = shots();
+
+    let profile = tempfile::tempdir().expect("profile");
+    let phone = phone(&driver, profile.path()).await;
+    carry_session(&phone, &app.base, &nurse.agent).await;
+    phone
+        .goto(format!("{}/c/{channel}", app.base))
+        .await
+        .expect("channel");
+    wait_for_heading(&phone, "在宅医療 連携").await;
+    phone
+        .screenshot(&dir.join("hospital-01-channel.png"))
+        .await
+        .expect("shot");
+
+    // She writes, then sends a PDF.
+    fill(&phone, "body", "承知しました。明日の午前に伺います。").await;
+    phone
+        .find(By::Css("form[action$='/messages'] button[type=submit]"))
+        .await
+        .expect("send")
+        .click()
+        .await
+        .expect("click");
+    wait_for_text(&phone, "承知しました。明日の午前に伺います。").await;
+    let pdf = profile.path().join("訪問記録.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n").expect("pdf");
+    phone
+        .find(By::Id("file"))
+        .await
+        .expect("file input")
+        .send_keys(pdf.display().to_string())
+        .await
+        .expect("choose file");
+    phone
+        .find(By::Css("form.file-form button[type=submit]"))
+        .await
+        .expect("send file")
+        .click()
+        .await
+        .expect("click");
+    wait_for_text(&phone, "ファイル: 訪問記録.pdf").await;
+    assert_eq!(app.scalar("select count(*) from attachment").await, 1);
+
+    // She acknowledges the clerk's request.
+    phone
+        .find(By::Css("button.ack"))
+        .await
+        .expect("acknowledge")
+        .click()
+        .await
+        .expect("click");
+    wait_for_text(&phone, "確認済みです").await;
+    assert_eq!(app.scalar("select count(*) from message_ack").await, 1);
+    phone
+        .screenshot(&dir.join("hospital-02-posted-and-acknowledged.png"))
+        .await
+        .expect("shot");
+
+    // The clerk writes; the message appears on her phone without a reload.
+    let before = phone.current_url().await.expect("url");
+    clerk.agent.get(&staff_page).await;
+    clerk
+        .agent
+        .post(
+            &format!("{staff_page}/messages"),
+            &[("body", "ありがとうございます。鍵は管理人室です。")],
+        )
+        .await;
+    wait_for_text(&phone, "鍵は管理人室です").await;
+    assert_eq!(phone.current_url().await.expect("url"), before, "no reload");
+    phone
+        .screenshot(&dir.join("hospital-03-live-message.png"))
+        .await
+        .expect("shot");
+    phone.quit().await.expect("quit");
+
+    // At the desk, the clerk sees who has read the new message.
+    let message: String =
+        sqlx::query_scalar("select message_id from message order by seq desc limit 1")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .expect("message");
+    let desk_profile = tempfile::tempdir().expect("profile");
+    let desk = phone_of_width(&driver, desk_profile.path(), 1024).await;
+    carry_session(&desk, &app.base, &clerk.agent).await;
+    desk.goto(format!("{}{staff_page}/messages/{message}", app.base))
+        .await
+        .expect("reads");
+    wait_for_heading(&desk, "メッセージの既読と確認").await;
+    let read = desk
+        .find(By::Id("read"))
+        .await
+        .expect("read list")
+        .text()
+        .await
+        .expect("text");
+    assert!(read.contains("佐藤 看護師(市立病院)"), "{read}");
+    desk.screenshot(&dir.join("clerk-01-read-list.png"))
+        .await
+        .expect("shot");
+    desk.quit().await.expect("quit");
+}
