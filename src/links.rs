@@ -49,6 +49,7 @@ pub const STAFF_MESSAGE: &str = "/staff/channels/{channel}/messages/{message}";
 pub const STAFF_MESSAGE_ACK: &str = "/staff/channels/{channel}/messages/{message}/ack";
 pub const STAFF_MESSAGE_EDIT: &str = "/staff/channels/{channel}/messages/{message}/edit";
 pub const STAFF_MESSAGE_WITHDRAW: &str = "/staff/channels/{channel}/messages/{message}/withdraw";
+pub const STAFF_MESSAGE_EXPORT: &str = "/staff/channels/{channel}/messages/{message}/people.csv";
 pub const STAFF_MESSAGE_REMIND: &str = "/staff/channels/{channel}/messages/{message}/remind";
 pub const STAFF_CHANNEL_FILE: &str = "/staff/channels/{channel}/files/{file}";
 pub const STAFF_CHANNEL_EDIT: &str = "/staff/channels/{channel}/edit";

@@ -1,5 +1,6 @@
 //! Messages posted in a channel by its clerks and guests.
 
+pub mod export;
 pub mod notify;
 pub mod pages;
 pub mod store;
@@ -400,4 +401,26 @@ pub async fn search(state: &AppState, channel_id: &str, term: &str) -> Result<Ve
         return Ok(vec![]);
     }
     Ok(store::search(&state.db, channel_id, &term, SHOWN).await?)
+}
+
+/// A message's read and acknowledgement lists as CSV for a clerk (E7); the export is recorded.
+pub async fn export_people(
+    state: &AppState,
+    source: &Source,
+    clerk: Actor,
+    channel_id: &str,
+    message_id: &str,
+    header: [String; 4],
+    time: impl Fn(i64) -> String,
+) -> Result<Option<Vec<u8>>> {
+    let Some(d) = detail(state, "", channel_id, message_id).await? else {
+        return Ok(None);
+    };
+    let csv = export::people_csv(&d, header, time)?;
+    let ev = Event::new(clerk, "message.export", Outcome::Success)
+        .target(message_id)
+        .detail(format!("people: {}", d.members.len()))
+        .in_channel(channel_id.to_string());
+    state.audit.record(state.now(), source, &ev).await?;
+    Ok(Some(csv))
 }

@@ -33,6 +33,7 @@ pub fn router() -> Routes {
         .route(links::STAFF_MESSAGE_EDIT, post(staff_edit))
         .route(links::STAFF_MESSAGE_WITHDRAW, post(staff_withdraw))
         .route(links::STAFF_MESSAGE_REMIND, post(staff_remind))
+        .route(links::STAFF_MESSAGE_EXPORT, get(staff_export))
         .route(links::GUEST_NOTICES, post(guest_notices))
         .route(links::GUEST_CHANNEL_LIVE, get(guest_live))
         .route(links::GUEST_CHANNEL_SEARCH, get(guest_search))
@@ -423,4 +424,45 @@ async fn staff_search(
     let (reader, _) = staff_reader(&state, &ctx, &user, &channel).await?;
     let ctx = with_user(ctx, &user);
     search(&state, ctx, &reader, query).await
+}
+
+async fn staff_export(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    user: StaffUser,
+    Path((channel, message)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let (reader, _) = staff_reader(&state, &ctx, &user, &channel).await?;
+    let header = [
+        ctx.t("export-name"),
+        ctx.t("export-place"),
+        ctx.t("export-read-at"),
+        ctx.t("export-acked-at"),
+    ];
+    let lang = ctx.lang;
+    let csv = messages::export_people(
+        &state,
+        &ctx.source,
+        user.actor(),
+        &reader.channel_id,
+        &message,
+        header,
+        |t| lang.datetime(t),
+    )
+    .await?
+    .ok_or(AppError::NotFound)?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                crate::attachments::pages::content_disposition(&format!("{message}.csv")),
+            ),
+        ],
+        csv,
+    )
+        .into_response())
 }

@@ -487,3 +487,107 @@ fn list_of(page: &Page) -> String {
     let start = body.find("id=\"results\"").unwrap_or(body.len());
     html_unescape(&body[start..])
 }
+
+#[tokio::test]
+async fn e7_the_read_list_exported_as_csv_is_quoted_and_neutralises_formulas() {
+    // SECURITY E7
+    let c = channel().await;
+    let link = c
+        .app
+        .invite_guest(
+            &c.clerk.agent,
+            &c.id,
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+            "formula@example.jp",
+            "post",
+            30,
+        )
+        .await;
+    let tricky = c.app.enrol_guest(&link, "数式さんの長い合言葉です").await;
+    let m = c.clerk_posts("資料を確認してください", Some("")).await;
+    tricky.agent.get(&c.guest_page()).await;
+    let res = c
+        .clerk
+        .agent
+        .client
+        .get(
+            c.clerk
+                .agent
+                .url(&format!("{}/messages/{m}/people.csv", c.staff_page())),
+        )
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/csv")
+    );
+    let bytes = res.bytes().await.expect("body");
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "a BOM for Excel");
+    let text = String::from_utf8(bytes[3..].to_vec()).expect("utf-8");
+    assert!(
+        text.starts_with("名前,所属,既読の日時,確認の日時\r\n"),
+        "{text}"
+    );
+    // Quoted as RFC 4180 asks, and the formula neutralised.
+    assert!(
+        text.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",市立病院,"),
+        "{text}"
+    );
+    assert!(!text.contains("\n=") && !text.contains(",="), "{text}");
+    assert!(
+        c.app
+            .actions()
+            .await
+            .contains(&"message.export".to_string())
+    );
+}
+
+#[tokio::test]
+async fn e1_script_like_text_in_messages_comments_corrections_and_searches_renders_inert() {
+    // SECURITY E1
+    let c = channel().await;
+    let evil = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>";
+    c.nurse.agent.get(&c.guest_page()).await;
+    c.nurse
+        .agent
+        .post(&format!("{}/messages", c.guest_page()), &[("body", evil)])
+        .await;
+    let m: String = sqlx::query_scalar("select message_id from message")
+        .fetch_one(&c.app.state.db.pool)
+        .await
+        .expect("message");
+    let detail = format!("{}/messages/{m}", c.guest_page());
+    c.nurse.agent.get(&detail).await;
+    c.nurse
+        .agent
+        .post(&format!("{detail}/edit"), &[("body", &format!("{evil} 2"))])
+        .await;
+    c.nurse
+        .agent
+        .send_file(
+            &format!("{}/files", c.guest_page()),
+            "a.txt",
+            b"memo".to_vec(),
+            evil,
+        )
+        .await;
+    let q: String = form_urlencoded::byte_serialize(evil.as_bytes()).collect();
+    for (agent, path) in [
+        (&c.nurse.agent, c.guest_page()),
+        (&c.nurse.agent, detail.clone()),
+        (&c.nurse.agent, format!("{}/live", c.guest_page())),
+        (&c.nurse.agent, format!("{}/search?q={q}", c.guest_page())),
+        (&c.clerk.agent, c.staff_page()),
+        (&c.clerk.agent, format!("{}/messages/{m}", c.staff_page())),
+    ] {
+        let p = agent.get(&path).await;
+        assert_eq!(p.status, 200, "{path}");
+        assert!(!p.body.contains("<script>alert"), "{path}");
+        assert!(!p.body.contains("<img src=x"), "{path}");
+        assert!(p.body.contains("&#60;script&#62;alert(1)"), "{path}");
+    }
+}

@@ -106,6 +106,11 @@ const TABLE: &[(&str, &str, Class)] = &[
         "/staff/channels/{channel}/messages/{message}/remind",
         Class::StaffScoped,
     ),
+    (
+        "GET",
+        "/staff/channels/{channel}/messages/{message}/people.csv",
+        Class::StaffScoped,
+    ),
     ("GET", "/staff/channels/{channel}", Class::StaffScoped),
     (
         "POST",
