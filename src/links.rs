@@ -23,6 +23,7 @@ pub const GUEST_HOME: &str = "/channel";
 pub const GUEST_CHANNEL: &str = "/c/{channel}";
 pub const GUEST_CHANNEL_MESSAGES: &str = "/c/{channel}/messages";
 pub const GUEST_CHANNEL_FILES: &str = "/c/{channel}/files";
+pub const SIGN_IN_ENDED: &str = "/signin/ended";
 pub const GUEST_NOTICES: &str = "/account/notices";
 pub const GUEST_CHANNEL_LIVE: &str = "/c/{channel}/live";
 pub const GUEST_CHANNEL_SEARCH: &str = "/c/{channel}/search";

@@ -126,3 +126,14 @@ pub async fn other_open_count(
     .fetch_one(&db.pool)
     .await
 }
+
+/// The account and the reason of a login that has been ended, if it has.
+pub async fn ended(db: &Db, login_id: &str) -> Result<Option<(String, String)>, sqlx::Error> {
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "select account_id, end_reason from login where login_id = $1 and ended_at is not null",
+    )
+    .bind(login_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|(a, r)| (a, r.unwrap_or_default())))
+}

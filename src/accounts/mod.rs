@@ -89,7 +89,11 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(s: &str) -> std::result::Result<Self, &'static str> {
-        let s = s.trim().to_lowercase();
+        // As people type it: full-width forms from a Japanese IME become plain (NFKC).
+        let s = unicode_normalization::UnicodeNormalization::nfkc(s)
+            .collect::<String>()
+            .trim()
+            .to_lowercase();
         if s.is_empty() {
             return Err("form-required");
         }

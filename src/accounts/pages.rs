@@ -19,9 +19,10 @@ use crate::web::routes::Routes;
 
 pub fn router() -> Routes {
     Routes::new()
+        .route(links::SIGN_IN_ENDED, get(ended_get))
         .route(
             links::STAFF_SIGN_IN,
-            get(|c, s| sign_in_get(c, s, Audience::Staff))
+            get(|c, s, q| sign_in_get(c, s, q, Audience::Staff))
                 .post(|st, c, s, f| sign_in_post(st, c, s, f, Audience::Staff)),
         )
         .route(
@@ -35,7 +36,7 @@ pub fn router() -> Routes {
         )
         .route(
             links::GUEST_SIGN_IN,
-            get(|c, s| sign_in_get(c, s, Audience::Guest))
+            get(|c, s, q| sign_in_get(c, s, q, Audience::Guest))
                 .post(|st, c, s, f| sign_in_post(st, c, s, f, Audience::Guest)),
         )
         .route(
@@ -109,11 +110,24 @@ struct CodePage {
     locked: bool,
 }
 
-async fn sign_in_get(ctx: Ctx, session: Session, audience: Audience) -> AppResult<Response> {
-    let notice = session
-        .remove::<String>("notice")
-        .await?
-        .map(|key| ctx.t(&key));
+/// `?signed_out=1`: the page a sign-out lands on says it worked.
+#[derive(Deserialize, Default)]
+pub struct SignInQuery {
+    #[serde(default)]
+    signed_out: Option<String>,
+}
+
+async fn sign_in_get(
+    ctx: Ctx,
+    session: Session,
+    axum::extract::Query(query): axum::extract::Query<SignInQuery>,
+    audience: Audience,
+) -> AppResult<Response> {
+    let notice = match session.remove::<String>("notice").await? {
+        Some(key) => Some(ctx.t(&key)),
+        None if query.signed_out.is_some() => Some(ctx.t("signed-out")),
+        None => None,
+    };
     render(&SignInPage {
         ctx,
         audience,
@@ -154,6 +168,9 @@ async fn sign_in_post(
     let email = signin::normalise_email(&form.email);
     let opened = match step {
         PasswordStep::Opened(ids) => ids,
+        PasswordStep::Ended(account_id) => {
+            return ended_page(&state, ctx, &account_id, "").await;
+        }
         PasswordStep::Slowed => {
             let error = Some(ctx.t("signin-slowed"));
             let page = SignInPage {
@@ -375,5 +392,44 @@ async fn sign_out_post(
         signin::sign_out(&state, &ctx.source, audience.kind(), &login_id).await?;
     }
     session.flush().await?;
-    Ok(Redirect::to(audience.sign_in()).into_response())
+    Ok(Redirect::to(&format!("{}?signed_out=1", audience.sign_in())).into_response())
+}
+
+/// The page that tells a guest their access has ended, why, and whom to ask.
+#[derive(Template)]
+#[template(path = "ended.html")]
+struct EndedPage {
+    ctx: Ctx,
+    ending: signin::Ending,
+}
+
+async fn ended_page(
+    state: &AppState,
+    ctx: Ctx,
+    account_id: &str,
+    reason: &str,
+) -> AppResult<Response> {
+    match signin::ending(state, account_id, reason).await? {
+        Some(ending) => Ok((
+            axum::http::StatusCode::FORBIDDEN,
+            axum::response::Html(EndedPage { ctx, ending }.render()?),
+        )
+            .into_response()),
+        None => Ok(Redirect::to(links::GUEST_SIGN_IN).into_response()),
+    }
+}
+
+/// Where a guest whose open session was ended lands: the same honest page as at sign-in.
+async fn ended_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+) -> AppResult<Response> {
+    let Some(ended) = session
+        .remove::<crate::web::guard::Ended>(crate::web::guard::ENDED_KEY)
+        .await?
+    else {
+        return Ok(Redirect::to(links::GUEST_SIGN_IN).into_response());
+    };
+    ended_page(&state, ctx, &ended.account_id, &ended.reason).await
 }

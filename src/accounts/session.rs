@@ -18,6 +18,10 @@ pub enum Checked<T> {
     NotSignedIn,
     /// The login was open but may no longer be used; it has been ended and recorded.
     Ended,
+    /// A guest's login that was ended — by a clerk, by expiry, by the guest's own change, or
+    /// by this check: the account and the reason, so the person is told why (not just sent to
+    /// sign in again).
+    EndedFor { account_id: String, reason: String },
     /// A login of the other audience: a guest at a clerk's page is refused and recorded (D3);
     /// a clerk at a guest's page is simply not signed in there.
     OtherAudience { recorded: bool },
@@ -123,7 +127,12 @@ pub async fn guest(
     let Some(found) = found else {
         // No open guest login: not signed in, a clerk's login, or a login whose guest is gone.
         let Some(login) = logins::open(&state.db, login_id).await? else {
-            return Ok(Checked::NotSignedIn);
+            return Ok(match logins::ended(&state.db, login_id).await? {
+                Some((account_id, reason)) if reason != "sign_out" => {
+                    Checked::EndedFor { account_id, reason }
+                }
+                _ => Checked::NotSignedIn,
+            });
         };
         if login.kind != Kind::Guest {
             return Ok(Checked::OtherAudience { recorded: false });
@@ -145,7 +154,10 @@ pub async fn guest(
     if let Some(reason) = end_reason {
         let actor = Actor::Guest(g.account_id.clone());
         end_login(state, source, &found.login_id, actor, reason).await?;
-        return Ok(Checked::Ended);
+        return Ok(Checked::EndedFor {
+            account_id: g.account_id.clone(),
+            reason: reason.to_string(),
+        });
     }
     touch(
         state,

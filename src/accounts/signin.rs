@@ -17,9 +17,38 @@ pub use super::EMAIL_MAX;
 /// Longest password read at sign-in; longer input cannot be anyone's password.
 pub const PASSWORD_READ_MAX: usize = 1024;
 
-/// A sign-in name as people type it: trimmed, lower-case.
+/// A sign-in name as people type it, in the form it is stored: NFKC (full-width letters and
+/// digits from a Japanese IME become plain), any case, no spaces. A printed resident ID
+/// (`r-3gt8-wr69`) is matched with or without its hyphens, and with long-vowel marks or other
+/// dashes in their place (`ｒ－３ｇｔ８－ｗｒ６９`, `r3gt8wr69`, `rー3gt8ーwr69`).
 pub fn normalise_email(s: &str) -> String {
-    s.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    let plain: String = s
+        .nfkc()
+        .collect::<String>()
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if plain.contains('@') {
+        return plain;
+    }
+    let bare: String = plain
+        .chars()
+        .filter(|c| {
+            !matches!(
+                c,
+                '-' | '_' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{30FC}'
+            )
+        })
+        .collect();
+    let is_resident_id =
+        bare.len() == 9 && bare.starts_with('r') && bare.chars().all(|c| c.is_ascii_alphanumeric());
+    if is_resident_id {
+        format!("r-{}-{}", &bare[1..5], &bare[5..])
+    } else {
+        plain
+    }
 }
 
 /// What the password step decided.
@@ -31,6 +60,50 @@ pub enum PasswordStep {
     /// The password opened these accounts (several only for guests with one name in several
     /// channels, D7); the code step comes next.
     Opened(Vec<String>),
+    /// The right password for a guest whose access has ended or who has not finished
+    /// enrolling: they are told so, and whom to ask (only someone who knows the password).
+    Ended(String),
+}
+
+/// Why a guest's access has ended, as a locale key, and whom to contact.
+pub struct Ending {
+    pub why: &'static str,
+    pub contact: String,
+    pub department: String,
+    pub channel: String,
+}
+
+/// The ending of a guest's access, read from the account as it is now and the reason its last
+/// login was ended for; `None` for an account that is not a guest.
+pub async fn ending(state: &AppState, account_id: &str, reason: &str) -> Result<Option<Ending>> {
+    let mut conn = state.db.pool.acquire().await?;
+    let Some(g) = guests::get(&mut conn, account_id).await? else {
+        return Ok(None);
+    };
+    let now = state.now();
+    let why = match g.status {
+        Status::Invited => "ended-not-enrolled",
+        Status::Revoked => "ended-revoked",
+        Status::Closed => "ended-closed",
+        Status::Locked => "ended-locked",
+        Status::Expired => "ended-expired",
+        _ if g.expires_at <= now => "ended-expired",
+        _ if !g.access_open(now) => "ended-channel",
+        _ => match reason {
+            "authenticator_reset" => "ended-reset",
+            "idle_timeout" | "absolute_timeout" => "ended-idle",
+            "password_changed" | "authenticator_changed" | "other_sessions_ended" => {
+                "ended-own-change"
+            }
+            _ => "ended-by-clerk",
+        },
+    };
+    Ok(Some(Ending {
+        why,
+        contact: g.sponsor_name.clone(),
+        department: g.department_name.clone(),
+        channel: g.channel_name.clone(),
+    }))
 }
 
 fn actor_for(kind: Kind, id: String) -> Actor {
@@ -131,6 +204,10 @@ pub async fn check_password(
         .filter(|a| usable.iter().any(|u| u.account_id == a.account_id))
         .cloned()
         .collect();
+    // The right password for a guest who cannot sign in now: say why (honest endings).
+    let ended_guest = (kind == Kind::Guest)
+        .then(|| matching.first().map(|a| a.account_id.clone()))
+        .flatten();
     if matching_usable.is_empty() {
         let mut tx = state.db.begin().await?;
         let slowed = throttle::record_failure(&mut tx, &keys, now).await?;
@@ -172,6 +249,9 @@ pub async fn check_password(
         tx.commit().await?;
         for account in &told {
             notify_failures(state, account).await;
+        }
+        if let Some(id) = ended_guest {
+            return Ok(PasswordStep::Ended(id));
         }
         return Ok(PasswordStep::Wrong);
     }
@@ -416,4 +496,29 @@ pub async fn record_denied(
 /// The actor a login acts as.
 pub fn login_actor(login: &logins::LoginRow) -> Actor {
     actor_for(login.kind, login.account_id.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_email;
+
+    #[test]
+    fn sign_in_names_are_read_the_way_people_type_them() {
+        for (typed, stored) in [
+            ("r-3gt8-wr69", "r-3gt8-wr69"),
+            ("ｒ－３ｇｔ８－ｗｒ６９", "r-3gt8-wr69"),
+            ("r3gt8wr69", "r-3gt8-wr69"),
+            ("rー3gt8ーwr69", "r-3gt8-wr69"),
+            ("R 3GT8 WR69", "r-3gt8-wr69"),
+            ("r‐3gt8−wr69", "r-3gt8-wr69"),
+            (" Sato@Hospital.Example.JP ", "sato@hospital.example.jp"),
+            (
+                "ｓａｔｏ＠ｈｏｓｐｉｔａｌ．ｅｘａｍｐｌｅ．ｊｐ",
+                "sato@hospital.example.jp",
+            ),
+            ("first-last@example.jp", "first-last@example.jp"),
+        ] {
+            assert_eq!(normalise_email(typed), stored, "{typed}");
+        }
+    }
 }

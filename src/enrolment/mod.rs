@@ -285,3 +285,38 @@ pub async fn issue_link(
     };
     Ok(state.link(&path))
 }
+
+/// Keeps the password a guest chose at the first enrolment step on their still-invited
+/// account, so that signing in with it before the authenticator is registered can say that
+/// enrolment is not finished (honest endings). The account cannot sign in until `complete`.
+pub async fn remember_password(
+    state: &AppState,
+    source: &Source,
+    inv: &Invitation,
+    password_hash: &str,
+) -> Result<()> {
+    let (Purpose::Guest, Some(account_id)) = (inv.purpose, inv.account_id.as_deref()) else {
+        return Ok(());
+    };
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let changed = sqlx::query(
+        "update account set password_hash = $1 where account_id = $2 and status = 'invited'",
+    )
+    .bind(password_hash)
+    .bind(account_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 1 {
+        let ev = Event::new(
+            Actor::Guest(account_id.to_string()),
+            "enrolment.password",
+            Outcome::Success,
+        )
+        .target(account_id);
+        audit::record(&mut tx, now, source, &ev).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -215,6 +215,7 @@ async fn link_post(
         );
     }
     let password_hash = password::hash(form.password).await?;
+    crate::enrolment::remember_password(&state, &ctx.source, &inv, &password_hash).await?;
     let secret = totp::generate_secret();
     let enrolment = Enrolment {
         token_hash: token.hash(),

@@ -59,6 +59,17 @@ impl Ctx {
     pub fn dt(&self, t: &i64) -> String {
         self.lang.datetime(*t)
     }
+    /// Whether a menu entry is the page shown now (`aria-current`).
+    pub fn is_current(&self, link: &str) -> bool {
+        let p = self.path.as_str();
+        if link == crate::links::STAFF_HOME {
+            p == link
+        } else if link == crate::links::GUEST_HOME {
+            p == link || p.starts_with("/c/")
+        } else {
+            p == link || p.starts_with(&format!("{link}/"))
+        }
+    }
     pub fn day_label(&self, t: &i64) -> String {
         self.lang.day_label(*t)
     }

@@ -17,6 +17,14 @@ use crate::links;
 
 pub const LOGIN_KEY: &str = "login";
 pub const PENDING_KEY: &str = "pending";
+pub const ENDED_KEY: &str = "ended";
+
+/// Whose access ended and why, kept for the page that tells them.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Ended {
+    pub account_id: String,
+    pub reason: String,
+}
 
 /// The state between the password and the TOTP step (B8): it opens the code form, nothing else.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -81,6 +89,15 @@ async fn settle<T>(
         Checked::Ended => {
             session.flush().await?;
             Err(GuardRejection::SignIn(sign_in))
+        }
+        Checked::EndedFor { account_id, reason } => {
+            // A fresh session that only remembers whose access ended and why, for the page
+            // that says so (honest endings), instead of a silent sign-in form.
+            session.flush().await?;
+            session
+                .insert(ENDED_KEY, Ended { account_id, reason })
+                .await?;
+            Err(GuardRejection::SignIn(links::SIGN_IN_ENDED))
         }
         Checked::OtherAudience { recorded: true } => Err(GuardRejection::Error(AppError::NotFound)),
         Checked::OtherAudience { recorded: false } => Err(GuardRejection::SignIn(sign_in)),

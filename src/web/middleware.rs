@@ -112,12 +112,19 @@ struct ErrorPage {
     status: u16,
     title: String,
     message: String,
+    /// Where "back to the start" leads: the staff console for its own pages, else sign-in.
+    home: &'static str,
 }
 
 /// Turns every error status without a page of its own into the localised error page (E4).
 pub async fn error_pages(req: Request, next: Next) -> Response {
     let lang = super::lang::from_headers(req.headers());
     let info = req.extensions().get::<RequestInfo>().cloned();
+    let home = if req.uri().path().starts_with("/staff") {
+        crate::links::STAFF_HOME
+    } else {
+        crate::links::ROOT
+    };
     let res = next.run(req).await;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -137,7 +144,8 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
         (Some(ErrorKind::InvalidInput), _) => "error-input",
         (_, 400) | (_, 422) | (_, 415) => "error-400",
         (_, 403) => "error-403",
-        (_, 404) | (_, 405) => "error-404",
+        (_, 404) => "error-404",
+        (_, 405) => "error-405",
         (_, 413) => "error-413",
         (_, 429) => "error-429",
         _ => "error-500",
@@ -147,6 +155,7 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
         status: status.as_u16(),
         title: lang.t(&format!("{key}-title")),
         message: lang.t(key),
+        home,
     };
     let body = match page.render() {
         Ok(html) => html,

@@ -258,7 +258,15 @@ async fn c4_sign_out_is_a_protected_post_and_the_old_cookie_stops_working() {
     let app = spawn_app().await;
     let admin = app.setup_admin().await;
     let cookie = admin.agent.cookie_header();
-    assert_eq!(admin.agent.get("/staff/signout").await.status, 405);
+    let p = admin.agent.get("/staff/signout").await;
+    assert_eq!(p.status, 405);
+    // The page says what happened, and "back" leads to the staff console.
+    assert!(
+        p.main().contains("ボタンから送るためのもの"),
+        "{}",
+        p.main()
+    );
+    assert!(p.main().contains("href=\"/staff\""), "{}", p.main());
     let p = admin.agent.post_raw("/staff/signout", &[]).await;
     assert_eq!(p.status, 403, "no CSRF token, no sign-out");
     assert_eq!(admin.agent.get("/staff").await.status, 200);

@@ -294,3 +294,218 @@ async fn a_full_width_code_typed_with_spaces_signs_in() {
     let p = agent.post("/staff/signin/code", &[("code", &typed)]).await;
     assert_eq!(p.status, 303);
 }
+
+#[tokio::test]
+async fn sign_in_ids_and_addresses_are_matched_the_way_people_type_them() {
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("市民課", "m@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "地域防災", 60).await;
+    clerk.agent.get(&format!("/staff/channels/{channel}")).await;
+    let expires = app.date_in(30);
+    let p = clerk
+        .agent
+        .post(
+            &format!("/staff/channels/{channel}/guests/new"),
+            &[
+                ("name", "住民 一郎"),
+                ("organisation", "第三町内会"),
+                ("kind", "resident"),
+                ("email", ""),
+                ("permission", "read"),
+                ("expires_on", &expires),
+                ("delivery", "print"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 200);
+    let link = p.text_of_id("invite-link").expect("link");
+    let id = p.text_of_id("sign-in-name").expect("id");
+    app.enrol_guest(&link, "じゅうみんの あいことば").await;
+    // An e-mail guest, invited with an address typed in full-width letters.
+    clerk.agent.get(&format!("/staff/channels/{channel}")).await;
+    let p = clerk
+        .agent
+        .post(
+            &format!("/staff/channels/{channel}/guests/new"),
+            &[
+                ("name", "病院 花子"),
+                ("organisation", "市立病院"),
+                ("kind", "hospital"),
+                (
+                    "email",
+                    "ｈａｎａｋｏ＠Ｈｏｓｐｉｔａｌ．ｅｘａｍｐｌｅ．ｊｐ",
+                ),
+                ("permission", "post"),
+                ("expires_on", &expires),
+                ("delivery", "email"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    let mail = app
+        .mails()
+        .into_iter()
+        .rev()
+        .find(|m| m.to == "hanako@hospital.example.jp")
+        .expect("the invitation goes to the address as it is meant");
+    let mail_link = invite_link_in(&mail.text).expect("link");
+    app.enrol_guest(&mail_link, "はなこの長い合言葉です").await;
+
+    let full_width: String = id
+        .chars()
+        .map(|c| match c {
+            '-' => '－',
+            c => char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c),
+        })
+        .collect();
+    let bare = id.replace('-', "");
+    let long_vowel = id.replace('-', "ー");
+    let upper = id.to_uppercase().replace('-', " ");
+    let cases: Vec<(String, &str, u16)> = vec![
+        (id.clone(), "じゅうみんの あいことば", 303),
+        (full_width, "じゅうみんの あいことば", 303),
+        (bare, "じゅうみんの あいことば", 303),
+        (long_vowel, "じゅうみんの あいことば", 303),
+        (upper, "じゅうみんの あいことば", 303),
+        (id.replace('r', "x"), "じゅうみんの あいことば", 422),
+        (
+            "hanako@hospital.example.jp".into(),
+            "はなこの長い合言葉です",
+            303,
+        ),
+        (
+            " HANAKO@hospital.example.jp ".into(),
+            "はなこの長い合言葉です",
+            303,
+        ),
+        (
+            "ｈａｎａｋｏ＠ｈｏｓｐｉｔａｌ．ｅｘａｍｐｌｅ．ｊｐ".into(),
+            "はなこの長い合言葉です",
+            303,
+        ),
+        ("hanako@hospital.example.jp".into(), "違う合言葉です", 422),
+    ];
+    for (typed, password, status) in cases {
+        let (_agent, p) = app.guest_password_step(&typed, password).await;
+        assert_eq!(p.status, status, "{typed:?}: {}", p.main());
+    }
+}
+
+#[tokio::test]
+async fn a_guest_whose_access_ended_is_told_why_and_whom_to_ask_after_the_right_password() {
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("地域医療課", "iryo@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "在宅医療 連携", 60).await;
+    let mut people = vec![];
+    for email in [
+        "revoked@example.jp",
+        "expired@example.jp",
+        "open@example.jp",
+    ] {
+        let link = app
+            .invite_guest(&clerk.agent, &channel, "病院 職員", email, "post", 30)
+            .await;
+        people.push(app.enrol_guest(&link, "病院職員の長い合言葉です").await);
+    }
+    // One who set a password but never registered the authenticator.
+    let link = app
+        .invite_guest(
+            &clerk.agent,
+            &channel,
+            "途中 さん",
+            "halfway@example.jp",
+            "post",
+            30,
+        )
+        .await;
+    let halfway = app.agent();
+    halfway.get(&link).await;
+    let p = halfway
+        .post(
+            &link,
+            &[
+                ("password", "途中さんの長い合言葉です"),
+                ("password_confirm", "途中さんの長い合言葉です"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    // An open session of the third guest, to be ended by the clerk later.
+    let open = app.guest_sign_in(&people[2]).await;
+    let code = app.code(&people[2].secret);
+    open.post("/signin/code", &[("code", code.as_str())]).await;
+    assert_eq!(open.get(&format!("/c/{channel}")).await.status, 200);
+
+    let revoked_id = app.guest_id("revoked@example.jp").await;
+    clerk
+        .agent
+        .get(&format!("/staff/guests/{revoked_id}"))
+        .await;
+    clerk
+        .agent
+        .post(
+            &format!("/staff/guests/{revoked_id}/revoke"),
+            &[("reason", "契約終了")],
+        )
+        .await;
+    sqlx::query("update guest set expires_at = $1 where account_id = $2")
+        .bind(app.now() - 60)
+        .bind(app.guest_id("expired@example.jp").await)
+        .execute(&app.state.db.pool)
+        .await
+        .expect("expire");
+
+    for (name, password, says) in [
+        (
+            "revoked@example.jp",
+            "病院職員の長い合言葉です",
+            "担当者があなたの利用を終了した",
+        ),
+        (
+            "expired@example.jp",
+            "病院職員の長い合言葉です",
+            "利用できる期間が終わった",
+        ),
+        (
+            "halfway@example.jp",
+            "途中さんの長い合言葉です",
+            "設定(認証アプリの登録)がまだ終わっていない",
+        ),
+    ] {
+        let (_agent, p) = app.guest_password_step(name, password).await;
+        assert_eq!(p.status, 403, "{name}: {}", p.main());
+        let main = html_unescape(&p.main());
+        assert!(main.contains(says), "{name}: {main}");
+        assert!(
+            main.contains("担当 職員(地域医療課)"),
+            "whom to ask: {main}"
+        );
+        // A wrong password still gets the one generic answer.
+        let (_agent, p) = app.guest_password_step(name, "違う合言葉です").await;
+        assert_eq!(p.status, 422, "{name}");
+        assert!(!p.main().contains("ご利用が終わっています"));
+    }
+
+    // The clerk ends the open session's access: its next page says so instead of a bare form.
+    let open_id = app.guest_id("open@example.jp").await;
+    clerk.agent.get(&format!("/staff/guests/{open_id}")).await;
+    clerk
+        .agent
+        .post(
+            &format!("/staff/guests/{open_id}/revoke"),
+            &[("reason", "担当交代")],
+        )
+        .await;
+    let p = open.get(&format!("/c/{channel}")).await;
+    assert_eq!(p.status, 303);
+    assert_eq!(p.location().as_deref(), Some("/signin/ended"));
+    let p = open.get("/signin/ended").await;
+    assert_eq!(p.status, 403);
+    assert!(html_unescape(&p.main()).contains("担当者があなたの利用を終了した"));
+    // Shown once; a reload is the ordinary sign-in page.
+    assert_eq!(open.get("/signin/ended").await.status, 303);
+}

@@ -327,10 +327,12 @@ async fn a_guest_can_close_their_account() {
     assert_eq!(p.status, 303);
     let id = app.guest_id("bye@hospital.example.jp").await;
     assert_eq!(app.status_of(&id).await, "closed");
+    // The right password now hears that the account was closed, and whom to ask.
     let (_, p) = app
         .guest_password_step(&guest.sign_in_name, &guest.password)
         .await;
-    assert_eq!(p.status, 422);
+    assert_eq!(p.status, 403);
+    assert!(p.main().contains("アカウントを閉じた"), "{}", p.main());
 }
 
 #[tokio::test]

@@ -166,7 +166,12 @@ async fn lifecycle_issue_open_enrol_sign_in_remind_extend_expire() {
         "no sweeper has run"
     );
     let (_, p) = app.guest_password_step(GUEST_EMAIL, GUEST_PASSWORD).await;
-    assert_eq!(p.status, 422, "an expired guest cannot sign in");
+    assert_eq!(p.status, 403, "an expired guest cannot sign in");
+    assert!(
+        p.main().contains("利用できる期間が終わった"),
+        "and is told why: {}",
+        p.main()
+    );
     let report = sweep(&app.state).await.expect("sweep");
     assert_eq!(report.expired, 1);
     assert_eq!(app.status_of(&guest_id).await, "expired");
