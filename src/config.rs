@@ -78,6 +78,9 @@ pub struct Config {
     pub channel_quota_bytes: u64,
     /// The shortest time between two "something new" mails to one member about one channel.
     pub notify_secs: i64,
+    /// The contact guests are given: a phone number and an address (shown in mails).
+    pub contact_phone: Option<String>,
+    pub contact_email: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -115,6 +118,8 @@ pub struct RawConfig {
     pub file_max_mb: Option<u64>,
     pub channel_quota_mb: Option<u64>,
     pub notify_minutes: Option<i64>,
+    pub contact_phone: Option<String>,
+    pub contact_email: Option<String>,
 }
 
 const KEYS: &[&str] = &[
@@ -143,6 +148,8 @@ const KEYS: &[&str] = &[
     "FILE_MAX_MB",
     "CHANNEL_QUOTA_MB",
     "NOTIFY_MINUTES",
+    "CONTACT_PHONE",
+    "CONTACT_EMAIL",
     "CONFIG",
 ];
 
@@ -212,6 +219,8 @@ impl RawConfig {
         overlay!(file_max_mb, "FILE_MAX_MB", parse);
         overlay!(channel_quota_mb, "CHANNEL_QUOTA_MB", parse);
         overlay!(notify_minutes, "NOTIFY_MINUTES", parse);
+        overlay!(contact_phone, "CONTACT_PHONE");
+        overlay!(contact_email, "CONTACT_EMAIL");
         Ok(raw)
     }
 
@@ -324,14 +333,18 @@ impl RawConfig {
             file_max_bytes: self.file_max_mb.unwrap_or(20).clamp(1, 1024) * 1024 * 1024,
             channel_quota_bytes: self.channel_quota_mb.unwrap_or(2048).max(1) * 1024 * 1024,
             notify_secs: self.notify_minutes.unwrap_or(15).clamp(1, 24 * 60) * 60,
+            contact_phone: short(self.contact_phone.as_deref()),
+            contact_email: short(self.contact_email.as_deref()),
             data_dir,
             database_url: Secret::new(database_url),
             listen,
             public_url,
             mail,
+            // Without a configured sender the address alone; the mailer names it after the
+            // municipality when one is configured.
             mail_from: self
                 .mail_from
-                .unwrap_or_else(|| "Madoguchi <madoguchi@localhost>".into()),
+                .unwrap_or_else(|| "madoguchi@localhost".into()),
             session_key: Secret::new(session_key),
             totp_key: Secret::new(totp_key),
             tls,
@@ -371,4 +384,11 @@ impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.tls.is_some() || self.public_url.starts_with("https://")
     }
+}
+
+/// A short optional text setting: trimmed, empty is none, at most 100 characters, no controls.
+fn short(v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.chars().filter(|c| !c.is_control()).take(100).collect())
 }

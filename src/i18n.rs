@@ -128,6 +128,30 @@ impl Lang {
         }
     }
 
+    /// A moment with its date and weekday, in Japan Standard Time: `2026年11月28日(土) 23時42分`,
+    /// `Sat 28 Nov 2026, 23:42 (JST)`.
+    pub fn long_datetime(self, t: i64) -> String {
+        let Some(dt) = jst(t) else {
+            return String::new();
+        };
+        match self {
+            Lang::Ja => format!(
+                "{}年{} {}時{:02}分",
+                dt.year(),
+                self.day_label(t),
+                dt.hour(),
+                dt.minute()
+            ),
+            Lang::En => format!(
+                "{} {}, {:02}:{:02} (JST)",
+                self.day_label(t),
+                dt.year(),
+                dt.hour(),
+                dt.minute()
+            ),
+        }
+    }
+
     /// The time of day in Japan Standard Time: `14:05`.
     pub fn time_of_day(self, t: i64) -> String {
         jst(t)

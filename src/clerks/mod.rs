@@ -173,13 +173,13 @@ impl Mailed {
 }
 
 async fn mail_setup_link(state: &AppState, name: &str, email: &str, link: &str) -> Result<Mailed> {
-    let hours = state.config.invitation_lifetime_secs / 3600;
+    let until = state.now() + state.config.invitation_lifetime_secs;
     let mail = crate::mail::Mail {
         to_name: name.to_string(),
         to_email: email.to_string(),
         content: crate::mail::Content::ClerkSetup {
             link: link.to_string(),
-            hours,
+            until,
         },
     };
     Ok(match state.mailer.send(&mail).await {

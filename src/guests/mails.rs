@@ -24,10 +24,7 @@ pub fn invitation(state: &AppState, g: &Guest, email: &str, link: &str) -> anyho
             ),
             (
                 "mail-invite-steps",
-                vec![(
-                    "hours",
-                    (state.config.invitation_lifetime_secs / 3600).to_string(),
-                )],
+                until_args(state.now() + state.config.invitation_lifetime_secs),
             ),
             ("mail-setup-ignore", vec![]),
         ],
@@ -100,4 +97,13 @@ pub fn reminders(state: &AppState, g: &Guest) -> anyhow::Result<Vec<Mail>> {
         .into_mail()?,
     );
     Ok(mails)
+}
+
+/// A moment as both languages' mails write it: 2026年11月28日(土) 23時42分 / Sat 28 Nov 2026, 23:42.
+pub fn until_args(t: crate::clock::Timestamp) -> Vec<(&'static str, String)> {
+    use crate::i18n::Lang;
+    vec![
+        ("until_ja", Lang::Ja.long_datetime(t)),
+        ("until_en", Lang::En.long_datetime(t)),
+    ]
 }

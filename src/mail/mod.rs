@@ -26,6 +26,15 @@ pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     render: Renderer,
+    signature: Signature,
+}
+
+/// Who a mail is from, in words people recognise: the municipality and whom to contact.
+#[derive(Clone, Debug, Default)]
+pub struct Signature {
+    pub municipality: Option<String>,
+    pub contact_phone: Option<String>,
+    pub contact_email: Option<String>,
 }
 
 /// A mail an operation decided to send: to whom, and what it says.
@@ -39,8 +48,8 @@ pub struct Mail {
 pub enum Content {
     /// A bilingual notice (`notice::Notice`).
     Notice(notice::Notice),
-    /// A clerk's one-time setup link, valid for `hours`.
-    ClerkSetup { link: String, hours: i64 },
+    /// A clerk's one-time setup link, valid until `until`.
+    ClerkSetup { link: String, until: i64 },
     /// Plain text for a technical reader (the auditor's checkpoint copy).
     Plain { subject: String, text: String },
 }
@@ -53,7 +62,7 @@ pub struct Rendered {
 }
 
 /// Lays a mail out in words; given by the edge.
-pub type Renderer = fn(&Mail) -> anyhow::Result<Rendered>;
+pub type Renderer = fn(&Mail, &Signature) -> anyhow::Result<Rendered>;
 
 impl Mailer {
     pub fn new(config: &MailConfig, from: &str, render: Renderer) -> anyhow::Result<Self> {
@@ -74,7 +83,23 @@ impl Mailer {
             transport,
             from,
             render,
+            signature: Signature::default(),
         })
+    }
+
+    /// Signs every mail with the municipality and its contact; a sender address without a name
+    /// gets the municipality's (「窓口市 窓口(Madoguchi)」), so the mail is recognisable.
+    pub fn with_signature(mut self, signature: Signature) -> Self {
+        if self.from.name.is_none()
+            && let Some(m) = &signature.municipality
+        {
+            self.from = Mailbox::new(
+                Some(format!("{m} 窓口(Madoguchi)")),
+                self.from.email.clone(),
+            );
+        }
+        self.signature = signature;
+        self
     }
 
     /// A mailer for tests that talk to an SMTP sink without TLS.
@@ -87,11 +112,12 @@ impl Mailer {
             ),
             from: Mailbox::from_str(from)?,
             render,
+            signature: Signature::default(),
         })
     }
 
     pub fn build(&self, mail: &Mail) -> anyhow::Result<Message> {
-        let rendered = (self.render)(mail)?;
+        let rendered = (self.render)(mail, &self.signature)?;
         let address = mail
             .to_email
             .parse()

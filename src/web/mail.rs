@@ -5,11 +5,12 @@ use askama::Template;
 
 use crate::i18n::Lang;
 use crate::mail::notice::{Args, Notice};
-use crate::mail::{Content, Mail, Rendered};
+use crate::mail::{Content, Mail, Rendered, Signature};
 
 #[derive(Template)]
 #[template(path = "mail/notice.txt")]
 struct NoticeText<'a> {
+    sig: &'a Signature,
     to_name: String,
     langs: [Lang; 2],
     paragraphs: &'a [(&'static str, Args)],
@@ -19,6 +20,7 @@ struct NoticeText<'a> {
 #[derive(Template)]
 #[template(path = "mail/notice.html")]
 struct NoticeHtml<'a> {
+    sig: &'a Signature,
     to_name: String,
     langs: [Lang; 2],
     subject_key: &'static str,
@@ -29,9 +31,10 @@ struct NoticeHtml<'a> {
 #[derive(Template)]
 #[template(path = "mail/clerk_setup.txt")]
 struct SetupText<'a> {
+    sig: &'a Signature,
     name: &'a str,
     link: &'a str,
-    hours: i64,
+    until: i64,
     ja: Lang,
     en: Lang,
 }
@@ -39,11 +42,30 @@ struct SetupText<'a> {
 #[derive(Template)]
 #[template(path = "mail/clerk_setup.html")]
 struct SetupHtml<'a> {
+    sig: &'a Signature,
     name: &'a str,
     link: &'a str,
-    hours: i64,
+    until: i64,
     ja: Lang,
     en: Lang,
+}
+
+impl SetupText<'_> {
+    fn until_ja(&self) -> String {
+        Lang::Ja.long_datetime(self.until)
+    }
+    fn until_en(&self) -> String {
+        Lang::En.long_datetime(self.until)
+    }
+}
+
+impl SetupHtml<'_> {
+    fn until_ja(&self) -> String {
+        Lang::Ja.long_datetime(self.until)
+    }
+    fn until_en(&self) -> String {
+        Lang::En.long_datetime(self.until)
+    }
 }
 
 #[derive(Template)]
@@ -52,14 +74,30 @@ struct PlainHtml<'a> {
     text: &'a str,
 }
 
-/// Both languages' subject, Japanese first.
-fn subject(key: &str) -> String {
-    format!("{} / {}", Lang::Ja.t(key), Lang::En.t(key))
+/// Both languages' subject, Japanese first, after the municipality (【窓口市】) and the project
+/// it is about (「在宅医療 連携」), so the mail is recognised before it is opened.
+fn subject(key: &str, sig: &Signature, project: Option<&str>) -> String {
+    let mut s = String::new();
+    if let Some(m) = &sig.municipality {
+        s.push_str(&format!("【{m}】"));
+    }
+    if let Some(p) = project {
+        s.push_str(&format!("「{p}」"));
+    }
+    s.push_str(&format!("{} / {}", Lang::Ja.t(key), Lang::En.t(key)));
+    s
 }
 
-fn notice(n: &Notice) -> anyhow::Result<Rendered> {
+fn notice(n: &Notice, sig: &Signature) -> anyhow::Result<Rendered> {
     let langs = [Lang::Ja, Lang::En];
+    let project = n
+        .paragraphs
+        .iter()
+        .flat_map(|(_, args)| args.iter())
+        .find(|(k, _)| *k == "channel")
+        .map(|(_, v)| v.as_str());
     let text = NoticeText {
+        sig,
         to_name: n.to_name.clone(),
         langs,
         paragraphs: &n.paragraphs,
@@ -67,6 +105,7 @@ fn notice(n: &Notice) -> anyhow::Result<Rendered> {
     }
     .render()?;
     let html = NoticeHtml {
+        sig,
         to_name: n.to_name.clone(),
         langs,
         subject_key: n.subject_key,
@@ -75,33 +114,35 @@ fn notice(n: &Notice) -> anyhow::Result<Rendered> {
     }
     .render()?;
     Ok(Rendered {
-        subject: subject(n.subject_key),
+        subject: subject(n.subject_key, sig, project),
         text,
         html,
     })
 }
 
 /// Lays a mail out: the renderer `Mailer::new` is given.
-pub fn render(mail: &Mail) -> anyhow::Result<Rendered> {
+pub fn render(mail: &Mail, sig: &Signature) -> anyhow::Result<Rendered> {
     match &mail.content {
-        Content::Notice(n) => notice(n),
-        Content::ClerkSetup { link, hours } => {
-            let (name, hours) = (mail.to_name.as_str(), *hours);
+        Content::Notice(n) => notice(n, sig),
+        Content::ClerkSetup { link, until } => {
+            let (name, until) = (mail.to_name.as_str(), *until);
             let (ja, en) = (Lang::Ja, Lang::En);
             Ok(Rendered {
-                subject: subject("mail-setup-subject"),
+                subject: subject("mail-setup-subject", sig, None),
                 text: SetupText {
+                    sig,
                     name,
                     link,
-                    hours,
+                    until,
                     ja,
                     en,
                 }
                 .render()?,
                 html: SetupHtml {
+                    sig,
                     name,
                     link,
-                    hours,
+                    until,
                     ja,
                     en,
                 }

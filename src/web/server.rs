@@ -26,10 +26,16 @@ pub async fn open_state(config: Config, overrides: Overrides) -> anyhow::Result<
     .await?;
     db.migrate().await?;
     db.optimize().await?;
+    let signature = crate::mail::Signature {
+        municipality: config.municipality.clone(),
+        contact_phone: config.contact_phone.clone(),
+        contact_email: config.contact_email.clone(),
+    };
     let mailer = match overrides.mailer {
         Some(m) => m,
         None => Mailer::new(&config.mail, &config.mail_from, super::mail::render)?,
-    };
+    }
+    .with_signature(signature);
     let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
     let state = AppState::new(db, config, clock, mailer);
     guests::recovery::seal_legacy(&state).await?;

@@ -160,3 +160,69 @@ async fn e6_a_name_with_line_breaks_cannot_add_mail_headers() {
         "an address with CR/LF is not an address"
     );
 }
+
+#[tokio::test]
+async fn every_mail_names_the_city_the_project_an_absolute_expiry_and_whom_to_contact() {
+    let app = spawn_app_with(Options {
+        municipality: Some("窓口市".into()),
+        contact_phone: Some("0120-000-000(平日 9時〜17時)".into()),
+        contact_email: Some("madoguchi@city.example.lg.jp".into()),
+        ..Options::default()
+    })
+    .await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("地域医療課", "iryo@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "在宅医療 連携", 60).await;
+    app.invite_guest(
+        &clerk.agent,
+        &channel,
+        "佐藤 看護師",
+        "sato@hospital.example.jp",
+        "post",
+        30,
+    )
+    .await;
+    let mail = app
+        .mails()
+        .into_iter()
+        .rev()
+        .find(|m| m.to == "sato@hospital.example.jp")
+        .expect("invitation");
+    assert!(
+        mail.subject.starts_with("【窓口市】「在宅医療 連携」"),
+        "{}",
+        mail.subject
+    );
+    assert!(
+        mail.from_name.contains("窓口市"),
+        "sender: {}",
+        mail.from_name
+    );
+    // The expiry as a date and time with its weekday, not "72 hours".
+    assert!(!mail.text.contains("時間有効"), "{}", mail.text);
+    let until = mail
+        .text
+        .split("リンクは ")
+        .nth(1)
+        .and_then(|r| r.split(" まで有効").next())
+        .expect("until");
+    assert!(
+        until.contains('年')
+            && until.contains("日(")
+            && until.contains('時')
+            && until.ends_with('分'),
+        "{until}"
+    );
+    assert!(mail.text.contains("0120-000-000(平日 9時〜17時)"));
+    assert!(mail.text.contains("madoguchi@city.example.lg.jp"));
+    assert!(mail.text.find("窓口市").is_some());
+    // The HTML part reads on a phone and has one clear button.
+    assert!(mail.html.contains("name=\"viewport\""));
+    assert_eq!(
+        mail.html.matches("display:inline-block").count(),
+        2,
+        "one per language"
+    );
+    assert!(mail.html.contains("tel:0120-000-000"));
+}

@@ -55,6 +55,12 @@ code-start-over = Start again
 
 link-invalid-title = This link cannot be used
 link-invalid = This link is invalid, has expired or has already been used. Please ask the sender for a new link.
+link-invalid-next = What you can do
+link-invalid-enrolled = If you have already finished setting up, sign in here:
+link-invalid-sign-in = To the sign-in page
+link-invalid-staff = City staff sign in on the staff page:
+link-invalid-staff-sign-in = Staff sign-in
+link-invalid-ask = If you have not set up yet, ask the person who invited you (the department named in your mail or on your sheet) for a new invitation.
 
 setup-title = Set up your account
 setup-step-password = Choose a password
@@ -108,7 +114,7 @@ mail-setup-subject = Please set up your Madoguchi account
 mail-setup-greeting = Dear { $name },
 mail-setup-body = A staff account has been created for you on Madoguchi. Open the link below and set your password and authenticator app.
 mail-setup-button = Set up my account
-mail-setup-expiry = This link is valid for { $hours } hours and can be used once.
+mail-setup-expiry = This link can be used once, until { $until_en }.
 mail-setup-ignore = If you did not expect this, please ignore this e-mail.
 
 # --- Guests and channels
@@ -299,9 +305,10 @@ print-keep = Do not show this paper to anyone else.
 print-contact = If anything is unclear, ask { $sponsor } of { $department }.
 
 mail-greeting = Dear { $name },
+mail-contact = Contact
 mail-invite-subject = Your invitation to Madoguchi
 mail-invite-body = { $sponsor } of { $department } invites you to the project "{ $channel }".
-mail-invite-steps = Open the link below, choose a password and register an authenticator app. The link is valid for { $hours } hours and can be used once.
+mail-invite-steps = Open the link below, choose a password and register an authenticator app. The link can be used once, until { $until_en }.
 mail-invite-button = Accept and register
 mail-reminder-subject = Your Madoguchi access ends soon
 mail-reminder-guest = Your access to the project "{ $channel }" ends on { $until }.

@@ -55,6 +55,12 @@ code-start-over = 最初からやり直す
 
 link-invalid-title = このリンクは使えません
 link-invalid = このリンクは無効か、期限切れか、すでに使われています。送り主に新しいリンクを依頼してください。
+link-invalid-next = これからどうするか
+link-invalid-enrolled = 設定をすでに終えている方は、ログインのページから入れます。
+link-invalid-sign-in = ログインのページへ
+link-invalid-staff = 市の職員の方は、職員用のページからログインしてください。
+link-invalid-staff-sign-in = 職員用ログインへ
+link-invalid-ask = まだ設定していない方は、招待した担当者(メールや用紙に書かれている課)に新しい招待をお願いしてください。
 
 setup-title = アカウントの設定
 setup-step-password = パスワードを決める
@@ -108,7 +114,7 @@ mail-setup-subject = 窓口アカウントの設定のお願い
 mail-setup-greeting = { $name } 様
 mail-setup-body = 窓口の職員アカウントが作成されました。次のリンクを開き、パスワードと認証アプリを設定してください。
 mail-setup-button = アカウントを設定する
-mail-setup-expiry = このリンクは { $hours } 時間有効で、一度だけ使えます。
+mail-setup-expiry = このリンクは { $until_ja } まで有効で、一度だけ使えます。
 mail-setup-ignore = 心当たりがない場合は、このメールを破棄してください。
 
 # --- Guests and channels
@@ -299,9 +305,10 @@ print-keep = この 紙は、ほかの 人に みせないで ください。
 print-contact = わからない ときは { $department } の { $sponsor } に きいて ください。
 
 mail-greeting = { $name } 様
+mail-contact = 問い合わせ先
 mail-invite-subject = 窓口へのご招待
 mail-invite-body = { $department } の { $sponsor } から、案件「{ $channel }」のやり取りにご招待します。
-mail-invite-steps = 次のリンクを開き、パスワードを決めて認証アプリを登録してください。リンクは { $hours } 時間有効で、一度だけ使えます。
+mail-invite-steps = 次のリンクを開き、パスワードを決めて認証アプリを登録してください。リンクは { $until_ja } まで有効で、一度だけ使えます。
 mail-invite-button = 招待を受けて登録する
 mail-reminder-subject = 窓口の利用期限が近づいています
 mail-reminder-guest = 案件「{ $channel }」での窓口の利用期限は { $until } までです。

@@ -27,7 +27,9 @@ async fn lifecycle_issue_open_enrol_sign_in_remind_extend_expire() {
         .expect("mail");
     assert!(
         mail.subject
-            .starts_with("窓口へのご招待 / Your invitation to Madoguchi")
+            .starts_with("「在宅医療連携」窓口へのご招待 / Your invitation to Madoguchi"),
+        "the subject names the project: {}",
+        mail.subject
     );
     let ja = mail
         .text

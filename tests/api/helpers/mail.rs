@@ -53,6 +53,8 @@ pub fn link_in(text: &str) -> Option<String> {
 
 pub struct Mail {
     pub to: String,
+    /// The sender's display name, if any.
+    pub from_name: String,
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -70,8 +72,15 @@ impl Mail {
             .and_then(|a| a.address())
             .unwrap_or_default()
             .to_string();
+        let from_name = msg
+            .from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.name())
+            .unwrap_or_default()
+            .to_string();
         Mail {
             to,
+            from_name,
             subject: msg.subject().unwrap_or_default().to_string(),
             text: msg.body_text(0).map(|c| c.into_owned()).unwrap_or_default(),
             html: msg.body_html(0).map(|c| c.into_owned()).unwrap_or_default(),

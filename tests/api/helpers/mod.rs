@@ -141,6 +141,9 @@ pub struct Options {
     pub max_connections: Option<u32>,
     pub file_max_mb: Option<u64>,
     pub channel_quota_mb: Option<u64>,
+    pub municipality: Option<String>,
+    pub contact_phone: Option<String>,
+    pub contact_email: Option<String>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -173,6 +176,9 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         database_max_connections: Some(opts.max_connections.unwrap_or(5)),
         file_max_mb: opts.file_max_mb,
         channel_quota_mb: opts.channel_quota_mb,
+        municipality: opts.municipality,
+        contact_phone: opts.contact_phone,
+        contact_email: opts.contact_email,
         ..RawConfig::default()
     };
     let config = raw.resolve().expect("config");
