@@ -6,6 +6,7 @@ pub mod lockout;
 pub mod logins;
 pub mod pages;
 pub mod session;
+pub mod sign_in_name;
 pub mod signin;
 pub mod store;
 pub mod throttle;

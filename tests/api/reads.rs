@@ -39,6 +39,26 @@ async fn channel() -> Channel {
 }
 
 impl Channel {
+    /// A guest of another channel of the same clerk.
+    async fn guest_of_another_channel(&self) -> GuestPerson {
+        let other = self
+            .app
+            .create_channel(&self.clerk.agent, "別の案件", 60)
+            .await;
+        let link = self
+            .app
+            .invite_guest(
+                &self.clerk.agent,
+                &other,
+                "別 ゲスト",
+                "other@example.jp",
+                "post",
+                30,
+            )
+            .await;
+        self.app.enrol_guest(&link, "別のゲストの長い合言葉").await
+    }
+
     fn guest_page(&self) -> String {
         format!("/c/{}", self.id)
     }
@@ -405,19 +425,7 @@ async fn the_live_view_brings_new_messages_under_the_page_guard_and_stops_with_t
     let p = c.clerk.agent.get(&format!("{}/live", c.staff_page())).await;
     assert!(p.body.contains("既読 1"), "{}", p.body);
     // Another channel's guest gets the same not-found as for the page.
-    let other = c.app.create_channel(&c.clerk.agent, "別の案件", 60).await;
-    let link = c
-        .app
-        .invite_guest(
-            &c.clerk.agent,
-            &other,
-            "別 ゲスト",
-            "other@example.jp",
-            "post",
-            30,
-        )
-        .await;
-    let stranger = c.app.enrol_guest(&link, "別のゲストの長い合言葉").await;
+    let stranger = c.guest_of_another_channel().await;
     assert_eq!(stranger.agent.get(&live).await.status, 404);
     // Revoked: the next poll is sent to sign in, and the script stops on that.
     let id = c.app.guest_id("sato@hospital.example.jp").await;
@@ -464,19 +472,7 @@ async fn d1_search_finds_messages_and_file_names_of_ones_own_channel_only() {
         .await; // ｃａｒｅ
     assert!(list_of(&p).contains("Care Plan 2027.pdf"), "{}", p.main());
     // Another channel's guest cannot search this one.
-    let other = c.app.create_channel(&c.clerk.agent, "別の案件", 60).await;
-    let link = c
-        .app
-        .invite_guest(
-            &c.clerk.agent,
-            &other,
-            "別 ゲスト",
-            "other@example.jp",
-            "post",
-            30,
-        )
-        .await;
-    let stranger = c.app.enrol_guest(&link, "別のゲストの長い合言葉").await;
+    let stranger = c.guest_of_another_channel().await;
     let p = stranger.agent.get(&search("%E8%A8%88%E7%94%BB")).await;
     assert_eq!(p.status, 404);
     assert!(!p.body.contains("訪問看護"));
