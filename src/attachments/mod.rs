@@ -8,7 +8,7 @@ pub mod kind;
 pub mod pages;
 pub mod store;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
@@ -181,9 +181,4 @@ pub async fn open(
     state.audit.record(state.now(), source, &ev).await?;
     let path = folder(state).join(&file.file_id);
     Ok(Some((file, path)))
-}
-
-/// Whether a stored file is still where it belongs (for tests and checks).
-pub fn stored(state: &AppState, file_id: &str) -> bool {
-    Path::new(&folder(state)).join(file_id).is_file()
 }

@@ -75,41 +75,10 @@ async fn unknown_configuration_variables_are_refused() {
 
 #[tokio::test]
 async fn sigterm_stops_accepting_finishes_the_request_in_flight_and_exits_zero() {
-    use std::io::BufRead;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().expect("dir");
     let database_url = fresh_database_url(dir.path()).await;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
-        .arg("serve")
-        .env("MADOGUCHI_DATA_DIR", dir.path())
-        .env("MADOGUCHI_DATABASE_URL", &database_url)
-        .env("MADOGUCHI_LISTEN", "127.0.0.1:0")
-        .env("MADOGUCHI_PUBLIC_URL", "http://madoguchi.city.example.jp")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start madoguchi");
-    let stdout = child.stdout.take().expect("stdout");
-    // Read the port from the console, and keep reading: the portal prints more after it, and
-    // a closed pipe would end it.
-    let (port_tx, port_rx) = std::sync::mpsc::channel::<u16>();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(p) = line
-                .split("listening on port ")
-                .nth(1)
-                .and_then(|p| p.trim_end_matches(')').parse().ok())
-            {
-                let _ = port_tx.send(p);
-            }
-        }
-    });
-    let port = port_rx
-        .recv_timeout(std::time::Duration::from_secs(60))
-        .expect("port");
+    let (mut child, port) = spawn_portal(dir.path(), &database_url);
     let address = format!("127.0.0.1:{port}");
     // A request in flight: the server has read its headers and asked for the body (it answers
     // `Expect: 100-continue` only once a handler starts reading), which has not come yet.

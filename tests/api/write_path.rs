@@ -2,8 +2,6 @@
 //! every request that got an answer has its record after a crash, and a batch that cannot
 //! commit fails every request in it.
 
-use std::io::BufRead;
-
 use madoguchi::audit::{self, Verdict};
 
 use crate::helpers::*;
@@ -54,34 +52,7 @@ async fn g5_a_batch_that_cannot_commit_fails_every_page_view_in_it() {
 
 /// Starts the portal binary on the app's data and database; returns it and its address.
 fn start_binary(app: &TestApp) -> (std::process::Child, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
-        .arg("serve")
-        .env("MADOGUCHI_DATA_DIR", app.dir.path())
-        .env("MADOGUCHI_DATABASE_URL", &app.database_url)
-        .env("MADOGUCHI_LISTEN", "127.0.0.1:0")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start madoguchi");
-    let stdout = child.stdout.take().expect("stdout");
-    let (port_tx, port_rx) = std::sync::mpsc::channel::<u16>();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(p) = line
-                .split("listening on port ")
-                .nth(1)
-                .and_then(|p| p.trim_end_matches(')').parse().ok())
-            {
-                let _ = port_tx.send(p);
-            }
-        }
-    });
-    let port = port_rx
-        .recv_timeout(std::time::Duration::from_secs(60))
-        .expect("port");
+    let (child, port) = spawn_portal(app.dir.path(), &app.database_url);
     (child, format!("http://127.0.0.1:{port}"))
 }
 

@@ -437,3 +437,39 @@ impl Agent {
         self.read(res).await
     }
 }
+
+/// Starts the portal binary on this data directory and database; returns it and its port. Its
+/// console is read to the end (a closed pipe would stop it).
+pub fn spawn_portal(dir: &std::path::Path, database_url: &str) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .arg("serve")
+        .env("MADOGUCHI_DATA_DIR", dir)
+        .env("MADOGUCHI_DATABASE_URL", database_url)
+        .env("MADOGUCHI_LISTEN", "127.0.0.1:0")
+        .env("MADOGUCHI_PUBLIC_URL", "http://madoguchi.city.example.jp")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start madoguchi");
+    let stdout = child.stdout.take().expect("stdout");
+    let (port_tx, port_rx) = std::sync::mpsc::channel::<u16>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(p) = line
+                .split("listening on port ")
+                .nth(1)
+                .and_then(|p| p.trim_end_matches(')').parse().ok())
+            {
+                let _ = port_tx.send(p);
+            }
+        }
+    });
+    let port = port_rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("port");
+    (child, port)
+}
