@@ -300,6 +300,7 @@ async fn seed(data: &Path, database_url: &str, base: &str, size: &Size) -> anyho
                 permission: Permission::Post,
                 sponsor_id: &clerk,
                 expires_at: now + 30 * 86_400 + (g as i64 % 60) * 86_400,
+                lang: madoguchi::i18n::Lang::Ja,
             },
             now,
         )

@@ -96,11 +96,23 @@ impl Lang {
         LOCALES.lookup(&self.id(), key)
     }
 
+    /// The text of a key, if the locale has it.
+    pub fn try_t(self, key: &str) -> Option<String> {
+        LOCALES.try_lookup(&self.id(), key)
+    }
+
     pub fn t_with(self, key: &str, args: impl AsRef<[(&'static str, String)]>) -> String {
         let map: HashMap<Cow<'static, str>, FluentValue> = args
             .as_ref()
             .iter()
-            .map(|(k, v)| (Cow::Borrowed(*k), FluentValue::from(v.clone())))
+            .map(|(k, v)| {
+                // A count is a number, so that English can choose "one guest" or "2 guests".
+                let value = match v.parse::<i64>() {
+                    Ok(n) if *k == "count" => FluentValue::from(n),
+                    _ => FluentValue::from(v.clone()),
+                };
+                (Cow::Borrowed(*k), value)
+            })
             .collect();
         LOCALES.lookup_with_args(&self.id(), key, &map)
     }
@@ -118,7 +130,7 @@ impl Lang {
         let weekday = dt.weekday().number_days_from_monday() as usize;
         let month = u8::from(dt.month());
         match self {
-            Lang::Ja => format!("{}月{}日({})", month, dt.day(), JA[weekday]),
+            Lang::Ja => format!("{}月{}日（{}）", month, dt.day(), JA[weekday]),
             Lang::En => format!(
                 "{} {} {}",
                 EN[weekday],
@@ -150,6 +162,30 @@ impl Lang {
                 dt.minute()
             ),
         }
+    }
+
+    /// Text in parentheses: full-width in Japanese, after a space in English.
+    pub fn paren(self, inner: &str) -> String {
+        match self {
+            Lang::Ja => format!("（{inner}）"),
+            Lang::En => format!(" ({inner})"),
+        }
+    }
+
+    /// A date with its weekday in Japan Standard Time: `2026年12月25日(金)`, `Fri 25 Dec 2026`.
+    pub fn long_date(self, t: i64) -> String {
+        let Some(dt) = jst(t) else {
+            return String::new();
+        };
+        match self {
+            Lang::Ja => format!("{}年{}", dt.year(), self.day_label(t)),
+            Lang::En => format!("{} {}", self.day_label(t), dt.year()),
+        }
+    }
+
+    /// The last day an end time still covers (ends fall at midnight JST), with its weekday.
+    pub fn last_day(self, end: i64) -> String {
+        self.long_date(end - 1)
     }
 
     /// The time of day in Japan Standard Time: `14:05`.
@@ -206,6 +242,16 @@ pub fn machine_time(t: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn english_counts_choose_their_plural() {
+        let one = super::Lang::En.t_with("bulk-done", [("count", "1".to_string())]);
+        let many = super::Lang::En.t_with("bulk-done", [("count", "12".to_string())]);
+        assert!(one.starts_with("One person was invited"), "{one}");
+        assert!(many.starts_with("12 people were invited"), "{many}");
+        let ja = super::Lang::Ja.t_with("bulk-done", [("count", "12".to_string())]);
+        assert!(ja.starts_with("12 人を招待し"), "{ja}");
+    }
+
     use super::*;
     use std::collections::BTreeSet;
 

@@ -15,6 +15,7 @@ pub const SETUP_APP: &str = "/setup/authenticator";
 pub const LANG: &str = "/lang";
 pub const INVITE: &str = "/invite/{token}";
 pub const SETUP_RECOVERY: &str = "/setup/recovery-codes";
+pub const SETUP_RECOVERY_TEXT: &str = "/setup/recovery-codes.txt";
 pub const GUEST_SIGN_IN: &str = "/signin";
 pub const GUEST_SIGN_IN_CODE: &str = "/signin/code";
 pub const GUEST_SIGN_IN_CHOOSE: &str = "/signin/choose";
@@ -64,6 +65,7 @@ pub const STAFF_GUEST_EXTEND: &str = "/staff/guests/{guest}/extend";
 pub const STAFF_GUEST_REVOKE: &str = "/staff/guests/{guest}/revoke";
 pub const STAFF_GUEST_REISSUE: &str = "/staff/guests/{guest}/reissue";
 pub const STAFF_GUEST_RESET: &str = "/staff/guests/{guest}/reset-authenticator";
+pub const STAFF_GUEST_SHEET: &str = "/staff/guests/{guest}/sheet";
 pub const STAFF_GUEST_END_SESSIONS: &str = "/staff/guests/{guest}/end-sessions";
 pub const STAFF_EXTENSION_DECIDE: &str = "/staff/extension-requests/{request}/decide";
 
@@ -96,6 +98,7 @@ builders! {
     staff_guest_revoke: STAFF_GUEST_REVOKE, "guest";
     staff_guest_reissue: STAFF_GUEST_REISSUE, "guest";
     staff_guest_reset: STAFF_GUEST_RESET, "guest";
+    staff_guest_sheet: STAFF_GUEST_SHEET, "guest";
     staff_guest_end_sessions: STAFF_GUEST_END_SESSIONS, "guest";
     staff_extension_decide: STAFF_EXTENSION_DECIDE, "request";
     staff_clerk_enable: STAFF_CLERK_ENABLE, "id";

@@ -20,6 +20,7 @@ fn all_routes() -> Routes {
         .merge(crate::clerks::pages::router())
         .merge(web::lang::router())
         .merge(crate::guests::pages::guest::router())
+        .merge(crate::guests::pages::sheet::router())
         .merge(crate::guests::pages::account::router())
         .merge(crate::channels::pages::router())
         .merge(crate::attachments::pages::router())

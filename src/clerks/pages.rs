@@ -64,7 +64,7 @@ impl HomePage {
 
 impl HomePage {
     fn day(&self, t: &i64) -> String {
-        crate::clock::last_day(*t)
+        self.ctx.last_day(t)
     }
     fn excerpt(&self, body: &str) -> String {
         let mut s: String = body.chars().take(40).collect();
@@ -173,6 +173,9 @@ struct ClerksPage {
 impl ClerksPage {
     fn error_for(&self, field: &str) -> Option<String> {
         crate::web::ctx::field_error(&self.errors, field)
+    }
+    fn attrs(&self, field: &str, hint: bool) -> String {
+        crate::web::ctx::field_attrs(&self.errors, field, hint)
     }
     fn status_label(&self, status: &crate::accounts::Status) -> String {
         self.ctx.t(&format!("status-{status}"))

@@ -244,6 +244,20 @@ crate::vocab::text_enum!(
     }
 );
 
+/// Whether a link as it was given to a person can still be used: not used, revoked or expired.
+pub async fn link_is_usable(state: &AppState, link: &str) -> anyhow::Result<bool> {
+    let Some(token) = link
+        .rsplit('/')
+        .next()
+        .and_then(crate::auth::token::LinkToken::parse)
+    else {
+        return Ok(false);
+    };
+    Ok(store::usable(&state.db, &token.hash(), state.now())
+        .await?
+        .is_some())
+}
+
 /// Issues a one-time link for an account (any earlier one dies with the next use check, A7) and
 /// records it, inside the caller's transaction; returns the link people open. The one place a
 /// link is made, for the first admin, clerks and guests alike.

@@ -31,6 +31,7 @@ pub fn router() -> Routes {
     Routes::new()
         .route(links::SETUP_APP, get(app_get).post(app_post))
         .route(links::SETUP_RECOVERY, get(recovery_get))
+        .route(links::SETUP_RECOVERY_TEXT, get(recovery_text_get))
         .route(links::SETUP, get(link_get).post(link_post))
         .route(links::INVITE, get(link_get).post(link_post))
 }
@@ -298,7 +299,11 @@ async fn app_post(
         // Shown once, on the next page, then forgotten; sealed while they wait (B9).
         let sealed =
             totp::seal_for_session(&state.secrets, RECOVERY_SCOPE, codes.join(" ").as_bytes())?;
-        session.insert(RECOVERY_KEY, sealed).await?;
+        let held = HeldCodes {
+            sealed,
+            until: state.now() + RECOVERY_SHOWN_SECS,
+        };
+        session.insert(RECOVERY_KEY, held).await?;
         return Ok(no_referrer(
             Redirect::to(links::SETUP_RECOVERY).into_response(),
         ));
@@ -308,6 +313,15 @@ async fn app_post(
 
 const RECOVERY_KEY: &str = "recovery_codes";
 const RECOVERY_SCOPE: &str = "recovery-codes";
+/// How long the new recovery codes can be shown again, printed or saved from this session.
+const RECOVERY_SHOWN_SECS: i64 = 15 * 60;
+
+/// The new recovery codes, sealed in the session while they can still be shown.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HeldCodes {
+    sealed: String,
+    until: i64,
+}
 
 #[derive(Template)]
 #[template(path = "setup_recovery.html")]
@@ -316,18 +330,62 @@ struct RecoveryPage {
     codes: Vec<String>,
 }
 
+/// The codes just made, while they may still be shown; forgotten once their time is up.
+async fn held_codes(state: &AppState, session: &Session) -> AppResult<Option<Vec<String>>> {
+    let Some(held) = session.get::<HeldCodes>(RECOVERY_KEY).await? else {
+        return Ok(None);
+    };
+    if held.until <= state.now() {
+        session.remove_value(RECOVERY_KEY).await?;
+        return Ok(None);
+    }
+    let opened = totp::open_from_session(&state.secrets, RECOVERY_SCOPE, &held.sealed)?;
+    Ok(Some(
+        String::from_utf8_lossy(&opened)
+            .split(' ')
+            .map(str::to_string)
+            .collect(),
+    ))
+}
+
 async fn recovery_get(
     State(state): State<AppState>,
     ctx: Ctx,
     session: Session,
 ) -> AppResult<Response> {
-    let Some(sealed) = session.remove::<String>(RECOVERY_KEY).await? else {
+    let Some(codes) = held_codes(&state, &session).await? else {
         return Ok(Redirect::to(links::GUEST_HOME).into_response());
     };
-    let opened = totp::open_from_session(&state.secrets, RECOVERY_SCOPE, &sealed)?;
-    let codes = String::from_utf8_lossy(&opened)
-        .split(' ')
-        .map(str::to_string)
-        .collect();
     page(StatusCode::OK, &RecoveryPage { ctx, codes })
+}
+
+/// The same codes as a text file to keep (never cached, never sent elsewhere).
+async fn recovery_text_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+) -> AppResult<Response> {
+    let Some(codes) = held_codes(&state, &session).await? else {
+        return Ok(Redirect::to(links::GUEST_HOME).into_response());
+    };
+    let mut text = format!(
+        "{}\r\n{}\r\n\r\n",
+        ctx.t("recovery-file-title"),
+        ctx.t("recovery-help")
+    );
+    for code in codes {
+        text.push_str(&code);
+        text.push_str("\r\n");
+    }
+    let mut res = text.into_response();
+    let headers = res.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        axum::http::header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"madoguchi-recovery-codes.txt\""),
+    );
+    Ok(no_referrer(res))
 }

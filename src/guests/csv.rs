@@ -3,6 +3,15 @@
 /// The rows of an uploaded CSV file: UTF-8 (with or without BOM) or Shift_JIS as saved by
 /// spreadsheet programs; an optional header row is skipped.
 pub fn rows(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
+    Ok(numbered_rows(bytes)?
+        .into_iter()
+        .map(|(_, row)| row)
+        .collect())
+}
+
+/// The rows with the line of the file each starts on, as a spreadsheet or text editor numbers
+/// them (the header, blank lines and quoted line breaks counted), for messages about a row.
+pub fn numbered_rows(bytes: &[u8]) -> Result<Vec<(u64, Vec<String>)>, String> {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.trim_start_matches('\u{feff}').to_string(),
         Err(_) => {
@@ -20,13 +29,26 @@ pub fn rows(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
     let mut rows = vec![];
     for record in reader.records() {
         let record = record.map_err(|e| e.to_string())?;
+        // The reader's own line count starts a record at the blank lines before it: count the
+        // newlines up to the record's first character instead.
+        let mut start = record
+            .position()
+            .map_or(0, |p| usize::try_from(p.byte()).unwrap_or(0));
+        let bytes = text.as_bytes();
+        while start < bytes.len() && matches!(bytes[start], b'\n' | b'\r') {
+            start += 1;
+        }
+        let line = 1 + text.as_bytes()[..start.min(bytes.len())]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
         let row: Vec<String> = record.iter().map(|c| c.trim().to_string()).collect();
         if row.iter().all(String::is_empty) {
             continue;
         }
-        rows.push(row);
+        rows.push((line, row));
     }
-    if rows.first().is_some_and(|first| is_header(first)) {
+    if rows.first().is_some_and(|(_, first)| is_header(first)) {
         rows.remove(0);
     }
     Ok(rows)
@@ -93,6 +115,17 @@ mod tests {
         );
         let bom = format!("\u{feff}{text}");
         assert_eq!(csv_rows(bom.as_bytes()).expect("rows").len(), 1);
+    }
+
+    #[test]
+    fn rows_carry_the_line_of_the_file_they_start_on() {
+        let text = "氏名,所属,メール\n\n医師 一,市立病院,one@example.jp\n\"二\n行\",学校,two@example.jp\nthree,x,3@example.jp\n";
+        let lines: Vec<u64> = super::numbered_rows(text.as_bytes())
+            .expect("rows")
+            .iter()
+            .map(|(line, _)| *line)
+            .collect();
+        assert_eq!(lines, vec![3, 4, 6]);
     }
 
     #[test]

@@ -51,6 +51,7 @@ async fn issue(
             permission: g.permission,
             sponsor_id: sponsor,
             expires_at: g.expires_at,
+            lang: g.lang,
         },
         now,
     )

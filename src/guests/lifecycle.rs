@@ -11,7 +11,7 @@ use super::{REASON_MAX, check_expiry, mails};
 use crate::accounts::{StaffUser, Status, logins};
 use crate::app::AppState;
 use crate::audit::{self, Actor, Event, Outcome, Source};
-use crate::clock::{Timestamp, end_of_day, last_day};
+use crate::clock::{Timestamp, end_of_day};
 use crate::db::Tx;
 use crate::error::{Error, Result};
 use crate::links;
@@ -287,7 +287,7 @@ pub async fn decide_extension(
         let mut args = vec![("reason", why.as_str().to_string())];
         let key = match new_expiry {
             Some(t) => {
-                args.push(("until", last_day(t)));
+                args.extend(super::mails::last_day_args(t));
                 "mail-extension-approved"
             }
             None => "mail-extension-refused",
@@ -359,8 +359,10 @@ pub async fn request_extension(
                 ("guest", g.name.clone()),
                 ("organisation", g.organisation.clone()),
                 ("channel", g.channel_name.clone()),
-                ("until", last_day(g.expires_at)),
-            ],
+            ]
+            .into_iter()
+            .chain(super::mails::last_day_args(g.expires_at))
+            .collect(),
         )],
         Some((
             state.link(&links::staff_guest(&g.account_id)),

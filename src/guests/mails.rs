@@ -2,7 +2,6 @@
 
 use super::store::Guest;
 use crate::app::AppState;
-use crate::clock::last_day;
 use crate::links;
 use crate::mail::Mail;
 use crate::mail::notice::Notice;
@@ -13,6 +12,7 @@ pub fn invitation(state: &AppState, g: &Guest, email: &str, link: &str) -> anyho
         to_name: g.name.clone(),
         to_email: email.to_string(),
         subject_key: "mail-invite-subject",
+        lead: g.lang(),
         paragraphs: vec![
             (
                 "mail-invite-body",
@@ -25,6 +25,13 @@ pub fn invitation(state: &AppState, g: &Guest, email: &str, link: &str) -> anyho
             (
                 "mail-invite-steps",
                 until_args(state.now() + state.config.invitation_lifetime_secs),
+            ),
+            (
+                "mail-invite-forgot",
+                vec![
+                    ("sponsor", g.sponsor_name.clone()),
+                    ("department", g.department_name.clone()),
+                ],
             ),
             ("mail-setup-ignore", vec![]),
         ],
@@ -45,6 +52,7 @@ pub fn simple(
         to_name: to_name.to_string(),
         to_email: to_email.to_string(),
         subject_key,
+        lead: crate::i18n::Lang::Ja,
         paragraphs,
         link,
     }
@@ -52,7 +60,7 @@ pub fn simple(
 }
 
 pub fn reminders(state: &AppState, g: &Guest) -> anyhow::Result<Vec<Mail>> {
-    let until = last_day(g.expires_at);
+    let until = last_day_args(g.expires_at);
     let mut mails = vec![];
     if let Some(email) = g.email() {
         mails.push(
@@ -60,13 +68,11 @@ pub fn reminders(state: &AppState, g: &Guest) -> anyhow::Result<Vec<Mail>> {
                 to_name: g.name.clone(),
                 to_email: email.to_string(),
                 subject_key: "mail-reminder-subject",
+                lead: g.lang(),
                 paragraphs: vec![
                     (
                         "mail-reminder-guest",
-                        vec![
-                            ("channel", g.channel_name.clone()),
-                            ("until", until.clone()),
-                        ],
+                        [vec![("channel", g.channel_name.clone())], until.clone()].concat(),
                     ),
                     ("mail-reminder-guest-extend", vec![]),
                 ],
@@ -80,14 +86,18 @@ pub fn reminders(state: &AppState, g: &Guest) -> anyhow::Result<Vec<Mail>> {
             to_name: g.sponsor_name.clone(),
             to_email: g.sponsor_email.clone(),
             subject_key: "mail-reminder-subject",
+            lead: crate::i18n::Lang::Ja,
             paragraphs: vec![(
                 "mail-reminder-sponsor",
-                vec![
-                    ("guest", g.name.clone()),
-                    ("organisation", g.organisation.clone()),
-                    ("channel", g.channel_name.clone()),
-                    ("until", until),
-                ],
+                [
+                    vec![
+                        ("guest", g.name.clone()),
+                        ("organisation", g.organisation.clone()),
+                        ("channel", g.channel_name.clone()),
+                    ],
+                    until,
+                ]
+                .concat(),
             )],
             link: Some((
                 state.link(&format!("{}#extend", links::staff_guest(&g.account_id))),
@@ -97,6 +107,16 @@ pub fn reminders(state: &AppState, g: &Guest) -> anyhow::Result<Vec<Mail>> {
         .into_mail()?,
     );
     Ok(mails)
+}
+
+/// The last day an end time covers, as both languages' mails write it: 2026年12月25日(金) /
+/// Fri 25 Dec 2026.
+pub fn last_day_args(t: crate::clock::Timestamp) -> Vec<(&'static str, String)> {
+    use crate::i18n::Lang;
+    vec![
+        ("until_ja", Lang::Ja.last_day(t)),
+        ("until_en", Lang::En.last_day(t)),
+    ]
 }
 
 /// A moment as both languages' mails write it: 2026年11月28日(土) 23時42分 / Sat 28 Nov 2026, 23:42.

@@ -136,6 +136,7 @@ pub struct GuestInput<'a> {
     pub email: Option<&'a str>,
     pub permission: Permission,
     pub expires_at: Timestamp,
+    pub lang: crate::i18n::Lang,
 }
 
 pub struct Issued {

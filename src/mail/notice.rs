@@ -9,6 +9,8 @@ pub struct Notice {
     pub to_name: String,
     pub to_email: String,
     pub subject_key: &'static str,
+    /// The language written first (and first in the subject): the recipient's.
+    pub lead: crate::i18n::Lang,
     pub paragraphs: Vec<(&'static str, Args)>,
     /// A link and the locale key of its label.
     pub link: Option<(String, &'static str)>,

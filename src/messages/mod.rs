@@ -303,13 +303,17 @@ pub async fn remind(
         if let Some(due) = d.message.ack_due_at {
             paragraphs.push((
                 "mail-ack-reminder-due",
-                vec![("due", crate::clock::last_day(due))],
+                vec![
+                    ("due_ja", crate::i18n::Lang::Ja.last_day(due)),
+                    ("due_en", crate::i18n::Lang::En.last_day(due)),
+                ],
             ));
         }
         let mail = crate::mail::notice::Notice {
             to_name: m.name.clone(),
             to_email: email,
             subject_key: "mail-ack-reminder-subject",
+            lead: crate::i18n::Lang::Ja,
             paragraphs,
             link: Some((state.link(&link), "mail-open-channel")),
         }

@@ -134,6 +134,7 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
             to_name: d.name.clone(),
             to_email: email,
             subject_key: "mail-new-subject",
+            lead: crate::i18n::Lang::Ja,
             paragraphs: vec![
                 (
                     "mail-new-body",

@@ -133,8 +133,8 @@ struct MessagePage {
 impl MessagePage {
     fn who(&self, m: &messages::store::Member) -> String {
         match (&m.organisation, &m.department_name) {
-            (Some(o), _) if m.kind == "guest" => format!("{}({o})", m.name),
-            (_, Some(d)) => format!("{}({d})", m.name),
+            (Some(o), _) if m.kind == "guest" => format!("{}{}", m.name, self.ctx.paren(o)),
+            (_, Some(d)) => format!("{}{}", m.name, self.ctx.paren(d)),
             _ => m.name.clone(),
         }
     }

@@ -31,6 +31,21 @@ impl RequestInfo {
     }
 }
 
+/// The municipality and whom residents and guests contact there, shown on the sign-in and guest
+/// pages; put into each request by a layer (`web::shared_layers`).
+#[derive(Clone, Debug, Default)]
+pub struct Contact {
+    pub municipality: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Contact {
+    pub fn is_empty(&self) -> bool {
+        self.municipality.is_none() && self.phone.is_none() && self.email.is_none()
+    }
+}
+
 /// The page context handed to every template.
 #[derive(Clone, Debug)]
 pub struct Ctx {
@@ -47,6 +62,7 @@ pub struct Ctx {
     pub is_admin: bool,
     /// Whether the signed-in person is a guest (their menu and sign-out differ).
     pub guest: bool,
+    pub contact: Contact,
 }
 
 impl Ctx {
@@ -56,8 +72,9 @@ impl Ctx {
     pub fn t_with(&self, key: &str, args: impl AsRef<[(&'static str, String)]>) -> String {
         self.lang.t_with(key, args)
     }
+    /// A moment with its date and weekday: `2026年11月28日（土） 23時42分`.
     pub fn dt(&self, t: &i64) -> String {
-        self.lang.datetime(*t)
+        self.lang.long_datetime(*t)
     }
     /// Whether a menu entry is the page shown now (`aria-current`).
     pub fn is_current(&self, link: &str) -> bool {
@@ -69,6 +86,22 @@ impl Ctx {
         } else {
             p == link || p.starts_with(&format!("{link}/"))
         }
+    }
+    /// One line of a form's error summary: the field's label, then what is wrong with it.
+    pub fn summary_line(&self, field: &str, message: &str) -> String {
+        match self.lang.try_t(&format!("summary-field-{field}")) {
+            Some(label) => format!("{label}: {message}"),
+            None => message.to_string(),
+        }
+    }
+    /// A name's organisation or department in parentheses, as each language writes them:
+    /// full-width in Japanese (`（市立病院）`), after a space in English (` (City Hospital)`).
+    pub fn paren(&self, inner: &str) -> String {
+        self.lang.paren(inner)
+    }
+    /// The last day an end time covers, with its weekday: `2026年12月25日（金）`.
+    pub fn last_day(&self, t: &i64) -> String {
+        self.lang.last_day(*t)
     }
     pub fn day_label(&self, t: &i64) -> String {
         self.lang.day_label(*t)
@@ -99,6 +132,7 @@ impl Ctx {
             user: None,
             is_admin: false,
             guest: false,
+            contact: Contact::default(),
         }
     }
 }
@@ -112,6 +146,28 @@ pub fn field_error(errors: &[(String, String)], field: &str) -> Option<String> {
         .iter()
         .find(|(f, _)| f == field)
         .map(|(_, m)| m.clone())
+}
+
+/// The attributes that tie an input (whose id is its field's name) to its error and hint:
+/// `aria-invalid` when the field was refused, and `aria-describedby` naming the error
+/// (`{field}-error`) and the hint (`{field}-hint`) shown beside it.
+pub fn field_attrs(errors: &[(String, String)], field: &str, hint: bool) -> String {
+    let invalid = errors.iter().any(|(f, _)| f == field);
+    let mut described = vec![];
+    if invalid {
+        described.push(format!("{field}-error"));
+    }
+    if hint {
+        described.push(format!("{field}-hint"));
+    }
+    let mut attrs = String::new();
+    if invalid {
+        attrs.push_str(" aria-invalid=\"true\"");
+    }
+    if !described.is_empty() {
+        attrs.push_str(&format!(" aria-describedby=\"{}\"", described.join(" ")));
+    }
+    attrs
 }
 
 pub fn new_csrf_token() -> String {
@@ -153,6 +209,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
         let mut ctx = Ctx::bare(lang, info.as_ref());
         ctx.csrf = csrf_token(&session, parts.extensions.get::<VisitorToken>()).await?;
         ctx.path = parts.uri.path().to_string();
+        if let Some(contact) = parts.extensions.get::<Contact>() {
+            ctx.contact = contact.clone();
+        }
         ctx.back = if parts.method == axum::http::Method::GET {
             parts
                 .uri

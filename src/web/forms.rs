@@ -12,11 +12,18 @@ use crate::guests::lifecycle::Reason;
 pub struct ReasonForm {
     #[serde(default)]
     reason: String,
+    /// Set by the confirmation page's button: an irreversible action without it changes nothing.
+    #[serde(default)]
+    confirm: String,
 }
 
 impl ReasonForm {
     pub fn reason(&self) -> &str {
         &self.reason
+    }
+    /// Whether the clerk pressed the button of the page that said what will happen.
+    pub fn confirmed(&self) -> bool {
+        self.confirm == "yes"
     }
 }
 

@@ -76,7 +76,7 @@ struct PlainHtml<'a> {
 
 /// Both languages' subject, Japanese first, after the municipality (【窓口市】) and the project
 /// it is about (「在宅医療 連携」), so the mail is recognised before it is opened.
-fn subject(key: &str, sig: &Signature, project: Option<&str>) -> String {
+fn subject(key: &str, sig: &Signature, project: Option<&str>, lead: Lang) -> String {
     let mut s = String::new();
     if let Some(m) = &sig.municipality {
         s.push_str(&format!("【{m}】"));
@@ -84,12 +84,12 @@ fn subject(key: &str, sig: &Signature, project: Option<&str>) -> String {
     if let Some(p) = project {
         s.push_str(&format!("「{p}」"));
     }
-    s.push_str(&format!("{} / {}", Lang::Ja.t(key), Lang::En.t(key)));
+    s.push_str(&format!("{} / {}", lead.t(key), lead.other().t(key)));
     s
 }
 
 fn notice(n: &Notice, sig: &Signature) -> anyhow::Result<Rendered> {
-    let langs = [Lang::Ja, Lang::En];
+    let langs = [n.lead, n.lead.other()];
     let project = n
         .paragraphs
         .iter()
@@ -114,7 +114,7 @@ fn notice(n: &Notice, sig: &Signature) -> anyhow::Result<Rendered> {
     }
     .render()?;
     Ok(Rendered {
-        subject: subject(n.subject_key, sig, project),
+        subject: subject(n.subject_key, sig, project, n.lead),
         text,
         html,
     })
@@ -128,7 +128,7 @@ pub fn render(mail: &Mail, sig: &Signature) -> anyhow::Result<Rendered> {
             let (name, until) = (mail.to_name.as_str(), *until);
             let (ja, en) = (Lang::Ja, Lang::En);
             Ok(Rendered {
-                subject: subject("mail-setup-subject", sig, None),
+                subject: subject("mail-setup-subject", sig, None, Lang::Ja),
                 text: SetupText {
                     sig,
                     name,

@@ -3,6 +3,7 @@
 //! features' pages onto it.
 
 pub mod authenticator;
+pub mod confirm;
 pub mod ctx;
 pub mod error;
 pub mod forms;
@@ -50,8 +51,14 @@ pub fn shared_layers(routes: Router<AppState>, state: AppState, store: Store) ->
         .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)))
         .with_signed(Key::from(config.session_key.expose()));
 
+    let contact = ctx::Contact {
+        municipality: config.municipality.clone(),
+        phone: config.contact_phone.clone(),
+        email: config.contact_email.clone(),
+    };
     routes
         .fallback(not_found)
+        .layer(axum::Extension(contact))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::csrf_guard,

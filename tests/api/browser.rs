@@ -327,7 +327,6 @@ async fn on_a_phone_a_resident_opens_a_printed_invitation_enrols_reads_the_chann
         .clerk_with_department("市民課", "counter@city.example.jp")
         .await;
     let channel = app.create_channel(&clerk.agent, "地域の見守り", 60).await;
-    let expires = app.date_in(30);
     let dir = shots();
     // At the counter: the clerk issues the invitation in a desktop-sized browser and prints it.
     let desk_profile = tempfile::tempdir().expect("profile");
@@ -347,15 +346,23 @@ async fn on_a_phone_a_resident_opens_a_printed_invitation_enrols_reads_the_chann
         .await
         .expect("channel page");
     wait_for_heading(&desk, "地域の見守り").await;
-    fill(&desk, "g-name", "見守 花子").await;
-    fill(&desk, "g-organisation", "第二町内会").await;
-    desk.find(By::Css("#g-kind option[value='resident']"))
+    // Issuing a guest is a task of its own, one link away from the channel.
+    desk.find(By::LinkText("ゲストを招待する"))
+        .await
+        .expect("the task's link")
+        .click()
+        .await
+        .expect("open the task");
+    wait_for_heading(&desk, "ゲストを招待する").await;
+    fill(&desk, "name", "見守 花子").await;
+    fill(&desk, "organisation", "第二町内会").await;
+    desk.find(By::Css("#kind option[value='resident']"))
         .await
         .expect("resident")
         .click()
         .await
         .expect("choose");
-    desk.find(By::Css("#g-permission option[value='read']"))
+    desk.find(By::Css("#permission option[value='read']"))
         .await
         .expect("read")
         .click()
@@ -376,7 +383,7 @@ async fn on_a_phone_a_resident_opens_a_printed_invitation_enrols_reads_the_chann
         .click()
         .await
         .expect("click");
-    wait_for_heading(&desk, "窓口(まどぐち)へのご招待").await;
+    wait_for_heading(&desk, "窓口（まどぐち）へのご招待").await;
     desk.screenshot(&dir.join("counter-02-printed-sheet.png"))
         .await
         .expect("shot");
@@ -440,7 +447,7 @@ async fn on_a_phone_a_resident_opens_a_printed_invitation_enrols_reads_the_chann
         .await
         .expect("shot");
     browser
-        .find(By::Css("main a.button"))
+        .find(By::Css("#continue"))
         .await
         .expect("continue")
         .click()
@@ -454,7 +461,7 @@ async fn on_a_phone_a_resident_opens_a_printed_invitation_enrols_reads_the_chann
         .text()
         .await
         .expect("t");
-    assert!(expiry.contains(&expires), "{expiry}");
+    assert!(expiry.contains(&app.long_date_in(30)), "{expiry}");
     browser
         .screenshot(&dir.join("resident-04-channel.png"))
         .await
@@ -638,9 +645,214 @@ async fn on_a_phone_a_hospital_guest_posts_sends_a_pdf_acknowledges_and_sees_new
         .text()
         .await
         .expect("text");
-    assert!(read.contains("佐藤 看護師(市立病院)"), "{read}");
+    assert!(read.contains("佐藤 看護師（市立病院）"), "{read}");
     desk.screenshot(&dir.join("clerk-01-read-list.png"))
         .await
         .expect("shot");
     desk.quit().await.expect("quit");
+}
+
+/// The pages of a PDF as Chromium writes it: its page objects (`/Type /Page`, not `/Pages`).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    text.match_indices("/Type")
+        .filter(|(i, _)| {
+            let rest = text[i + 5..].trim_start();
+            rest.starts_with("/Page") && !rest.starts_with("/Pages")
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn the_printed_sheet_is_one_a4_page_in_japanese_and_english_for_the_longest_name() {
+    let Some(driver) = driver().await else { return };
+    let app = spawn_app_with(Options {
+        municipality: Some("窓口市".into()),
+        contact_phone: Some("0120-000-111".into()),
+        contact_email: Some("shimin-kyodo-suishin@city.example.jp".into()),
+        ..Options::default()
+    })
+    .await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("市民協働推進課 地域防災・見守り担当", "m@city.example.jp")
+        .await;
+    let channel = app
+        .create_channel(
+            &clerk.agent,
+            "地域の見守りと災害時の安否確認のための連絡",
+            60,
+        )
+        .await;
+    let profile = tempfile::tempdir().expect("profile");
+    let desk = phone_of_width(&driver, profile.path(), 1024).await;
+    carry_session(&desk, &app.base, &clerk.agent).await;
+    // The longest name and organisation the issue form allows (100 characters each).
+    let long_ja = ("寿限無寿限無五劫の擦り切れ海砂利水魚の水行末雲来末風来末".repeat(4))
+        .chars()
+        .take(100)
+        .collect::<String>();
+    let long_en = "Maximiliana Alexandrina Wolfeschlegelsteinhausenbergerdorff Featherstonehaugh-Cholmondeley Smith"
+        .repeat(2)
+        .chars()
+        .take(100)
+        .collect::<String>();
+    for (lang, name, organisation) in [
+        ("ja", long_ja.clone(), long_ja.clone()),
+        ("en", long_en.clone(), long_en.clone()),
+    ] {
+        let c = &clerk.agent;
+        c.get(&format!("/staff/channels/{channel}/guests/new"))
+            .await;
+        let p = c
+            .post(
+                &format!("/staff/channels/{channel}/guests/new"),
+                &[
+                    ("name", name.trim()),
+                    ("organisation", organisation.trim()),
+                    ("kind", "resident"),
+                    ("email", ""),
+                    ("permission", "post"),
+                    ("expires_on", &app.date_in(30)),
+                    ("lang", lang),
+                    ("delivery", "print"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, 303, "{}", p.main());
+        desk.goto(format!("{}{}", app.base, p.location().expect("sheet")))
+            .await
+            .expect("the sheet");
+        let heading = if lang == "ja" {
+            "窓口（まどぐち）へのご招待"
+        } else {
+            "Your invitation to Madoguchi"
+        };
+        wait_for_heading(&desk, heading).await;
+        let pdf = desk
+            .print_page(thirtyfour::common::print::PrintParameters {
+                page: thirtyfour::common::print::PrintPage {
+                    width: 21.0,
+                    height: 29.7,
+                },
+                margin: thirtyfour::common::print::PrintMargins {
+                    top: 1.5,
+                    bottom: 1.5,
+                    left: 1.5,
+                    right: 1.5,
+                },
+                shrink_to_fit: false,
+                background: true,
+                ..Default::default()
+            })
+            .await
+            .expect("print to PDF");
+        std::fs::write(shots().join(format!("sheet-{lang}.pdf")), &pdf).expect("keep the PDF");
+        assert_eq!(pdf_pages(&pdf), 1, "the {lang} sheet prints on one A4 page");
+    }
+    desk.quit().await.expect("quit");
+}
+
+/// The serious problems an accessibility checker reports on a form page, checked in the
+/// browser's own DOM: duplicate ids, descriptions that point nowhere, controls without a label,
+/// links and buttons without a name, no page language, content wider than the phone.
+const MARKUP_CHECK: &str = r#"
+const problems = [];
+const ids = new Set();
+document.querySelectorAll('[id]').forEach(e => {
+  if (ids.has(e.id)) problems.push('duplicate id ' + e.id);
+  ids.add(e.id);
+});
+document.querySelectorAll('[aria-describedby]').forEach(e =>
+  e.getAttribute('aria-describedby').split(/\s+/).forEach(id => {
+    if (!document.getElementById(id)) problems.push('described by a missing ' + id);
+  }));
+document.querySelectorAll('input:not([type=hidden]), select, textarea').forEach(e => {
+  if (!(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+    problems.push('unlabelled ' + (e.name || e.id));
+});
+document.querySelectorAll('a[href], button').forEach(e => {
+  if (!e.textContent.trim() && !e.getAttribute('aria-label') && !e.hidden)
+    problems.push('no name: ' + e.outerHTML.slice(0, 60));
+});
+document.querySelectorAll('.error-summary a').forEach(a => {
+  if (!document.getElementById(a.getAttribute('href').slice(1)))
+    problems.push('summary link to nothing ' + a.getAttribute('href'));
+});
+if (!document.documentElement.lang) problems.push('no page language');
+if (document.documentElement.scrollWidth > window.innerWidth)
+  problems.push('wider than the phone: ' + document.documentElement.scrollWidth);
+return problems;
+"#;
+
+#[tokio::test]
+async fn at_360_px_a_refused_clerk_form_focuses_its_error_summary_and_passes_the_markup_check() {
+    let Some(driver) = driver().await else { return };
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "病院チーム", 60).await;
+    let profile = tempfile::tempdir().expect("profile");
+    let browser = phone_of_width(&driver, profile.path(), 360).await;
+    carry_session(&browser, &app.base, &clerk.agent).await;
+    for (task, heading, clear, shot) in [
+        (
+            "guests/new",
+            "ゲストを招待する",
+            "name",
+            "360-error-issue.png",
+        ),
+        ("edit", "案件の編集", "channel_name", "360-error-edit.png"),
+        (
+            "revoke-all",
+            "すべてのゲストの利用停止 — 病院チーム",
+            "reason",
+            "360-error-revoke-all.png",
+        ),
+    ] {
+        browser
+            .goto(format!("{}/staff/channels/{channel}/{task}", app.base))
+            .await
+            .expect("open the task");
+        wait_for_heading(&browser, heading).await;
+        let field = browser.find(By::Id(clear)).await.expect("field");
+        field.clear().await.expect("clear");
+        submit(&browser).await;
+        wait_for_text(&browser, "入力内容を確認してください").await;
+        let mut focused = String::new();
+        for _ in 0..50 {
+            focused = browser
+                .execute("return document.activeElement.id", vec![])
+                .await
+                .expect("js")
+                .convert()
+                .expect("id");
+            if focused == "error-summary" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(focused, "error-summary", "{task}: the summary takes focus");
+        let invalid: String = browser
+            .execute(
+                &format!(
+                    "return document.getElementById('{clear}').getAttribute('aria-invalid') || ''"
+                ),
+                vec![],
+            )
+            .await
+            .expect("js")
+            .convert()
+            .expect("attr");
+        assert_eq!(invalid, "true", "{task}");
+        let problems: Vec<String> = browser
+            .execute(MARKUP_CHECK, vec![])
+            .await
+            .expect("js")
+            .convert()
+            .expect("list");
+        assert!(problems.is_empty(), "{task}: {problems:#?}");
+        browser.screenshot(&shots().join(shot)).await.expect("shot");
+    }
+    browser.quit().await.expect("quit");
 }

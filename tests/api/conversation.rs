@@ -111,9 +111,17 @@ async fn the_conversation_sets_apart_your_own_posts_names_every_author_and_separ
     for day in &days {
         let label = html_unescape(day);
         assert!(
-            ["(月)", "(火)", "(水)", "(木)", "(金)", "(土)", "(日)"]
-                .iter()
-                .any(|w| label.contains(w))
+            [
+                "（月）",
+                "（火）",
+                "（水）",
+                "（木）",
+                "（金）",
+                "（土）",
+                "（日）"
+            ]
+            .iter()
+            .any(|w| label.contains(w))
                 && label.contains('月')
                 && label.contains('日'),
             "{label}"

@@ -969,7 +969,7 @@ async fn d7_one_person_is_a_guest_of_two_channels_signs_in_to_each_and_is_invite
         .agent
         .post(
             &format!("/staff/guests/{health_id}/revoke"),
-            &[("reason", "担当交代のため")],
+            &[("reason", "担当交代のため"), ("confirm", "yes")],
         )
         .await;
     assert_eq!(p.status, 303);

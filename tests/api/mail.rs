@@ -209,7 +209,7 @@ async fn every_mail_names_the_city_the_project_an_absolute_expiry_and_whom_to_co
         .expect("until");
     assert!(
         until.contains('年')
-            && until.contains("日(")
+            && until.contains("日（")
             && until.contains('時')
             && until.ends_with('分'),
         "{until}"

@@ -113,11 +113,11 @@ async fn opening_the_channel_marks_what_was_seen_and_both_sides_see_who_read_it_
     let p = c.clerk.agent.get(&detail_staff).await;
     assert_eq!(p.status, 200);
     let read = list(&p, "read");
-    assert!(read.contains("佐藤 看護師(市立病院)"), "{read}");
+    assert!(read.contains("佐藤 看護師（市立病院）"), "{read}");
     assert!(read.contains("<time datetime="), "{read}");
     let unread = list(&p, "unread");
     assert!(
-        unread.contains("田中 相談員(市立病院)") && !unread.contains("佐藤"),
+        unread.contains("田中 相談員（市立病院）") && !unread.contains("佐藤"),
         "{unread}"
     );
 
@@ -207,7 +207,7 @@ async fn a_clerk_asks_for_acknowledgement_members_acknowledge_once_and_the_rest_
     let p = c.clerk.agent.get(&detail).await;
     let acked = list(&p, "acked");
     assert!(
-        acked.contains("佐藤 看護師(市立病院)") && acked.contains("<time"),
+        acked.contains("佐藤 看護師（市立病院）") && acked.contains("<time"),
         "{acked}"
     );
     assert!(list(&p, "not-acked").contains("田中 相談員"));
@@ -270,7 +270,7 @@ async fn a_message_is_corrected_or_withdrawn_within_15_minutes_shown_so_and_audi
         .await;
     assert_eq!(p.status, 303);
     let page = c.clerk.agent.get(&c.staff_page()).await;
-    assert!(page.main().contains("明日は11時に伺います") && page.main().contains("(修正済み)"));
+    assert!(page.main().contains("明日は11時に伺います") && page.main().contains("（修正済み）"));
     assert!(!page.main().contains("10時"));
     // Nobody else may change it.
     c.clerk
@@ -432,7 +432,10 @@ async fn the_live_view_brings_new_messages_under_the_page_guard_and_stops_with_t
     c.clerk.agent.get(&format!("/staff/guests/{id}")).await;
     c.clerk
         .agent
-        .post(&format!("/staff/guests/{id}/revoke"), &[("reason", "終了")])
+        .post(
+            &format!("/staff/guests/{id}/revoke"),
+            &[("reason", "終了"), ("confirm", "yes")],
+        )
         .await;
     let p = c.nurse.agent.get(&live).await;
     assert_eq!(p.status, 303);

@@ -44,6 +44,7 @@ const TABLE: &[(&str, &str, Class)] = &[
     ("GET", "/setup/authenticator", Class::Public),
     ("POST", "/setup/authenticator", Class::Public),
     ("GET", "/setup/recovery-codes", Class::Public),
+    ("GET", "/setup/recovery-codes.txt", Class::Public),
     ("POST", "/lang", Class::Public),
     ("GET", "/channel", Class::Guest),
     ("GET", "/c/{channel}", Class::GuestChannel),
@@ -128,7 +129,28 @@ const TABLE: &[(&str, &str, Class)] = &[
         "/staff/channels/{channel}/files/{file}",
         Class::StaffScoped,
     ),
+    ("GET", "/staff/channels/{channel}/edit", Class::StaffScoped),
     ("POST", "/staff/channels/{channel}/edit", Class::StaffScoped),
+    (
+        "GET",
+        "/staff/channels/{channel}/archive",
+        Class::StaffScoped,
+    ),
+    (
+        "GET",
+        "/staff/channels/{channel}/revoke-all",
+        Class::StaffScoped,
+    ),
+    (
+        "GET",
+        "/staff/channels/{channel}/guests/new",
+        Class::StaffScoped,
+    ),
+    (
+        "GET",
+        "/staff/channels/{channel}/guests/bulk",
+        Class::StaffScoped,
+    ),
     (
         "POST",
         "/staff/channels/{channel}/archive",
@@ -151,8 +173,11 @@ const TABLE: &[(&str, &str, Class)] = &[
     ),
     ("GET", "/staff/guests/{guest}", Class::StaffScoped),
     ("POST", "/staff/guests/{guest}/extend", Class::StaffScoped),
+    ("GET", "/staff/guests/{guest}/revoke", Class::StaffScoped),
     ("POST", "/staff/guests/{guest}/revoke", Class::StaffScoped),
     ("POST", "/staff/guests/{guest}/reissue", Class::StaffScoped),
+    ("GET", "/staff/guests/{guest}/sheet", Class::StaffScoped),
+    ("POST", "/staff/guests/{guest}/sheet", Class::StaffScoped),
     (
         "POST",
         "/staff/guests/{guest}/reset-authenticator",
@@ -294,7 +319,7 @@ async fn d1_d3_every_route_answers_every_actor_as_it_should() {
         .agent
         .post(
             &format!("/staff/guests/{rev_id}/revoke"),
-            &[("reason", "試験")],
+            &[("reason", "試験"), ("confirm", "yes")],
         )
         .await;
     sqlx::query("update guest set expires_at = $1 where account_id = $2")

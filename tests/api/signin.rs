@@ -319,7 +319,8 @@ async fn sign_in_ids_and_addresses_are_matched_the_way_people_type_them() {
             ],
         )
         .await;
-    assert_eq!(p.status, 200);
+    assert_eq!(p.status, 303);
+    let p = clerk.agent.get(&p.location().expect("to the sheet")).await;
     let link = p.text_of_id("invite-link").expect("link");
     let id = p.text_of_id("sign-in-name").expect("id");
     app.enrol_guest(&link, "じゅうみんの あいことば").await;
@@ -449,7 +450,7 @@ async fn a_guest_whose_access_ended_is_told_why_and_whom_to_ask_after_the_right_
         .agent
         .post(
             &format!("/staff/guests/{revoked_id}/revoke"),
-            &[("reason", "契約終了")],
+            &[("reason", "契約終了"), ("confirm", "yes")],
         )
         .await;
     sqlx::query("update guest set expires_at = $1 where account_id = $2")
@@ -473,7 +474,7 @@ async fn a_guest_whose_access_ended_is_told_why_and_whom_to_ask_after_the_right_
         (
             "halfway@example.jp",
             "途中さんの長い合言葉です",
-            "設定(認証アプリの登録)がまだ終わっていない",
+            "設定（認証アプリの登録）がまだ終わっていない",
         ),
     ] {
         let (_agent, p) = app.guest_password_step(name, password).await;
@@ -481,7 +482,7 @@ async fn a_guest_whose_access_ended_is_told_why_and_whom_to_ask_after_the_right_
         let main = html_unescape(&p.main());
         assert!(main.contains(says), "{name}: {main}");
         assert!(
-            main.contains("担当 職員(地域医療課)"),
+            main.contains("担当 職員（地域医療課）"),
             "whom to ask: {main}"
         );
         // A wrong password still gets the one generic answer.
@@ -497,7 +498,7 @@ async fn a_guest_whose_access_ended_is_told_why_and_whom_to_ask_after_the_right_
         .agent
         .post(
             &format!("/staff/guests/{open_id}/revoke"),
-            &[("reason", "担当交代")],
+            &[("reason", "担当交代"), ("confirm", "yes")],
         )
         .await;
     let p = open.get(&format!("/c/{channel}")).await;

@@ -1,37 +1,165 @@
-//! Issuing guests into a channel from the channel page: one by one (by mail or a printed
-//! sheet) or from a CSV file, all or nothing.
+//! Issuing guests into a channel, each way on a page of its own: one by one (by mail or a
+//! printed sheet) or from a CSV file, all or nothing.
 
+use askama::Template;
 use axum::Form;
 use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::post;
+use axum::routing::get;
 use tower_sessions::Session;
 
-use super::page::{Errors, GuestForm, channel_page, staff_channel_scope};
+use super::page::{Errors, GuestForm, default_expiry};
+use super::tasks::active_channel;
 use crate::accounts::StaffUser;
 use crate::app::AppState;
 use crate::channels::store::Channel;
 use crate::clerks::{Email, PersonName};
 use crate::clock::end_of_day;
 use crate::guests::issue::AddressTaken;
-use crate::guests::pages::list::ListQuery;
 use crate::guests::pages::sheet::deliver;
 use crate::guests::store as guest_db;
 use crate::guests::{self, GuestInput, Kind, Permission, csv, issue};
+use crate::i18n::Lang;
 use crate::links;
-use crate::web::ctx::{Ctx, render_invalid};
+use crate::web::ctx::{Ctx, field_attrs, field_error, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
+use crate::web::forms::with_user;
 use crate::web::routes::Routes;
 
 pub fn router() -> Routes {
     Routes::new()
-        .route(links::STAFF_CHANNEL_GUEST_NEW, post(guest_new_post))
+        .route(
+            links::STAFF_CHANNEL_GUEST_NEW,
+            get(guest_new_get).post(guest_new_post),
+        )
         .route(
             links::STAFF_CHANNEL_GUEST_BULK,
-            post(bulk_post).layer(axum::extract::DefaultBodyLimit::max(
-                BULK_MAX_BYTES + 16 * 1024,
-            )),
+            get(bulk_get)
+                .post(bulk_post)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    BULK_MAX_BYTES + 16 * 1024,
+                )),
         )
+}
+
+fn kinds(ctx: &Ctx) -> Vec<(&'static str, String)> {
+    Kind::ALL
+        .iter()
+        .map(|k| (k.as_str(), ctx.t(&format!("kind-{k}"))))
+        .collect()
+}
+
+fn permissions(ctx: &Ctx) -> Vec<(&'static str, String)> {
+    Permission::ALL
+        .iter()
+        .map(|p| (p.as_str(), ctx.t(&format!("permission-{p}"))))
+        .collect()
+}
+
+/// The permission a form shows chosen: the one sent back, else "read and write".
+fn permission_chosen(form: &GuestForm, p: &str) -> bool {
+    form.permission == p || (form.permission.is_empty() && p == "post")
+}
+
+#[derive(Template)]
+#[template(path = "staff/guest_new.html")]
+struct GuestNewPage {
+    ctx: Ctx,
+    channel: Channel,
+    form: GuestForm,
+    errors: Errors,
+    default_expiry: String,
+    max_expiry: String,
+}
+
+impl GuestNewPage {
+    fn new(state: &AppState, ctx: Ctx, user: &StaffUser, channel: Channel) -> Self {
+        let (default_expiry, max_expiry) = default_expiry(state, &channel);
+        Self {
+            ctx: with_user(ctx, user),
+            channel,
+            form: GuestForm::default(),
+            errors: vec![],
+            default_expiry,
+            max_expiry,
+        }
+    }
+    fn error_for(&self, f: &str) -> Option<String> {
+        field_error(&self.errors, f)
+    }
+    fn attrs(&self, f: &str, hint: bool) -> String {
+        field_attrs(&self.errors, f, hint)
+    }
+    fn kinds(&self) -> Vec<(&'static str, String)> {
+        kinds(&self.ctx)
+    }
+    fn permissions(&self) -> Vec<(&'static str, String)> {
+        permissions(&self.ctx)
+    }
+    fn kind_chosen(&self, k: &str) -> bool {
+        self.form.kind == k
+    }
+    fn permission_chosen(&self, p: &str) -> bool {
+        permission_chosen(&self.form, p)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/guest_bulk.html")]
+struct BulkPage {
+    ctx: Ctx,
+    channel: Channel,
+    form: GuestForm,
+    /// What is wrong with the file, by line; nothing was issued when there is any.
+    problems: Vec<String>,
+    default_expiry: String,
+    max_expiry: String,
+}
+
+impl BulkPage {
+    fn new(state: &AppState, ctx: Ctx, user: &StaffUser, channel: Channel) -> Self {
+        let (default_expiry, max_expiry) = default_expiry(state, &channel);
+        Self {
+            ctx: with_user(ctx, user),
+            channel,
+            form: GuestForm::default(),
+            problems: vec![],
+            default_expiry,
+            max_expiry,
+        }
+    }
+    fn kinds(&self) -> Vec<(&'static str, String)> {
+        kinds(&self.ctx)
+    }
+    fn permissions(&self) -> Vec<(&'static str, String)> {
+        permissions(&self.ctx)
+    }
+    fn kind_chosen(&self, k: &str) -> bool {
+        self.form.kind == k
+    }
+    fn permission_chosen(&self, p: &str) -> bool {
+        permission_chosen(&self.form, p)
+    }
+}
+
+async fn guest_new_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    user: StaffUser,
+    Path(channel): Path<String>,
+) -> AppResult<Response> {
+    let channel = active_channel(&state, &ctx, &user, &channel).await?;
+    render(&GuestNewPage::new(&state, ctx, &user, channel))
+}
+
+async fn bulk_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    user: StaffUser,
+    Path(channel): Path<String>,
+) -> AppResult<Response> {
+    let channel = active_channel(&state, &ctx, &user, &channel).await?;
+    render(&BulkPage::new(&state, ctx, &user, channel))
 }
 
 /// A guest's details, checked: what the issue form and each CSV row must satisfy.
@@ -42,6 +170,7 @@ struct CheckedGuest {
     email: Option<String>,
     permission: Permission,
     expires_at: i64,
+    lang: Lang,
 }
 
 impl CheckedGuest {
@@ -53,6 +182,7 @@ impl CheckedGuest {
             email: self.email.as_deref(),
             permission: self.permission,
             expires_at: self.expires_at,
+            lang: self.lang,
         }
     }
 }
@@ -124,6 +254,7 @@ fn check_guest(
         email,
         permission: permission?,
         expires_at: expires_at?,
+        lang: Lang::parse(&form.lang).unwrap_or(Lang::Ja),
     })
 }
 
@@ -135,24 +266,13 @@ async fn guest_new_post(
     Path(channel): Path<String>,
     Form(form): Form<GuestForm>,
 ) -> AppResult<Response> {
-    let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
-    if !channel.is_active() {
-        return Err(AppError::NotFound);
-    }
+    let channel = active_channel(&state, &ctx, &user, &channel).await?;
     let print = form.delivery == "print";
     let mut errors = vec![];
     if let Some(g) = check_guest(&ctx, &state, &channel, &form, !print, &mut errors) {
         match issue::invite_one(&state, &user, &ctx.source, &channel, &g.input()).await? {
             Ok(issued) => {
-                return deliver(
-                    &state,
-                    ctx,
-                    &session,
-                    &issued.account_id,
-                    issued.link,
-                    print,
-                )
-                .await;
+                return deliver(&state, &session, &issued.account_id, issued.link, print).await;
             }
             Err(AddressTaken) => errors.push(("email".into(), ctx.t("form-email-taken"))),
         }
@@ -161,18 +281,9 @@ async fn guest_new_post(
     for f in [&mut shown.name, &mut shown.organisation, &mut shown.email] {
         *f = f.chars().take(300).collect();
     }
-    let page = channel_page(
-        &state,
-        ctx,
-        &user,
-        channel,
-        &ListQuery::default(),
-        shown,
-        errors,
-        vec![],
-        None,
-    )
-    .await?;
+    let mut page = GuestNewPage::new(&state, ctx, &user, channel);
+    page.form = shown;
+    page.errors = errors;
     render_invalid(&page)
 }
 
@@ -187,10 +298,7 @@ async fn bulk_post(
     Path(channel): Path<String>,
     mut multipart: Multipart,
 ) -> AppResult<Response> {
-    let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
-    if !channel.is_active() {
-        return Err(AppError::NotFound);
-    }
+    let channel = active_channel(&state, &ctx, &user, &channel).await?;
     let mut common = GuestForm::default();
     let mut file: Option<Vec<u8>> = None;
     while let Some(field) = multipart
@@ -221,11 +329,12 @@ async fn bulk_post(
             "kind" => common.kind = text(),
             "permission" => common.permission = text(),
             "expires_on" => common.expires_on = text(),
+            "lang" => common.lang = text(),
             _ => {}
         }
     }
     let mut problems: Vec<String> = vec![];
-    let rows = match file.as_deref().map(csv::rows) {
+    let rows = match file.as_deref().map(csv::numbered_rows) {
         None | Some(Ok(_)) if file.as_deref().is_none_or(<[u8]>::is_empty) => {
             problems.push(ctx.t("bulk-no-file"));
             vec![]
@@ -245,8 +354,8 @@ async fn bulk_post(
     let mut checked = vec![];
     let mut seen = std::collections::HashSet::new();
     if problems.is_empty() {
-        for (i, row) in rows.iter().enumerate() {
-            let line = (i + 1).to_string();
+        for (line, row) in &rows {
+            let line = line.to_string();
             let form = GuestForm {
                 name: row.first().cloned().unwrap_or_default(),
                 organisation: row.get(1).cloned().unwrap_or_default(),
@@ -299,37 +408,31 @@ async fn bulk_post(
     }
     // Nothing is issued unless every row is right.
     if problems.is_empty() {
-        let rows: Vec<_> = checked.iter().map(CheckedGuest::input).collect();
-        match issue::invite_many(&state, &user, &ctx.source, &channel, &rows).await? {
+        let inputs: Vec<_> = checked.iter().map(CheckedGuest::input).collect();
+        match issue::invite_many(&state, &user, &ctx.source, &channel, &inputs).await? {
             Ok(failed) => {
                 let notice = if failed == 0 {
                     "bulk-done"
                 } else {
                     "bulk-done-mail-failed"
                 };
-                session.insert("notice", notice).await?;
+                super::tell(&session, notice, inputs.len()).await?;
                 return Ok(Redirect::to(&links::staff_channel(&channel.channel_id)).into_response());
             }
-            Err((row, AddressTaken)) => problems.push(ctx.t_with(
-                "bulk-row-problem",
-                [
-                    ("row", row.to_string()),
-                    ("problem", ctx.t("form-email-taken")),
-                ],
-            )),
+            Err((row, AddressTaken)) => {
+                let line = rows.get(row - 1).map_or(row as u64, |(line, _)| *line);
+                problems.push(ctx.t_with(
+                    "bulk-row-problem",
+                    [
+                        ("row", line.to_string()),
+                        ("problem", ctx.t("form-email-taken")),
+                    ],
+                ))
+            }
         }
     }
-    let page = channel_page(
-        &state,
-        ctx,
-        &user,
-        channel,
-        &ListQuery::default(),
-        GuestForm::default(),
-        vec![],
-        problems,
-        None,
-    )
-    .await?;
+    let mut page = BulkPage::new(&state, ctx, &user, channel);
+    page.form = common;
+    page.problems = problems;
     render_invalid(&page)
 }

@@ -3,6 +3,7 @@
 
 pub mod invite;
 pub mod page;
+pub mod tasks;
 
 use askama::Template;
 use axum::Form;
@@ -15,25 +16,23 @@ use crate::accounts::StaffUser;
 use crate::app::AppState;
 use crate::channels::store::{self as channels, Channel};
 use crate::channels::{self as ops, ChannelInput, NAME_MAX, PURPOSE_MAX};
-use crate::clock::{end_of_day, last_day};
+use crate::clock::end_of_day;
 use crate::guests::pages::list::ListQuery;
 use crate::links;
 use crate::messages::{self, Body};
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
-use crate::web::forms::{ReasonForm, reason, with_user};
+use crate::web::forms::with_user;
 use crate::web::routes::Routes;
-use page::{ChannelForm, Errors, GuestForm, channel_page, error_page, staff_channel_scope};
+use page::{ChannelForm, Errors, channel_page, error_page, staff_channel_scope};
 
 pub fn router() -> Routes {
     Routes::new()
         .route(links::STAFF_CHANNELS, get(channels_get).post(channels_post))
         .route(links::STAFF_CHANNEL, get(channel_get))
         .route(links::STAFF_CHANNEL_MESSAGES, post(message_post))
-        .route(links::STAFF_CHANNEL_EDIT, post(channel_edit_post))
-        .route(links::STAFF_CHANNEL_ARCHIVE, post(archive_post))
-        .route(links::STAFF_CHANNEL_REVOKE_ALL, post(revoke_all_post))
         .merge(invite::router())
+        .merge(tasks::router())
 }
 
 #[derive(Template)]
@@ -55,8 +54,11 @@ impl ChannelsPage {
     fn error_for(&self, f: &str) -> Option<String> {
         crate::web::ctx::field_error(&self.errors, f)
     }
+    fn attrs(&self, f: &str, hint: bool) -> String {
+        crate::web::ctx::field_attrs(&self.errors, f, hint)
+    }
     fn day(&self, t: &i64) -> String {
-        last_day(*t)
+        self.ctx.last_day(t)
     }
 }
 
@@ -96,7 +98,7 @@ async fn channels_get(
 }
 
 /// Validates a channel form; the department comes from the clerk unless an admin chose one.
-fn check_channel(
+pub(super) fn check_channel(
     ctx: &Ctx,
     user: &StaffUser,
     form: &ChannelForm,
@@ -104,7 +106,7 @@ fn check_channel(
     errors: &mut Errors,
 ) -> Option<ChannelInput> {
     let name = crate::text::field(&form.name, NAME_MAX, false)
-        .map_err(|k| errors.push(("name".into(), ctx.t(k))))
+        .map_err(|k| errors.push(("channel_name".into(), ctx.t(k))))
         .ok();
     let purpose = crate::text::field(&form.purpose, PURPOSE_MAX, true)
         .map_err(|k| errors.push(("purpose".into(), ctx.t(k))))
@@ -166,51 +168,9 @@ async fn channel_get(
 ) -> AppResult<Response> {
     let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
     ops::record_view(&state, user.actor(), &ctx.source, &channel.channel_id).await?;
-    let notice = session.remove::<String>("notice").await?.map(|k| ctx.t(&k));
-    let page = channel_page(
-        &state,
-        ctx,
-        &user,
-        channel,
-        &query,
-        GuestForm::default(),
-        vec![],
-        vec![],
-        notice,
-    )
-    .await?;
+    let notice = told(&session, &ctx).await?;
+    let page = channel_page(&state, ctx, &user, channel, &query, vec![], notice).await?;
     render(&page)
-}
-
-async fn channel_edit_post(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    session: Session,
-    user: StaffUser,
-    Path(channel): Path<String>,
-    Form(form): Form<ChannelForm>,
-) -> AppResult<Response> {
-    let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
-    if !channel.is_active() {
-        return Err(AppError::NotFound);
-    }
-    let now = state.now();
-    let mut errors = vec![];
-    // The owning department does not change here.
-    let mut form = form;
-    form.department_id = channel.department_id.clone();
-    let as_admin = StaffUser {
-        role: crate::accounts::Role::Admin,
-        ..user.clone()
-    };
-    if let Some(input) = check_channel(&ctx, &as_admin, &form, now, &mut errors) {
-        ops::edit(&state, &user, &ctx.source, &channel, &input).await?;
-        session.insert("notice", "channel-saved").await?;
-        return Ok(Redirect::to(&links::staff_channel(&channel.channel_id)).into_response());
-    }
-    let mut page = error_page(&state, ctx, &user, channel, errors).await?;
-    page.edit = form;
-    render_invalid(&page)
 }
 
 async fn message_post(
@@ -277,65 +237,21 @@ async fn message_post(
     .into_response())
 }
 
-async fn channel_action(
-    state: &AppState,
-    ctx: Ctx,
-    session: &Session,
-    user: StaffUser,
-    channel: String,
-    form: ReasonForm,
-    archive: bool,
-) -> AppResult<Response> {
-    let channel = staff_channel_scope(state, &ctx, &user, &channel).await?;
-    if !channel.is_active() {
-        return Err(AppError::NotFound);
-    }
-    let why = match reason(&ctx, form.reason()) {
-        Ok(r) => r,
-        Err(msg) => {
-            let page = error_page(
-                state,
-                ctx,
-                &user,
-                channel,
-                vec![(if archive { "archive" } else { "revoke_all" }.into(), msg)],
-            )
-            .await?;
-            return render_invalid(&page);
-        }
-    };
-    ops::end_all_guests(state, &user, &ctx.source, &channel, &why, archive).await?;
-    session
-        .insert(
-            "notice",
-            if archive {
-                "channel-archived"
-            } else {
-                "channel-revoked-all"
-            },
-        )
-        .await?;
-    Ok(Redirect::to(&links::staff_channel(&channel.channel_id)).into_response())
+/// Leaves a notice for the next page: a locale key and the number of people it concerns.
+pub(super) async fn tell(session: &Session, key: &str, count: usize) -> AppResult<()> {
+    session.insert("notice", key).await?;
+    session.insert("notice_count", count).await?;
+    Ok(())
 }
 
-async fn archive_post(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    session: Session,
-    user: StaffUser,
-    Path(channel): Path<String>,
-    Form(form): Form<ReasonForm>,
-) -> AppResult<Response> {
-    channel_action(&state, ctx, &session, user, channel, form, true).await
-}
-
-async fn revoke_all_post(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    session: Session,
-    user: StaffUser,
-    Path(channel): Path<String>,
-    Form(form): Form<ReasonForm>,
-) -> AppResult<Response> {
-    channel_action(&state, ctx, &session, user, channel, form, false).await
+/// The notice the previous action left, in the reader's language.
+async fn told(session: &Session, ctx: &Ctx) -> AppResult<Option<String>> {
+    let count = session
+        .remove::<usize>("notice_count")
+        .await?
+        .unwrap_or_default();
+    Ok(session
+        .remove::<String>("notice")
+        .await?
+        .map(|k| ctx.t_with(&k, [("count", count.to_string())])))
 }

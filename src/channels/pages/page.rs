@@ -11,10 +11,9 @@ use crate::channels::store::Channel;
 use crate::clock::last_day;
 use crate::guests::pages::list::{GuestList, ListQuery};
 use crate::guests::store::Guest;
-use crate::guests::{Kind, Permission};
 use crate::links;
 use crate::messages;
-use crate::web::ctx::{Ctx, field_error as error_for};
+use crate::web::ctx::{Ctx, field_attrs, field_error as error_for};
 use crate::web::error::AppResult;
 use crate::web::forms::with_user;
 
@@ -50,42 +49,19 @@ pub struct ChannelPage {
     pub messages: messages::Page,
     pub draft: String,
     pub list: GuestList,
-    pub form: GuestForm,
-    pub edit: ChannelForm,
     pub errors: Errors,
-    pub bulk_errors: Vec<String>,
     pub notice: Option<String>,
-    pub default_expiry: String,
-    pub max_expiry: String,
 }
 
 impl ChannelPage {
     fn error_for(&self, f: &str) -> Option<String> {
         error_for(&self.errors, f)
     }
+    fn attrs(&self, f: &str, hint: bool) -> String {
+        field_attrs(&self.errors, f, hint)
+    }
     fn day(&self, t: &i64) -> String {
-        last_day(*t)
-    }
-    fn is_default_permission(&self, p: &str) -> bool {
-        p == "post"
-    }
-    fn kind_chosen(&self, k: &str) -> bool {
-        self.form.kind == k
-    }
-    fn permission_chosen(&self, p: &str) -> bool {
-        self.form.permission == p || (self.form.permission.is_empty() && p == "post")
-    }
-    fn kinds(&self) -> Vec<(&'static str, String)> {
-        Kind::ALL
-            .iter()
-            .map(|k| (k.as_str(), self.ctx.t(&format!("kind-{k}"))))
-            .collect()
-    }
-    fn permissions(&self) -> Vec<(&'static str, String)> {
-        Permission::ALL
-            .iter()
-            .map(|p| (p.as_str(), self.ctx.t(&format!("permission-{p}"))))
-            .collect()
+        self.ctx.lang.last_day(*t)
     }
     fn status_label(&self, g: &Guest) -> String {
         self.ctx.t(&format!("guest-status-{}", g.display_status()))
@@ -95,7 +71,7 @@ impl ChannelPage {
     }
 }
 
-/// The channel page again, showing form errors.
+/// The channel page again, showing a message form's errors.
 pub async fn error_page(
     state: &AppState,
     ctx: Ctx,
@@ -109,37 +85,25 @@ pub async fn error_page(
         user,
         channel,
         &ListQuery::default(),
-        GuestForm::default(),
         errors,
-        vec![],
         None,
     )
     .await
 }
 
-#[allow(clippy::too_many_arguments)]
 pub async fn channel_page(
     state: &AppState,
     ctx: Ctx,
     user: &StaffUser,
     channel: Channel,
     query: &ListQuery,
-    form: GuestForm,
     errors: Errors,
-    bulk_errors: Vec<String>,
     notice: Option<String>,
 ) -> AppResult<ChannelPage> {
     let mut filter = query.filter();
     filter.channel_id = Some(channel.channel_id.clone());
     let base = links::staff_channel(&channel.channel_id);
     let list = GuestList::load(state, filter, base).await?;
-    let (default_expiry, max_expiry) = default_expiry(state, &channel);
-    let edit = ChannelForm {
-        name: channel.name.clone(),
-        purpose: channel.purpose.clone(),
-        department_id: channel.department_id.clone(),
-        ends_on: last_day(channel.ends_at),
-    };
     let mut messages = messages::page(
         state,
         &user.account_id,
@@ -154,13 +118,8 @@ pub async fn channel_page(
         draft: String::new(),
         channel,
         list,
-        form,
-        edit,
         errors,
-        bulk_errors,
         notice,
-        default_expiry,
-        max_expiry,
     })
 }
 
@@ -180,6 +139,9 @@ pub struct GuestForm {
     pub expires_on: String,
     #[serde(default)]
     pub delivery: String,
+    /// The guest's language for their mails and sheet: `ja` (the default) or `en`.
+    #[serde(default)]
+    pub lang: String,
 }
 
 /// The default and the latest expiry a clerk may choose for a new guest of this channel.

@@ -61,7 +61,7 @@ impl AccountPage {
         crate::web::ctx::field_error(&self.errors, field)
     }
     fn day(&self, t: &i64) -> String {
-        crate::clock::last_day(*t)
+        self.ctx.last_day(t)
     }
     fn has_open_request(&self) -> bool {
         self.requests.iter().any(|r| r.decided_at.is_none())
@@ -79,8 +79,8 @@ async fn account_page(
     let other_sessions =
         logins::other_open_count(&state.db, &user.guest.account_id, &user.login_id).await?;
     Ok(AccountPage {
+        expires_on: ctx.lang.last_day(user.guest.expires_at),
         ctx: with_guest(ctx, user),
-        expires_on: crate::clock::last_day(user.guest.expires_at),
         requests: guests::requests(&state.db, &user.guest.account_id).await?,
         other_sessions,
         recovery_left: guests::recovery_codes_left(&state.db, &user.guest.account_id).await?,

@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::app::AppState;
-use crate::clock::last_day;
 use crate::guests::GuestUser;
 use crate::guests::store::Guest;
 use crate::links;
@@ -85,13 +84,13 @@ pub async fn guest_channel_page(
     messages.base = links::guest_channel(&g.channel_id);
     Ok(ChannelPage {
         messages,
+        ends_on: ctx.lang.last_day(g.channel_ends_at),
+        expires_on: ctx.lang.last_day(user.guest.expires_at),
         ctx: with_guest(ctx, &user),
         draft,
         error,
         file_error: None,
         purpose: g.channel_purpose.clone(),
-        ends_on: last_day(g.channel_ends_at),
-        expires_on: last_day(user.guest.expires_at),
         guest: user.guest,
     })
 }

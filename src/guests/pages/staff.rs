@@ -18,6 +18,7 @@ use crate::guests::pages::list::{GuestList, ListQuery};
 use crate::guests::pages::sheet::deliver;
 use crate::guests::store::{self as guest_db, ExtensionRequest, Guest};
 use crate::links;
+use crate::web::confirm::ConfirmPage;
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
 use crate::web::forms::{ReasonForm, reason, with_user};
@@ -28,7 +29,7 @@ pub fn router() -> Routes {
         .route(links::STAFF_GUESTS, get(guests_get))
         .route(links::STAFF_GUEST, get(guest_get))
         .route(links::STAFF_GUEST_EXTEND, post(extend_post))
-        .route(links::STAFF_GUEST_REVOKE, post(revoke_post))
+        .route(links::STAFF_GUEST_REVOKE, get(revoke_get).post(revoke_post))
         .route(links::STAFF_GUEST_REISSUE, post(reissue_post))
         .route(links::STAFF_GUEST_RESET, post(reset_post))
         .route(links::STAFF_GUEST_END_SESSIONS, post(end_sessions_post))
@@ -44,7 +45,7 @@ struct GuestsPage {
 
 impl GuestsPage {
     fn day(&self, t: &i64) -> String {
-        crate::clock::last_day(*t)
+        self.ctx.last_day(t)
     }
     fn status_label(&self, g: &Guest) -> String {
         self.ctx.t(&format!("guest-status-{}", g.display_status()))
@@ -97,8 +98,11 @@ impl GuestPage {
     fn error_for(&self, f: &str) -> Option<String> {
         crate::web::ctx::field_error(&self.errors, f)
     }
+    fn attrs(&self, f: &str, hint: bool) -> String {
+        crate::web::ctx::field_attrs(&self.errors, f, hint)
+    }
     fn day(&self, t: &i64) -> String {
-        crate::clock::last_day(*t)
+        self.ctx.last_day(t)
     }
     fn status_label(&self) -> String {
         self.ctx
@@ -214,22 +218,64 @@ async fn extend_post(
     let guest = staff_guest_scope(&state, &ctx, &user, &guest).await?;
     if !guest.status.is_live() {
         let m = not_live(&ctx);
-        return invalid(&state, ctx, &user, guest, "extend", m).await;
+        return invalid(&state, ctx, &user, guest, "ext-date", m).await;
     }
     let why = match reason(&ctx, &form.reason) {
         Ok(r) => r,
-        Err(m) => return invalid(&state, ctx, &user, guest, "extend", m).await,
+        Err(m) => return invalid(&state, ctx, &user, guest, "ext-reason", m).await,
     };
     let t = match checked_expiry(&state, &ctx, &guest, &form.expires_on).await? {
         Ok(t) => t,
-        Err(m) => return invalid(&state, ctx, &user, guest, "extend", m).await,
+        Err(m) => return invalid(&state, ctx, &user, guest, "ext-date", m).await,
     };
     if let Err(NotLive) = lifecycle::extend(&state, &user, &ctx.source, &guest, t, &why).await? {
         let m = not_live(&ctx);
-        return invalid(&state, ctx, &user, guest, "extend", m).await;
+        return invalid(&state, ctx, &user, guest, "ext-date", m).await;
     }
     session.insert("notice", "guest-extended").await?;
     Ok(back(&guest))
+}
+
+/// What revoking will do, before it is done: it cannot be undone.
+fn revoke_page(
+    ctx: Ctx,
+    user: &StaffUser,
+    guest: &Guest,
+    reason: String,
+    errors: Vec<(String, String)>,
+) -> AppResult<Response> {
+    let who = [
+        ("name", guest.name.clone()),
+        ("organisation", guest.organisation.clone()),
+    ];
+    ConfirmPage {
+        heading: ctx.t_with("guest-revoke-confirm-title", who.clone()),
+        consequences: vec![
+            ctx.t_with("guest-revoke-confirm-ends", who),
+            ctx.t("guest-revoke-confirm-again"),
+        ],
+        action: links::staff_guest_revoke(&guest.account_id),
+        back: links::staff_guest(&guest.account_id),
+        back_label: ctx.t("back-to-guest"),
+        button: ctx.t("guest-revoke"),
+        ctx: with_user(ctx, user),
+        reason,
+        errors,
+    }
+    .respond()
+}
+
+async fn revoke_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    user: StaffUser,
+    Path(guest): Path<String>,
+) -> AppResult<Response> {
+    let guest = staff_guest_scope(&state, &ctx, &user, &guest).await?;
+    if !guest.status.is_live() {
+        return Ok(back(&guest));
+    }
+    revoke_page(ctx, &user, &guest, String::new(), vec![])
 }
 
 async fn revoke_post(
@@ -241,9 +287,13 @@ async fn revoke_post(
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Response> {
     let guest = staff_guest_scope(&state, &ctx, &user, &guest).await?;
+    let typed: String = form.reason().chars().take(1000).collect();
+    if !form.confirmed() {
+        return revoke_page(ctx, &user, &guest, typed, vec![]);
+    }
     let why = match reason(&ctx, form.reason()) {
         Ok(r) => r,
-        Err(m) => return invalid(&state, ctx, &user, guest, "revoke", m).await,
+        Err(m) => return revoke_page(ctx, &user, &guest, typed, vec![("reason".into(), m)]),
     };
     lifecycle::revoke(&state, &user, &ctx.source, &guest, &why).await?;
     session.insert("notice", "guest-revoked").await?;
@@ -308,7 +358,6 @@ async fn reinvite(
     };
     deliver(
         state,
-        ctx,
         session,
         &guest.account_id,
         link,

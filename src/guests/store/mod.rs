@@ -18,7 +18,7 @@ use crate::guests::{Kind, Permission};
 pub(super) const COLUMNS: &str = "a.account_id, g.sign_in_name, a.name, a.status, g.channel_id, \
      ch.name as channel_name, ch.department_id, d.name as department_name, g.organisation, \
      g.guest_kind, g.has_email, g.permission, g.sponsor_id, s.name as sponsor_name, \
-     s.email as sponsor_email, ch.status as channel_status, ch.ends_at as channel_ends_at, ch.purpose as channel_purpose, g.expires_at, g.enrolled_at, g.last_access_at, a.created_at, \
+     s.email as sponsor_email, ch.status as channel_status, ch.ends_at as channel_ends_at, ch.purpose as channel_purpose, g.expires_at, g.enrolled_at, g.last_access_at, a.created_at, g.lang, \
      (select max(i.opened_at) from invitation i where i.account_id = a.account_id \
       and i.used_at is null and i.revoked_at is null) as invitation_opened_at";
 
@@ -52,9 +52,15 @@ pub struct Guest {
     pub last_access_at: Option<i64>,
     pub created_at: i64,
     pub invitation_opened_at: Option<i64>,
+    /// The language the guest was invited in (`ja`, `en`).
+    pub lang: String,
 }
 
 impl Guest {
+    /// The language of the guest's mails and printed sheet.
+    pub fn lang(&self) -> crate::i18n::Lang {
+        crate::i18n::Lang::parse(&self.lang).unwrap_or(crate::i18n::Lang::Ja)
+    }
     /// What a clerk sees: invited, opened, enrolled, active, expired, revoked (or closed, locked).
     pub fn display_status(&self) -> &'static str {
         match self.status {
@@ -94,6 +100,7 @@ pub struct NewGuest<'a> {
     pub permission: Permission,
     pub sponsor_id: &'a str,
     pub expires_at: Timestamp,
+    pub lang: crate::i18n::Lang,
 }
 
 pub async fn insert(
@@ -114,8 +121,8 @@ pub async fn insert(
     .await?;
     sqlx::query(
         "insert into guest (account_id, channel_id, organisation, guest_kind, has_email, \
-         permission, sponsor_id, expires_at, sign_in_name) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         permission, sponsor_id, expires_at, sign_in_name, lang) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(g.channel_id)
@@ -126,6 +133,7 @@ pub async fn insert(
     .bind(g.sponsor_id)
     .bind(g.expires_at)
     .bind(g.sign_in_name)
+    .bind(g.lang.code())
     .execute(conn)
     .await?;
     Ok(id)

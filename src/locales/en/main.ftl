@@ -78,7 +78,7 @@ setup-app-help = Scan this QR code with an authenticator app on your phone (Goog
 setup-qr-label = QR code for the authenticator app
 setup-open-app = Open in this phone's authenticator app
 setup-key-label = If you cannot scan the QR code, type in this key:
-setup-code-label = The 6-digit code shown in the app
+setup-code-label = The 6-digit code shown in your authenticator app
 setup-finish = Finish
 setup-code-wrong = That code is not correct. Enter the latest 6 digits shown in your authenticator app.
 
@@ -128,7 +128,7 @@ field-code-or-recovery = Code (6 digits) or recovery code
 guest-code-hint = If you lost your phone, enter one of the recovery codes you kept when you registered.
 guest-menu-channel = Project
 guest-sponsor = Responsible clerk
-guest-your-expiry = Access until
+guest-your-expiry = Your access
 guest-account-link = Account (access period, password)
 until-date = until { $date }
 channel-ends = Project ends
@@ -165,7 +165,7 @@ invite-password-first = First choose a password. On the next page you register a
 setup-app-free = Authenticator apps are free: search the App Store or Google Play for "Google Authenticator" or "Microsoft Authenticator".
 recovery-title = Recovery codes
 recovery-help = Use one of these instead of the app's code if you lose your phone. Write them down or print them and keep them safe. Each works once.
-recovery-once = These codes are shown only now.
+recovery-once = These codes are shown only now. Before you leave this page, write them down, save or print them.
 recovery-continue = I have kept them: go to the project
 
 account-title = Account
@@ -209,11 +209,17 @@ channel-save = Save
 channel-saved = The project was saved.
 channel-revoke-all-title = Revoke all guests
 channel-revoke-all = Revoke every guest now
-channel-revoked-all = Every guest of this project was revoked.
+channel-revoked-all = { $count ->
+    [one] One guest of this project was revoked.
+   *[other] { $count } guests of this project were revoked.
+}
 channel-archive-title = End the project
 channel-archive-help = Ending the project ends every guest's access at once.
 channel-archive = End the project
-channel-archived = The project was ended and every guest's access stopped.
+channel-archived = The project was ended; { $count ->
+    [one] one guest's access stopped.
+   *[other] { $count } guests' access stopped.
+}
 
 guests-title = Guests
 guests-count = { $count } guests
@@ -262,7 +268,7 @@ guest-end-sessions-title = End sign-ins
 guest-end-sessions = Sign out every device
 guest-sessions-ended = Every sign-in of this guest was ended.
 guest-revoke-title = Revoke
-guest-revoke = Revoke access now
+guest-revoke = Revoke access
 guest-revoked = The guest's access was revoked.
 guest-request-decided = The extension request was answered.
 
@@ -284,8 +290,14 @@ bulk-field-email = E-mail
 bulk-field-kind = Kind
 bulk-field-permission = Allowed to
 bulk-field-expires_on = Access until
-bulk-done = Everyone was invited and the e-mails were sent.
-bulk-done-mail-failed = Everyone was invited but some e-mails could not be sent. Issue those invitations again from each guest's page.
+bulk-done = { $count ->
+    [one] One person was invited and the e-mail was sent.
+   *[other] { $count } people were invited and the e-mails were sent.
+}
+bulk-done-mail-failed = { $count ->
+    [one] One person was invited
+   *[other] { $count } people were invited
+} but some e-mails could not be sent. Issue those invitations again from each guest's page.
 
 print-title = Invitation
 print-heading = Your invitation to Madoguchi
@@ -296,11 +308,11 @@ print-sign-in-name = Sign-in ID
 print-link-expires = This QR code works until
 print-account-expires = Access until
 print-steps-title = How to start
-print-step-1 = Scan the QR code above with your phone's camera.
-print-step-2 = Choose a password (8 characters or more).
-print-step-3 = Install a free authenticator app and scan the QR code on the screen.
-print-step-4 = Enter the 6-digit number the app shows.
-print-step-5 = You will see recovery codes. Write them down and keep them safe.
+print-step-1 = Scan the QR code on this paper with your phone's camera.
+print-step-2 = Choose a password and type it twice (8 characters or more).
+print-step-3 = Install an authenticator app (free). We suggest { $apps }. Then tap “Open in this phone's authenticator app” on the screen. If that does not work, type the key shown on the screen into the app.
+print-step-4 = Type the 6-digit number the app shows into “The 6-digit code shown in your authenticator app”.
+print-step-5 = You will see recovery codes. Write them on paper and keep them safe.
 print-keep = Do not show this paper to anyone else.
 print-contact = If anything is unclear, ask { $sponsor } of { $department }.
 
@@ -311,9 +323,9 @@ mail-invite-body = { $sponsor } of { $department } invites you to the project "{
 mail-invite-steps = Open the link below, choose a password and register an authenticator app. The link can be used once, until { $until_en }.
 mail-invite-button = Accept and register
 mail-reminder-subject = Your Madoguchi access ends soon
-mail-reminder-guest = Your access to the project "{ $channel }" ends on { $until }.
+mail-reminder-guest = Your access to the project "{ $channel }" ends on { $until_en }.
 mail-reminder-guest-extend = If you need more time, ask the responsible clerk from your account page.
-mail-reminder-sponsor = The access of { $guest } ({ $organisation }) to "{ $channel }" ends on { $until }. To extend it, use the link below.
+mail-reminder-sponsor = The access of { $guest } ({ $organisation }) to "{ $channel }" ends on { $until_en }. To extend it, use the link below.
 mail-open-account = Open my account page
 mail-open-extend = Open the extension form
 mail-recovery-used-subject = A recovery code was used
@@ -321,9 +333,9 @@ mail-recovery-used-body = At { $time } a recovery code was used to sign in to yo
 mail-failures-subject = Many failed sign-ins to your account
 mail-failures-body = By { $time } someone had tried to sign in to your account with a wrong password many times. Your account is not blocked and you can sign in as usual. If this was not you, change to a password that is hard to guess and tell the responsible clerk (clerks: tell your administrator).
 mail-extension-request-subject = Request to extend access
-mail-extension-request-body = { $guest } ({ $organisation }) asks to extend their access to "{ $channel }" (currently until { $until }).
+mail-extension-request-body = { $guest } ({ $organisation }) asks to extend their access to "{ $channel }" (currently until { $until_en }).
 mail-extension-decided-subject = Answer to your extension request
-mail-extension-approved = Your extension was approved. Your access now lasts until { $until }. Reason: { $reason }
+mail-extension-approved = Your extension was approved. Your access now lasts until { $until_en }. Reason: { $reason }
 mail-extension-refused = Your extension was refused. Reason: { $reason }
 
 messages-title = Messages
@@ -406,7 +418,7 @@ message-ack-ask = Ask members to acknowledge this message
 message-ack-due = Acknowledge by (optional)
 mail-ack-reminder-subject = Please acknowledge a message
 mail-ack-reminder = A message in "{ $channel }" asks for your acknowledgement. Open the link and press "Acknowledge".
-mail-ack-reminder-due = By: { $due }
+mail-ack-reminder-due = By: { $due_en }
 mail-open-channel = Open the channel
 file-label = File
 file-title = Send a file
@@ -429,3 +441,86 @@ home-requests = Extension requests waiting for your answer
 home-requests-none = None.
 home-expiring = Your guests whose access ends within a week
 home-expiring-none = None.
+
+# One task per page, error summaries and confirmations
+error-summary-title = Please check what you entered
+required = required
+reason-hint = This is kept in the audit trail. Write it so that someone reading it later understands.
+back-to-channel = Back to the project
+back-to-guest = Back to the guest
+channel-tasks = Tasks for this project
+task-for-channel = Project “{ $channel }”
+field-guest-lang = The guest's language (mails and invitation sheet)
+confirm-irreversible = This cannot be undone.
+confirm-cancel = Cancel
+confirm-guests-ended = { $count ->
+    [one] One guest (active or invited) loses access at once; if signed in, they are signed out on the spot.
+   *[other] { $count } guests (active or invited) lose access at once; those signed in are signed out on the spot.
+}
+confirm-archive-closed = The project ends: no new messages, files or invitations. The conversation so far and the audit trail are kept.
+confirm-revoke-all-open = The project stays open; you can invite guests again later.
+confirm-mail-none = No e-mail is sent to the guests. Tell them separately if needed.
+guest-revoke-help = Revoking ends this guest's access at once. It cannot be undone.
+guest-revoke-confirm-title = Revoke { $name }
+guest-revoke-confirm-ends = { $name } ({ $organisation }) loses access at once; if signed in, they are signed out on the spot.
+guest-revoke-confirm-again = To let them in again you have to invite them anew.
+
+# The printed invitation sheet (one A4 page)
+print-from = { $municipality }, { $department }
+print-sign-in-name-every-time = You need this ID every time you sign in.
+print-sign-in-address = Where to sign in from now on
+print-next-time-title = From the second time on
+print-next-time = Open the address above and enter your sign-in ID, your password and the app's 6-digit number.
+print-apps = Google Authenticator or Microsoft Authenticator
+print-contact-phone = Phone: { $phone }
+print-contact-email = E-mail: { $email }
+print-until = { $date }
+print-fresh = A new QR code was made. The QR code on any sheet printed before no longer works.
+print-held = Until the link is used, this invitation can be printed again from this browser.
+sheet-reprint-title = Print the invitation again
+sheet-reprint-help = This browser no longer holds this person's invitation. Printing again makes a new QR code; the QR code on the sheet printed before stops working. The sign-in ID stays the same.
+sheet-reprint-submit = Print with a new QR code
+sheet-reprint-reason = Invitation sheet printed again
+sheet-print-link = Print the invitation
+print-addressee = For { $name }
+city-default = City Office
+
+# Whom to ask: the municipality on every guest page, and a forgotten password
+contact-title = Contact
+contact-phone = Phone
+contact-email = E-mail
+signin-forgot-title = Forgot your password or sign-in ID?
+signin-forgot-guest = Contact the city clerk who invited you (their name is in the invitation e-mail or on the printed invitation). They will send you a new invitation. Your sign-in ID is the address the invitation was sent to, or is printed on the invitation sheet.
+signin-forgot-phone = Lost your phone? Sign in with one of the recovery codes you kept. If you have none, contact the clerk.
+signin-forgot-staff = Contact an administrator; they will send you a new set-up link.
+mail-invite-forgot = If you forget your password or have a question, contact { $sponsor } ({ $department }).
+
+recovery-secret = Keep them like your password: do not show them to anyone.
+recovery-download = Save as a text file
+recovery-print = Print
+recovery-print-hint = You can also use the browser's own print command. This page can be opened again for 15 minutes.
+recovery-file-title = Madoguchi recovery codes
+guest-extension-requests-title = Requests for more time
+
+# The labels an error summary names its fields by
+summary-field-name = Name
+summary-field-organisation = Organisation
+summary-field-kind = Kind
+summary-field-email = E-mail address
+summary-field-permission = What they can do
+summary-field-expires_on = Access until
+summary-field-channel_name = Project name
+summary-field-purpose = Purpose
+summary-field-department_id = Department
+summary-field-ends_on = Project end
+summary-field-body = Message
+summary-field-due = Acknowledge by
+summary-field-file = File
+summary-field-reason = Reason
+summary-field-ext-date = New end of access
+summary-field-ext-reason = Reason for the extension
+summary-field-reissue = Reason for the new invitation
+summary-field-reset = Reason for the reset
+summary-field-end_sessions = Reason for signing them out
+summary-field-decide = Answer to the request
+summary-field-role = Role

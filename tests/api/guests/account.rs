@@ -229,7 +229,7 @@ async fn a_guest_asks_for_more_time_and_sees_the_sponsors_decision_and_reason() 
         account
             .text_of_id("expires-on")
             .expect("expiry")
-            .contains(&app.date_in(10))
+            .contains(&app.long_date_in(10))
     );
     let p = guest
         .agent
@@ -270,7 +270,7 @@ async fn a_guest_asks_for_more_time_and_sees_the_sponsors_decision_and_reason() 
         account
             .text_of_id("expires-on")
             .expect("expiry")
-            .contains(&until)
+            .contains(&app.long_date_in(40))
     );
     let mail = app.mails().pop().expect("decision mail");
     assert_eq!(mail.to, "mw@hospital.example.jp");

@@ -26,6 +26,10 @@ async fn a_resident_without_email_gets_a_printed_sheet_and_signs_in_with_the_id_
             ],
         )
         .await;
+    // The sheet is shown after a redirect, so that reloading it prints it again.
+    assert_eq!(p.status, 303, "{}", p.main());
+    let sheet = p.location().expect("to the sheet");
+    let p = clerk.agent.get(&sheet).await;
     assert_eq!(p.status, 200, "{}", p.main());
     assert!(p.body.contains("<svg"), "QR code on the sheet");
     assert!(
@@ -41,6 +45,12 @@ async fn a_resident_without_email_gets_a_printed_sheet_and_signs_in_with_the_id_
     assert!(id.starts_with("r-"));
     assert_eq!(p.header("cache-control").as_deref(), Some("no-store"));
     assert_eq!(p.header("referrer-policy").as_deref(), Some("no-referrer"));
+    let again = clerk.agent.get(&sheet).await;
+    assert_eq!(
+        again.text_of_id("invite-link"),
+        Some(link.clone()),
+        "a reload"
+    );
     let resident = app.enrol_guest(&link, "じゅうみんの あいことば").await;
     assert_eq!(resident.sign_in_name, id);
     app.guest_sign_in(&resident).await;
@@ -62,7 +72,7 @@ async fn bulk_csv_with_one_bad_row_issues_nobody_and_says_which_row_and_why() {
     let body = res.text().await.expect("body");
     assert!(body.contains("誰も招待していません"));
     assert!(
-        body.contains("2 行目: メールアドレス: メールアドレスの形式が正しくありません。"),
+        body.contains("3 行目: メールアドレス: メールアドレスの形式が正しくありません。"),
         "{body}"
     );
     assert_eq!(app.scalar("select count(*) from guest").await, 0);

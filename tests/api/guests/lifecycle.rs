@@ -139,7 +139,7 @@ async fn lifecycle_issue_open_enrol_sign_in_remind_extend_expire() {
         .await;
     assert_eq!(p.status, 303, "{}", p.main());
     let page = clerk_agent.get(&format!("/staff/guests/{guest_id}")).await;
-    assert!(page.body.contains(&new_date));
+    assert!(page.body.contains(&app.long_date_in(20)), "{}", page.main());
     let audit = app.audit().await;
     let ext = audit
         .iter()
@@ -225,7 +225,10 @@ async fn c5_revoking_a_guest_ends_their_sessions_and_their_pending_link_at_once(
         clerk.agent.get(&format!("/staff/guests/{id}")).await;
         let p = clerk
             .agent
-            .post(&format!("/staff/guests/{id}/revoke"), &[("reason", "")])
+            .post(
+                &format!("/staff/guests/{id}/revoke"),
+                &[("reason", ""), ("confirm", "yes")],
+            )
             .await;
         assert_eq!(p.status, 422, "a reason is required");
         assert!(p.body.contains("入力してください"));
@@ -233,7 +236,7 @@ async fn c5_revoking_a_guest_ends_their_sessions_and_their_pending_link_at_once(
             .agent
             .post(
                 &format!("/staff/guests/{id}/revoke"),
-                &[("reason", "異動のため")],
+                &[("reason", "異動のため"), ("confirm", "yes")],
             )
             .await;
         assert_eq!(p.status, 303);

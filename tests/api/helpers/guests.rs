@@ -17,6 +17,11 @@ impl TestApp {
         madoguchi::clock::last_day(self.now() + days * 86_400 + 1)
     }
 
+    /// The same day as people read it on a page: `2026年12月25日(金)`.
+    pub fn long_date_in(&self, days: i64) -> String {
+        madoguchi::i18n::Lang::Ja.last_day(self.now() + days * 86_400 + 1)
+    }
+
     /// An admin, a department and a clerk in it, both signed in.
     pub async fn clerk_with_department(
         &self,
