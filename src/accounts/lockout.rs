@@ -94,7 +94,7 @@ pub(super) async fn notify_failures(state: &AppState, account: &Account) {
         "mail-failures-subject",
         vec![(
             "mail-failures-body",
-            vec![("time", crate::i18n::Lang::Ja.datetime(state.now()))],
+            crate::guests::mails::until_args(state.now()),
         )],
         None,
     );
@@ -121,10 +121,11 @@ pub(super) async fn notify_recovery_code_used(state: &AppState, account: &Accoun
         "mail-recovery-used-subject",
         vec![(
             "mail-recovery-used-body",
-            vec![
-                ("time", crate::i18n::Lang::Ja.datetime(state.now())),
-                ("left", left.to_string()),
-            ],
+            [
+                crate::guests::mails::until_args(state.now()),
+                vec![("left", left.to_string())],
+            ]
+            .concat(),
         )],
         None,
     );

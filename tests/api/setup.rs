@@ -214,7 +214,7 @@ async fn a8_invalid_expired_used_and_unknown_links_all_get_the_same_page() {
     assert!(first.contains("このリンクは使えません"));
     // Not a dead end: the ways on are named.
     assert!(first.contains("href=\"/signin\"") && first.contains("href=\"/staff/signin\""));
-    assert!(first.contains("新しい招待をお願いしてください"));
+    assert!(first.contains("新しい 招待を たのんで ください"));
 }
 
 #[tokio::test]

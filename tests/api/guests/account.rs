@@ -332,7 +332,7 @@ async fn a_guest_can_close_their_account() {
         .guest_password_step(&guest.sign_in_name, &guest.password)
         .await;
     assert_eq!(p.status, 403);
-    assert!(p.main().contains("アカウントを閉じた"), "{}", p.main());
+    assert!(p.main().contains("アカウントを 閉じた"), "{}", p.main());
 }
 
 #[tokio::test]
