@@ -91,19 +91,21 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let smoke = args.iter().any(|a| a == "--smoke");
+    // `--empty`: the same runs on a city of a few guests, to set the seeded figures against.
+    let empty = args.iter().any(|a| a == "--empty");
     let audit = args.iter().any(|a| a == "--audit-records");
     let postgres = args
         .iter()
         .position(|a| a == "--postgres")
         .and_then(|i| args.get(i + 1).cloned());
-    let size = if smoke {
+    let size = if smoke || empty {
         Size {
             departments: 1,
             channels: 3,
             guests: 30,
             messages: 300,
             audit: 0,
-            seconds: 2,
+            seconds: if smoke { 2 } else { 20 },
         }
     } else {
         Size {
@@ -188,6 +190,26 @@ async fn main() -> anyhow::Result<()> {
         let run = wrk(url, Some(cookie), size.seconds, 64)?;
         rows.push((what.to_string(), run, Some(&base_run)));
     }
+    // The guest page again while 20 people sign in at once (password hashing must stay off
+    // the async workers and bounded), and the sign-ins' own figures.
+    let (under_load, sign_ins) = with_sign_ins(
+        &base,
+        &city.guest_name,
+        &guest_page,
+        &guest_cookie,
+        size.seconds,
+    )
+    .await?;
+    rows.push((
+        "guest channel page while 20 sign-ins run at once".to_string(),
+        under_load,
+        Some(&base_run),
+    ));
+    rows.push((
+        "sign-ins (password step), 20 at once, meanwhile".to_string(),
+        sign_ins,
+        None,
+    ));
     let rss = peak_rss(portal.id());
     stop(&mut portal);
 
@@ -196,9 +218,20 @@ async fn main() -> anyhow::Result<()> {
     } else {
         "SQLite"
     };
-    let table = report(&rows, &size, engine, ready, rss, smoke);
+    let command = std::iter::once("bash bench/run".to_string())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let label = if smoke {
+        " (smoke)"
+    } else if empty {
+        " (a city of a few guests, to compare with the seeded one)"
+    } else {
+        ""
+    };
+    let table = report(&rows, &size, engine, ready, rss, label, &command);
     println!("{table}");
-    if !smoke {
+    if !smoke && !args.iter().any(|a| a == "--no-write") {
         let results = root.join("bench").join("RESULTS.md");
         let old = std::fs::read_to_string(&results).unwrap_or_default();
         std::fs::write(&results, format!("{table}\n{old}"))?;
@@ -414,6 +447,8 @@ fn start_portal(root: &Path, data: &Path, database_url: &str, port: u16) -> anyh
         .env("MADOGUCHI_DATABASE_URL", database_url)
         .env("MADOGUCHI_LISTEN", format!("127.0.0.1:{port}"))
         .env("MADOGUCHI_DATABASE_MAX_CONNECTIONS", "8")
+        // Every load comes from 127.0.0.1: the per-address sign-in limit would answer 429.
+        .env("MADOGUCHI_SIGN_IN_RATE_PER_MINUTE", "1000000")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -505,6 +540,90 @@ async fn sign_in(base: &str, path: &str, name: &str, secret: &[u8]) -> anyhow::R
     Ok(cookie.to_str()?.to_string())
 }
 
+/// Runs wrk on `page` while 20 clients sign in (the password step, with the right password)
+/// over and over; returns the page's run and the sign-ins' rate and latency.
+async fn with_sign_ins(
+    base: &str,
+    name: &str,
+    page: &str,
+    cookie: &str,
+    seconds: u64,
+) -> anyhow::Result<(Run, Run)> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let stop = Arc::new(AtomicBool::new(false));
+    let times = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let failed = Arc::new(AtomicBool::new(false));
+    let mut tasks = vec![];
+    for _ in 0..20 {
+        let (stop, times, failed) = (stop.clone(), times.clone(), failed.clone());
+        let (base, name) = (base.to_string(), name.to_string());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                match password_step(&base, &name).await {
+                    Ok(()) => {
+                        if let Ok(mut t) = times.lock() {
+                            t.push(started.elapsed().as_secs_f64() * 1000.0);
+                        }
+                    }
+                    Err(_) => failed.store(true, Ordering::Relaxed),
+                }
+            }
+        }));
+    }
+    let (page, cookie) = (page.to_string(), cookie.to_string());
+    let started = Instant::now();
+    let run = tokio::task::spawn_blocking(move || wrk(&page, Some(&cookie), seconds, 64)).await??;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut t = times.lock().map(|t| t.clone()).unwrap_or_default();
+    t.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        t.get(((t.len() as f64 * p) as usize).min(t.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let sign_ins = Run {
+        rps: t.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        errors: failed.load(std::sync::atomic::Ordering::Relaxed),
+    };
+    Ok((run, sign_ins))
+}
+
+/// One sign-in's password step through the real pages, as a browser makes it.
+async fn password_step(base: &str, name: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let page = client
+        .get(format!("{base}/signin"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let csrf = csrf_in(&page)?;
+    let res = client
+        .post(format!("{base}/signin"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", name),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await?;
+    if !res.status().is_redirection() {
+        bail!("the password step answered {}", res.status());
+    }
+    Ok(())
+}
+
 async fn check_page(url: &str, cookie: &str) -> anyhow::Result<()> {
     let res = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -588,7 +707,8 @@ fn report(
     engine: &str,
     ready: Duration,
     rss: Option<u64>,
-    smoke: bool,
+    label: &str,
+    command: &str,
 ) -> String {
     let date = Command::new("date")
         .arg("-u")
@@ -609,11 +729,9 @@ fn report(
         .map(|n| n.get())
         .unwrap_or(0);
     let mut t = format!(
-        "## {date} — {engine}{}\n\n`bash bench/run{}` · {cores} cores, {cpu} · wrk -t2 -c64 -d{}s on loopback · \
+        "## {date} — {engine}{label}\n\n`{command}` · {cores} cores, {cpu} · wrk -t2 -c64 -d{}s on loopback · \
          seeded: {} departments, {} channels, {} guests, {} messages{} · ready {} ms after start · peak RSS of the portal {} MiB\n\n\
          | page | req/s | × baseline | p50 ms | p99 ms |\n|---|---|---|---|---|\n",
-        if smoke { " (smoke)" } else { "" },
-        if smoke { " --smoke" } else { "" },
         size.seconds,
         size.departments,
         size.channels,

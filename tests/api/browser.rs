@@ -666,13 +666,7 @@ fn pdf_pages(pdf: &[u8]) -> usize {
 #[tokio::test]
 async fn the_printed_sheet_is_one_a4_page_in_japanese_and_english_for_the_longest_name() {
     let Some(driver) = driver().await else { return };
-    let app = spawn_app_with(Options {
-        municipality: Some("窓口市".into()),
-        contact_phone: Some("0120-000-111".into()),
-        contact_email: Some("shimin-kyodo-suishin@city.example.jp".into()),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_city_app().await;
     let (_admin, clerk, _) = app
         .clerk_with_department("市民協働推進課 地域防災・見守り担当", "m@city.example.jp")
         .await;

@@ -140,11 +140,49 @@ async fn each_channel_task_has_a_page_of_its_own_linked_from_the_channel() {
 #[tokio::test]
 async fn every_clerk_form_refused_shows_a_summary_that_takes_focus_and_marks_its_field() {
     let app = spawn_app().await;
-    let (_admin, clerk, _) = app
+    let (admin, clerk, _) = app
         .clerk_with_department("健康課", "h@city.example.jp")
         .await;
     let channel = app.create_channel(&clerk.agent, "病院チーム", 60).await;
     let c = &clerk.agent;
+    // Creating a channel: no name.
+    c.get("/staff/channels").await;
+    let p = c
+        .post(
+            "/staff/channels",
+            &[
+                ("name", ""),
+                ("purpose", "連絡"),
+                ("ends_on", &app.date_in(60)),
+            ],
+        )
+        .await;
+    assert_error_state(&p, "channel_name", "入力してください。");
+    // Adding a clerk (an admin's form): a bad address.
+    let a = &admin.agent;
+    a.get("/staff/clerks").await;
+    let p = a
+        .post(
+            "/staff/clerks",
+            &[
+                ("name", "新人 職員"),
+                ("email", "not-an-address"),
+                ("role", "clerk"),
+                ("department_id", ""),
+            ],
+        )
+        .await;
+    assert_error_state(&p, "email", "メールアドレスの形式が正しくありません。");
+    // Adding a department: no name.
+    a.get("/staff/departments").await;
+    let p = a.post("/staff/departments", &[("name", "")]).await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("id=\"error-summary\"") && p.body.contains("aria-invalid=\"true\""));
+    assert!(
+        markup_problems(&p.body).is_empty(),
+        "{:#?}",
+        markup_problems(&p.body)
+    );
     // Issuing a guest: a bad address.
     c.get(&format!("/staff/channels/{channel}/guests/new"))
         .await;

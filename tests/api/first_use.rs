@@ -5,13 +5,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn the_sign_in_page_names_the_city_whom_to_call_and_what_to_do_about_a_forgotten_password() {
-    let app = spawn_app_with(Options {
-        municipality: Some("窓口市".into()),
-        contact_phone: Some("0120-000-111".into()),
-        contact_email: Some("shimin@city.example.jp".into()),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_city_app().await;
     let page = app.agent().get("/signin").await;
     assert_eq!(page.status, 200);
     for expected in [
@@ -97,11 +91,7 @@ async fn recovery_codes_can_be_saved_as_a_file_and_are_shown_with_a_warning() {
 
 #[tokio::test]
 async fn a_guest_invited_in_english_gets_their_invitation_english_first() {
-    let app = spawn_app_with(Options {
-        municipality: Some("窓口市".into()),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_city_app().await;
     let (_admin, clerk, _) = app
         .clerk_with_department("健康課", "h@city.example.jp")
         .await;

@@ -56,13 +56,7 @@ fn has_long_date(text: &str) -> bool {
 
 #[tokio::test]
 async fn the_sheet_names_the_city_the_apps_the_sign_in_address_and_dates_with_weekdays() {
-    let app = spawn_app_with(Options {
-        municipality: Some("窓口市".into()),
-        contact_phone: Some("0120-000-111".into()),
-        contact_email: Some("shimin@city.example.jp".into()),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_city_app().await;
     let (_admin, clerk, _) = app
         .clerk_with_department("市民課", "m@city.example.jp")
         .await;

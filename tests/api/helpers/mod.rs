@@ -150,6 +150,17 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
+/// A portal set up as a city runs it: its name and whom guests call or write to.
+pub async fn spawn_city_app() -> TestApp {
+    spawn_app_with(Options {
+        municipality: Some("窓口市".into()),
+        contact_phone: Some("0120-000-111".into()),
+        contact_email: Some("shimin@city.example.jp".into()),
+        ..Options::default()
+    })
+    .await
+}
+
 pub async fn spawn_app_with(opts: Options) -> TestApp {
     init_once();
     let dir = match opts.dir {
