@@ -190,6 +190,7 @@ async fn main() -> anyhow::Result<()> {
         let run = wrk(url, Some(cookie), size.seconds, 64)?;
         rows.push((what.to_string(), run, Some(&base_run)));
     }
+    let rss_pages = peak_rss(portal.id());
     // The guest page again while 20 people sign in at once (password hashing must stay off
     // the async workers and bounded), and the sign-ins' own figures.
     let (under_load, sign_ins) = with_sign_ins(
@@ -229,7 +230,15 @@ async fn main() -> anyhow::Result<()> {
     } else {
         ""
     };
-    let table = report(&rows, &size, engine, ready, rss, label, &command);
+    let table = report(
+        &rows,
+        &size,
+        engine,
+        ready,
+        (rss_pages, rss),
+        label,
+        &command,
+    );
     println!("{table}");
     if !smoke && !args.iter().any(|a| a == "--no-write") {
         let results = root.join("bench").join("RESULTS.md");
@@ -706,7 +715,7 @@ fn report(
     size: &Size,
     engine: &str,
     ready: Duration,
-    rss: Option<u64>,
+    rss: (Option<u64>, Option<u64>),
     label: &str,
     command: &str,
 ) -> String {
@@ -730,7 +739,7 @@ fn report(
         .unwrap_or(0);
     let mut t = format!(
         "## {date} — {engine}{label}\n\n`{command}` · {cores} cores, {cpu} · wrk -t2 -c64 -d{}s on loopback · \
-         seeded: {} departments, {} channels, {} guests, {} messages{} · ready {} ms after start · peak RSS of the portal {} MiB\n\n\
+         seeded: {} departments, {} channels, {} guests, {} messages{} · ready {} ms after start · peak RSS of the portal {} MiB during the page runs, {} MiB after the sign-ins\n\n\
          | page | req/s | × baseline | p50 ms | p99 ms |\n|---|---|---|---|---|\n",
         size.seconds,
         size.departments,
@@ -743,7 +752,8 @@ fn report(
             String::new()
         },
         ready.as_millis(),
-        rss.map(|r| r.to_string()).unwrap_or_else(|| "?".into()),
+        rss.0.map(|r| r.to_string()).unwrap_or_else(|| "?".into()),
+        rss.1.map(|r| r.to_string()).unwrap_or_else(|| "?".into()),
     );
     for (what, run, base) in rows {
         let ratio = base

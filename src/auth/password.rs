@@ -1,9 +1,8 @@
 //! Passwords (B6): length only (no composition rules), common passwords refused, any Unicode
 //! compared exactly, argon2id with m=19456 KiB, t=2, p=1, hashed off the async executor.
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 pub const GUEST_MIN_CHARS: usize = 8;
 pub const CLERK_MIN_CHARS: usize = 12;
@@ -43,21 +42,90 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
 }
 
-/// How many passwords are hashed or verified at once: one per core. Each argon2 run takes
-/// 19 MiB and a core for its whole time, so twenty people signing in together queue here
-/// instead of taking twenty blocking threads and 380 MiB, and page views keep their cores.
-static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-});
+type Job = Box<dyn FnOnce() + Send>;
 
-/// Hashes on a blocking thread, at most one per core at a time.
+/// The threads that hash and verify passwords: one per core, for the life of the process.
+/// Each argon2 run takes 19 MiB and a core for its whole time. On the shared blocking pool,
+/// twenty people signing in together spread those runs over many short-lived threads, and the
+/// allocator kept each thread's 19 MiB: the portal grew by 200 MiB. Here the runs queue for a
+/// few threads that reuse their memory, and page views keep the other cores' time.
+static HASHERS: std::sync::LazyLock<std::sync::mpsc::Sender<Job>> =
+    std::sync::LazyLock::new(|| {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for i in 0..threads {
+            let queue = queue.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = started {
+                tracing::error!(error = %e, "a password hashing thread could not start");
+            }
+        }
+        jobs
+    });
+
+/// Runs `f` on a hashing thread and waits for it without holding an async worker.
+async fn on_hasher<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> anyhow::Result<R> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    HASHERS
+        .send(Box::new(move || {
+            let _ = answer.send(f());
+        }))
+        .map_err(|_| anyhow::anyhow!("the password hashing threads have stopped"))?;
+    Ok(answered.await?)
+}
+
+thread_local! {
+    /// This hashing thread's argon2 working memory (19 MiB), allocated once and reused.
+    static BLOCKS: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs argon2 with this thread's working memory, sized for `params`.
+fn with_memory<R>(params: &Params, f: impl FnOnce(&mut [Block]) -> R) -> R {
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        let need = params.block_count();
+        if blocks.len() != need {
+            *blocks = vec![Block::default(); need];
+        }
+        f(&mut blocks)
+    })
+}
+
+/// Hashes on a hashing thread, as a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
 pub async fn hash(password: String) -> anyhow::Result<String> {
-    let _turn = HASHING.acquire().await?;
-    tokio::task::spawn_blocking(move || {
-        argon2()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
+    on_hasher(move || {
+        let argon = argon2();
+        let mut salt = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
+        let salt = Salt::new(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        with_memory(argon.params(), |blocks| {
+            argon.hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, blocks)
+        })
+        .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(argon.params())
+                .map_err(|e| anyhow::anyhow!("hash parameters: {e}"))?,
+            salt: Some(salt),
+            hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("hash output: {e}"))?),
+        };
+        Ok(phc.to_string())
     })
     .await?
 }
@@ -65,18 +133,32 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 /// A fixed hash checked when the account does not exist, so both answers take as long (B7).
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Gx9U8uSqHHcPCO1IJMyPkkfR7pyrFJ8g8fhQGJXz2Y";
 
-/// Verifies on a blocking thread, at most one per core at a time; `None` as the stored hash
-/// still costs one verification.
+/// Verifies on a hashing thread, with the parameters stored in the hash; `None` as the stored
+/// hash still costs one verification.
 pub async fn verify(password: String, stored: Option<String>) -> anyhow::Result<bool> {
-    let _turn = HASHING.acquire().await?;
-    tokio::task::spawn_blocking(move || {
+    on_hasher(move || {
         let exists = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_string());
-        let parsed = PasswordHash::new(&stored)
-            .map_err(|e| anyhow::anyhow!("stored password hash unreadable: {e}"))?;
-        let ok = argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let unreadable =
+            |e: &dyn std::fmt::Display| anyhow::anyhow!("stored password hash unreadable: {e}");
+        let parsed = PasswordHash::new(&stored).map_err(|e| unreadable(&e))?;
+        let params = Params::try_from(&parsed).map_err(|e| unreadable(&e))?;
+        let algorithm =
+            Algorithm::try_from(parsed.algorithm.as_str()).map_err(|e| unreadable(&e))?;
+        let version =
+            Version::try_from(parsed.version.unwrap_or(0x13)).map_err(|e| unreadable(&e))?;
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+            return Err(anyhow::anyhow!(
+                "stored password hash unreadable: no salt or hash"
+            ));
+        };
+        let argon = Argon2::new(algorithm, version, params);
+        let mut out = vec![0u8; expected.len()];
+        with_memory(argon.params(), |blocks| {
+            argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, blocks)
+        })
+        .map_err(|e| anyhow::anyhow!("verifying a password: {e}"))?;
+        let ok: bool = subtle::ConstantTimeEq::ct_eq(out.as_slice(), expected.as_bytes()).into();
         Ok(ok && exists)
     })
     .await?
@@ -142,5 +224,37 @@ mod tests {
         // No normalisation: the half-width spelling is a different password.
         assert!(!verify("Pass word 窓口".into(), Some(h)).await.expect("v"));
         assert!(!verify("anything".into(), None).await.expect("v"));
+    }
+
+    #[tokio::test]
+    async fn hashes_made_before_the_hashing_threads_still_verify_and_new_ones_verify_elsewhere() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let before = super::argon2()
+            .hash_password(b"an older password")
+            .expect("hash")
+            .to_string();
+        assert!(
+            verify("an older password".into(), Some(before.clone()))
+                .await
+                .expect("v")
+        );
+        assert!(
+            !verify("an older passwore".into(), Some(before))
+                .await
+                .expect("v")
+        );
+        let ours = hash("a newer password".into()).await.expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("phc");
+        assert!(
+            super::argon2()
+                .verify_password(b"a newer password", &parsed)
+                .is_ok()
+        );
+        // Twenty at once all come back, on the few hashing threads.
+        let all = futures_util::future::join_all(
+            (0..20).map(|i| verify(format!("p{i}"), Some(ours.clone()))),
+        )
+        .await;
+        assert!(all.iter().all(|r| matches!(r, Ok(false))));
     }
 }
