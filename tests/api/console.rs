@@ -337,6 +337,12 @@ async fn irreversible_actions_change_nothing_without_their_confirmation_step() {
         page.main()
     );
     assert_eq!(app.scalar(live).await, 0);
+    // The guest rows' copy of the status, which the lists filter on, followed every change.
+    assert_eq!(
+        app.scalar("select count(*) from guest where status = 'revoked'")
+            .await,
+        2
+    );
 }
 
 #[tokio::test]

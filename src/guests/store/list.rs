@@ -88,17 +88,18 @@ pub async fn list(db: &Db, f: &Filter) -> Result<(Vec<Guest>, i64), sqlx::Error>
          and i.revoked_at is null)";
     match f.status.as_deref().filter(|s| !s.is_empty()) {
         None => {}
-        Some("invited") => conditions.push(format!("a.status = 'invited' and not {opened}")),
-        Some("opened") => conditions.push(format!("a.status = 'invited' and {opened}")),
+        // The guest row's copy of its account's status (kept by a trigger, migration 0012).
+        Some("invited") => conditions.push(format!("g.status = 'invited' and not {opened}")),
+        Some("opened") => conditions.push(format!("g.status = 'invited' and {opened}")),
         Some("enrolled") => {
-            conditions.push("a.status = 'active' and g.last_access_at is null".into())
+            conditions.push("g.status = 'active' and g.last_access_at is null".into())
         }
         Some("active") => {
-            conditions.push("a.status = 'active' and g.last_access_at is not null".into())
+            conditions.push("g.status = 'active' and g.last_access_at is not null".into())
         }
         Some(other) => {
             let p = bind(other.to_string(), &mut binds);
-            conditions.push(format!("a.status = {p}"));
+            conditions.push(format!("g.status = {p}"));
         }
     }
     let search = f
@@ -110,8 +111,8 @@ pub async fn list(db: &Db, f: &Filter) -> Result<(Vec<Guest>, i64), sqlx::Error>
             let escaped = s.replace('\\', "").replace(['%', '_'], "");
             format!("%{escaped}%")
         });
-    // Status and search read the account; channel and department do not.
-    let account_conditions = search.is_some() || f.status.as_deref().is_some_and(|s| !s.is_empty());
+    // Only the search reads the account; channel, department and status are on the guest row.
+    let account_conditions = search.is_some();
     if let Some(search) = search {
         let p = bind(search, &mut binds);
         conditions.push(format!(
