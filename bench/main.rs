@@ -502,28 +502,7 @@ async fn sign_in(base: &str, path: &str, name: &str, secret: &[u8]) -> anyhow::R
         .cookie_provider(jar.clone())
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let page = client
-        .get(format!("{base}{path}"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    let csrf = csrf_in(&page)?;
-    let res = client
-        .post(format!("{base}{path}"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", name),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await?;
-    let code_path = res
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .context("the password was not accepted")?
-        .to_string();
+    let code_path = password_step(&client, base, path, name).await?;
     let page = client
         .get(format!("{base}{code_path}"))
         .send()
@@ -570,8 +549,16 @@ async fn with_sign_ins(
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
-                match password_step(&base, &name).await {
-                    Ok(()) => {
+                let client = reqwest::Client::builder()
+                    .cookie_store(true)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build();
+                let signed = match client {
+                    Ok(c) => password_step(&c, &base, "/signin", &name).await,
+                    Err(e) => Err(e.into()),
+                };
+                match signed {
+                    Ok(_) => {
                         if let Ok(mut t) = times.lock() {
                             t.push(started.elapsed().as_secs_f64() * 1000.0);
                         }
@@ -605,21 +592,23 @@ async fn with_sign_ins(
     Ok((run, sign_ins))
 }
 
-/// One sign-in's password step through the real pages, as a browser makes it.
-async fn password_step(base: &str, name: &str) -> anyhow::Result<()> {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
+/// One sign-in's password step through the real pages, as a browser makes it; returns where
+/// the code step is.
+async fn password_step(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    name: &str,
+) -> anyhow::Result<String> {
     let page = client
-        .get(format!("{base}/signin"))
+        .get(format!("{base}{path}"))
         .send()
         .await?
         .text()
         .await?;
     let csrf = csrf_in(&page)?;
     let res = client
-        .post(format!("{base}/signin"))
+        .post(format!("{base}{path}"))
         .form(&[
             ("csrf", csrf.as_str()),
             ("email", name),
@@ -627,10 +616,13 @@ async fn password_step(base: &str, name: &str) -> anyhow::Result<()> {
         ])
         .send()
         .await?;
-    if !res.status().is_redirection() {
-        bail!("the password step answered {}", res.status());
-    }
-    Ok(())
+    Ok(res
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .filter(|_| res.status().is_redirection())
+        .context("the password was not accepted")?
+        .to_string())
 }
 
 async fn check_page(url: &str, cookie: &str) -> anyhow::Result<()> {
