@@ -94,6 +94,13 @@ impl Ctx {
             None => message.to_string(),
         }
     }
+    /// A date typed as `2027-03-31` (a date input's value), as people read it: the day it ends
+    /// with its weekday.
+    pub fn input_day(&self, iso: &str) -> String {
+        crate::clock::end_of_day(iso)
+            .map(|end| self.lang.last_day(end))
+            .unwrap_or_else(|| iso.to_string())
+    }
     /// A name's organisation or department in parentheses, as each language writes them:
     /// full-width in Japanese (`（市立病院）`), after a space in English (` (City Hospital)`).
     pub fn paren(&self, inner: &str) -> String {

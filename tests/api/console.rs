@@ -135,6 +135,16 @@ async fn each_channel_task_has_a_page_of_its_own_linked_from_the_channel() {
         let problems = markup_problems(&task.body);
         assert!(problems.is_empty(), "{link}: {problems:#?}");
     }
+    // The latest allowed expiry is written as people read dates, with the weekday.
+    let issue = clerk
+        .agent
+        .get(&format!("/staff/channels/{channel}/guests/new"))
+        .await;
+    let hint = issue.text_of_id("expires_on-hint").expect("hint");
+    assert!(
+        hint.starts_with("最長 ") && hint.contains('年') && hint.contains("日（"),
+        "{hint}"
+    );
 }
 
 #[tokio::test]
