@@ -42,23 +42,25 @@ pub fn router() -> Routes {
         )
 }
 
-fn kinds(ctx: &Ctx) -> Vec<(&'static str, String)> {
-    Kind::ALL
-        .iter()
-        .map(|k| (k.as_str(), ctx.t(&format!("kind-{k}"))))
-        .collect()
+/// The kinds and permissions the issue and import forms offer, labelled in the reader's language.
+struct Choices {
+    kinds: Vec<(&'static str, String)>,
+    permissions: Vec<(&'static str, String)>,
 }
 
-fn permissions(ctx: &Ctx) -> Vec<(&'static str, String)> {
-    Permission::ALL
-        .iter()
-        .map(|p| (p.as_str(), ctx.t(&format!("permission-{p}"))))
-        .collect()
-}
-
-/// The permission a form shows chosen: the one sent back, else "read and write".
-fn permission_chosen(form: &GuestForm, p: &str) -> bool {
-    form.permission == p || (form.permission.is_empty() && p == "post")
+impl Choices {
+    fn new(ctx: &Ctx) -> Self {
+        Self {
+            kinds: Kind::ALL
+                .iter()
+                .map(|k| (k.as_str(), ctx.t(&format!("kind-{k}"))))
+                .collect(),
+            permissions: Permission::ALL
+                .iter()
+                .map(|p| (p.as_str(), ctx.t(&format!("permission-{p}"))))
+                .collect(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -68,6 +70,7 @@ struct GuestNewPage {
     channel: Channel,
     form: GuestForm,
     errors: Errors,
+    choices: Choices,
     default_expiry: String,
     max_expiry: String,
 }
@@ -76,6 +79,7 @@ impl GuestNewPage {
     fn new(state: &AppState, ctx: Ctx, user: &StaffUser, channel: Channel) -> Self {
         let (default_expiry, max_expiry) = default_expiry(state, &channel);
         Self {
+            choices: Choices::new(&ctx),
             ctx: with_user(ctx, user),
             channel,
             form: GuestForm::default(),
@@ -90,18 +94,6 @@ impl GuestNewPage {
     fn attrs(&self, f: &str, hint: bool) -> String {
         field_attrs(&self.errors, f, hint)
     }
-    fn kinds(&self) -> Vec<(&'static str, String)> {
-        kinds(&self.ctx)
-    }
-    fn permissions(&self) -> Vec<(&'static str, String)> {
-        permissions(&self.ctx)
-    }
-    fn kind_chosen(&self, k: &str) -> bool {
-        self.form.kind == k
-    }
-    fn permission_chosen(&self, p: &str) -> bool {
-        permission_chosen(&self.form, p)
-    }
 }
 
 #[derive(Template)]
@@ -112,6 +104,7 @@ struct BulkPage {
     form: GuestForm,
     /// What is wrong with the file, by line; nothing was issued when there is any.
     problems: Vec<String>,
+    choices: Choices,
     default_expiry: String,
     max_expiry: String,
 }
@@ -120,6 +113,7 @@ impl BulkPage {
     fn new(state: &AppState, ctx: Ctx, user: &StaffUser, channel: Channel) -> Self {
         let (default_expiry, max_expiry) = default_expiry(state, &channel);
         Self {
+            choices: Choices::new(&ctx),
             ctx: with_user(ctx, user),
             channel,
             form: GuestForm::default(),
@@ -127,18 +121,6 @@ impl BulkPage {
             default_expiry,
             max_expiry,
         }
-    }
-    fn kinds(&self) -> Vec<(&'static str, String)> {
-        kinds(&self.ctx)
-    }
-    fn permissions(&self) -> Vec<(&'static str, String)> {
-        permissions(&self.ctx)
-    }
-    fn kind_chosen(&self, k: &str) -> bool {
-        self.form.kind == k
-    }
-    fn permission_chosen(&self, p: &str) -> bool {
-        permission_chosen(&self.form, p)
     }
 }
 

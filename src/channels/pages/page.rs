@@ -144,6 +144,16 @@ pub struct GuestForm {
     pub lang: String,
 }
 
+impl GuestForm {
+    pub fn kind_chosen(&self, k: &str) -> bool {
+        self.kind == k
+    }
+    /// The permission the form shows chosen: the one sent back, else "read and write".
+    pub fn permission_chosen(&self, p: &str) -> bool {
+        self.permission == p || (self.permission.is_empty() && p == "post")
+    }
+}
+
 /// The default and the latest expiry a clerk may choose for a new guest of this channel.
 pub fn default_expiry(state: &AppState, channel: &Channel) -> (String, String) {
     let now = state.now();

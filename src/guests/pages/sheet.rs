@@ -177,7 +177,7 @@ async fn sheet_get(
     Path(guest): Path<String>,
     Query(query): Query<SheetQuery>,
 ) -> AppResult<Response> {
-    let guest = lifecycle::for_clerk(&state, &user, &ctx.source, &guest, &ctx.path).await?;
+    let guest = super::staff::staff_guest_scope(&state, &ctx, &user, &guest).await?;
     if guest.status != Status::Invited {
         return Ok(Redirect::to(&links::staff_guest(&guest.account_id)).into_response());
     }
@@ -206,7 +206,7 @@ async fn sheet_post(
     user: StaffUser,
     Path(guest): Path<String>,
 ) -> AppResult<Response> {
-    let guest = lifecycle::for_clerk(&state, &user, &ctx.source, &guest, &ctx.path).await?;
+    let guest = super::staff::staff_guest_scope(&state, &ctx, &user, &guest).await?;
     let why =
         Reason::parse(&ctx.t("sheet-reprint-reason")).map_err(|_| anyhow::anyhow!("reason"))?;
     match lifecycle::reinvite(&state, &user, &ctx.source, &guest, &why, false).await? {

@@ -73,7 +73,7 @@ async fn guests_get(
 }
 
 /// The guest a clerk's request names, if they may see them (D1, D3).
-async fn staff_guest_scope(
+pub(super) async fn staff_guest_scope(
     state: &AppState,
     ctx: &Ctx,
     user: &StaffUser,
