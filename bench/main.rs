@@ -177,6 +177,14 @@ async fn main() -> anyhow::Result<()> {
     let guest_page = format!("{base}/c/{}", city.channel_id);
     let clerk_page = format!("{base}/staff/channels/{}", city.channel_id);
     let clerk_list = format!("{base}/staff/guests?status=invited&page=3");
+    // `--serve`: keep the signed-in portal running for profiling by hand (perf, wrk).
+    if args.iter().any(|a| a == "--serve") {
+        eprintln!("guest page  {guest_page}\n  Cookie: {guest_cookie}");
+        eprintln!("clerk page  {clerk_page}\nclerk list  {clerk_list}\n  Cookie: {clerk_cookie}");
+        eprintln!("portal pid {}; stop it to end", portal.id());
+        portal.wait()?;
+        return Ok(());
+    }
     for (what, url, cookie) in [
         ("guest channel page", &guest_page, &guest_cookie),
         ("clerk channel page", &clerk_page, &clerk_cookie),
@@ -458,7 +466,10 @@ fn start_portal(root: &Path, data: &Path, database_url: &str, port: u16) -> anyh
         .env("MADOGUCHI_DATABASE_MAX_CONNECTIONS", "8")
         // Every load comes from 127.0.0.1: the per-address sign-in limit would answer 429.
         .env("MADOGUCHI_SIGN_IN_RATE_PER_MINUTE", "1000000")
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("BENCH_PORTAL_LOG").unwrap_or_else(|_| "warn".to_string()),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -45,18 +45,21 @@ pub struct Message {
     pub new_day: bool,
 }
 
-/// What a conversation row shows, for a reader (`$R`).
+/// What a conversation row shows, for a reader (`$R`) in the channel `$1`. Acknowledgements are
+/// counted only for the messages that ask for them, and the reader's mark is looked up once for
+/// the page (it does not depend on the row), not once per message.
 const COLUMNS: &str = "m.message_id, m.seq, m.author_id, a.name as author_name, \
      a.kind as author_kind, g.organisation, d.name as department_name, m.body, m.created_at, \
      f.file_id, f.name as file_name, f.size as file_size, \
      (select count(*) from message_read r where r.message_id = m.message_id \
       and r.account_id <> m.author_id) as read_count, \
      m.ack_requested, m.ack_due_at, \
-     (select count(*) from message_ack k where k.message_id = m.message_id) as ack_count, \
-     (select count(*) from message_ack k where k.message_id = m.message_id \
-      and k.account_id = $R) as acked_by_me, \
+     case when m.ack_requested = 1 then (select count(*) from message_ack k \
+      where k.message_id = m.message_id) else 0 end as ack_count, \
+     case when m.ack_requested = 1 then (select count(*) from message_ack k \
+      where k.message_id = m.message_id and k.account_id = $R) else 0 end as acked_by_me, \
      m.edited_at, m.withdrawn_at, \
-     (select cr.last_seq from channel_read cr where cr.channel_id = m.channel_id \
+     (select cr.last_seq from channel_read cr where cr.channel_id = $1 \
       and cr.account_id = $R) as reader_mark";
 
 const FROM: &str = "from message m join account a on a.account_id = m.author_id \
