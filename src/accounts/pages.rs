@@ -14,6 +14,7 @@ use crate::auth::policy::TOTP_PENDING_SECS;
 use crate::links;
 use crate::web::ctx::{CSRF_KEY, Ctx, new_csrf_token, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
+use crate::web::forms::take;
 use crate::web::guard::{LOGIN_KEY, PENDING_KEY, Pending};
 use crate::web::routes::Routes;
 
@@ -123,7 +124,7 @@ async fn sign_in_get(
     axum::extract::Query(query): axum::extract::Query<SignInQuery>,
     audience: Audience,
 ) -> AppResult<Response> {
-    let notice = match session.remove::<String>("notice").await? {
+    let notice = match take::<String>(&session, "notice").await? {
         Some(key) => Some(ctx.t(&key)),
         None if query.signed_out.is_some() => Some(ctx.t("signed-out")),
         None => None,

@@ -8,8 +8,7 @@ use crate::db::{Db, new_id};
 const COLUMNS: &str = concat!(
     "c.channel_id, c.department_id, d.name as department_name, c.name, c.purpose, \
      c.ends_at, c.status, c.created_at, c.archived_at, \
-     (select count(*) from guest g join account a on a.account_id = g.account_id \
-      where g.channel_id = c.channel_id and a.status in ",
+     (select count(*) from guest g where g.channel_id = c.channel_id and g.status in ",
     crate::live_statuses!(),
     ") as live_guests"
 );

@@ -18,6 +18,7 @@ use crate::clerks::{
 use crate::links;
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::AppResult;
+use crate::web::forms::take;
 use crate::web::guard::AdminUser;
 use crate::web::routes::Routes;
 
@@ -251,8 +252,7 @@ async fn clerks_get(
     session: Session,
     AdminUser(user): AdminUser,
 ) -> AppResult<Response> {
-    let notice = session
-        .remove::<String>("notice")
+    let notice = take::<String>(&session, "notice")
         .await?
         .map(|key| ctx.t(&key));
     let page = clerks_page(&state, ctx, &user, ClerkForm::default(), vec![], notice).await?;

@@ -34,6 +34,22 @@ pub fn reason(ctx: &Ctx, typed: &str) -> Result<Reason, String> {
 
 /// The page context of a signed-in clerk: their name with the sign-out button, and the admin
 /// menu for admins.
+/// Takes a value the previous request left in the session (a notice), if there is one. Reading
+/// first matters: removing marks the session changed, and a changed session is written back to
+/// the store, so an unconditional remove would cost every page view a database write.
+pub async fn take<T: serde::de::DeserializeOwned>(
+    session: &tower_sessions::Session,
+    key: &str,
+) -> Result<Option<T>, tower_sessions::session::Error> {
+    match session.get::<T>(key).await? {
+        Some(value) => {
+            session.remove_value(key).await?;
+            Ok(Some(value))
+        }
+        None => Ok(None),
+    }
+}
+
 pub fn with_user(mut ctx: Ctx, user: &StaffUser) -> Ctx {
     ctx.user = Some(user.name.clone());
     ctx.is_admin = user.is_admin();

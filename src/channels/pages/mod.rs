@@ -22,7 +22,7 @@ use crate::links;
 use crate::messages::{self, Body};
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
-use crate::web::forms::with_user;
+use crate::web::forms::{take, with_user};
 use crate::web::routes::Routes;
 use page::{ChannelForm, Errors, channel_page, error_page, staff_channel_scope};
 
@@ -246,12 +246,10 @@ pub(super) async fn tell(session: &Session, key: &str, count: usize) -> AppResul
 
 /// The notice the previous action left, in the reader's language.
 async fn told(session: &Session, ctx: &Ctx) -> AppResult<Option<String>> {
-    let count = session
-        .remove::<usize>("notice_count")
+    let count = take::<usize>(session, "notice_count")
         .await?
         .unwrap_or_default();
-    Ok(session
-        .remove::<String>("notice")
+    Ok(take::<String>(session, "notice")
         .await?
         .map(|k| ctx.t_with(&k, [("count", count.to_string())])))
 }
