@@ -111,37 +111,6 @@ impl Db {
     pub fn url(&self) -> &str {
         &self.url
     }
-
-    /// The rows of `select` as one JSON array of objects (one per row, with `columns` as keys,
-    /// sorted by `order` over those columns), fetched as a single text value. For the pages' long
-    /// lists: sqlx hands every column of every row across threads and through `Any` one at a
-    /// time, with several allocations each (perf: value copies, `AnyRow` conversion, a hashed
-    /// look-up per column), while the database builds the JSON in one pass. Per-backend, because
-    /// the two dialects name their JSON functions differently.
-    pub fn json_rows(&self, select: &str, columns: &[&str], order: &str) -> String {
-        let (array, object) = match self.backend {
-            Backend::Sqlite => ("json_group_array", "json_object"),
-            Backend::Postgres => ("json_agg", "json_build_object"),
-        };
-        let fields = columns
-            .iter()
-            .map(|c| format!("'{c}', t.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!(
-            "select cast(coalesce({array}({object}({fields}) order by {order}), '[]') as text) \
-             from ({select}) as t"
-        )
-    }
-}
-
-/// Fetches what `Db::json_rows` wrote and reads it into `T`s.
-pub async fn fetch_json_rows<'q, T: serde::de::DeserializeOwned>(
-    query: sqlx::query::QueryScalar<'q, Any, String, sqlx::any::AnyArguments<'q>>,
-    db: &Db,
-) -> Result<Vec<T>, sqlx::Error> {
-    let text = query.fetch_one(&db.pool).await?;
-    serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 /// A random public id (128 bits, URL-safe). Ids are never a secret (D2), but they are unguessable.

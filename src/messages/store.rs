@@ -1,13 +1,12 @@
 //! Messages in a channel.
 
-use serde::Deserialize;
 use sqlx::{AnyConnection, FromRow};
 
 use crate::audit::writer::Statement;
 use crate::clock::Timestamp;
-use crate::db::{Db, fetch_json_rows, new_id};
+use crate::db::{Db, new_id};
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, FromRow)]
 pub struct Message {
     pub message_id: String,
     /// The order messages were posted in.
@@ -39,36 +38,12 @@ pub struct Message {
     /// The reader's read mark in this channel before this page (the highest `seq` seen).
     pub reader_mark: Option<i64>,
     /// Whether the reader has not seen this message before this page.
-    #[serde(default)]
+    #[sqlx(skip)]
     pub is_new: bool,
     /// Whether this message starts a new day (JST) on its page.
-    #[serde(default)]
+    #[sqlx(skip)]
     pub new_day: bool,
 }
-
-/// The names `COLUMNS` gives, in the JSON the queries return (`Db::json_rows`).
-const NAMES: &[&str] = &[
-    "message_id",
-    "seq",
-    "author_id",
-    "author_name",
-    "author_kind",
-    "organisation",
-    "department_name",
-    "body",
-    "created_at",
-    "file_id",
-    "file_name",
-    "file_size",
-    "read_count",
-    "ack_requested",
-    "ack_due_at",
-    "ack_count",
-    "acked_by_me",
-    "edited_at",
-    "withdrawn_at",
-    "reader_mark",
-];
 
 /// What a conversation row shows, for a reader (`$R`) in the channel `$1`. Acknowledgements are
 /// counted only for the messages that ask for them, and the reader's mark is looked up once for
@@ -103,20 +78,20 @@ pub async fn recent(
     limit: i64,
     before: Option<&str>,
 ) -> Result<(Vec<Message>, bool), sqlx::Error> {
-    let select = format!(
+    let sql = format!(
         "select {} {FROM} where m.channel_id = $1 \
          and ($3 is null or m.seq < (select b.seq from message b where b.message_id = $3 \
               and b.channel_id = $1)) \
          order by m.seq desc limit $2",
         COLUMNS.replace("$R", "$4")
     );
-    let sql = db.json_rows(&select, NAMES, "t.seq desc");
-    let query = sqlx::query_scalar(&sql)
+    let mut rows = sqlx::query_as::<_, Message>(&sql)
         .bind(channel_id)
         .bind(limit + 1)
         .bind(before)
-        .bind(reader);
-    let mut rows: Vec<Message> = fetch_json_rows(query, db).await?;
+        .bind(reader)
+        .fetch_all(&db.pool)
+        .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     rows.reverse();
@@ -130,16 +105,16 @@ pub async fn one(
     message_id: &str,
     reader: &str,
 ) -> Result<Option<Message>, sqlx::Error> {
-    let select = format!(
+    let sql = format!(
         "select {} {FROM} where m.channel_id = $1 and m.message_id = $2",
         COLUMNS.replace("$R", "$3")
     );
-    let sql = db.json_rows(&select, NAMES, "t.seq");
-    let query = sqlx::query_scalar(&sql)
+    sqlx::query_as::<_, Message>(&sql)
         .bind(channel_id)
         .bind(message_id)
-        .bind(reader);
-    Ok(fetch_json_rows(query, db).await?.pop())
+        .bind(reader)
+        .fetch_optional(&db.pool)
+        .await
 }
 
 /// Marks as read, for `reader`, every message of the channel up to `newest` that is past their
