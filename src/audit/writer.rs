@@ -154,7 +154,7 @@ async fn write(db: &Db, batch: &[Job]) -> Result<(), sqlx::Error> {
                             Bind::Text(v) => query.bind(v.as_str()),
                         };
                     }
-                    query.execute(&mut *tx).await?;
+                    query.execute(&mut **tx).await?;
                 }
             }
         }

@@ -319,7 +319,7 @@ pub async fn remember_password(
     )
     .bind(password_hash)
     .bind(account_id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
     if changed == 1 {

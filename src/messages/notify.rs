@@ -168,7 +168,7 @@ pub async fn set_enabled(
     sqlx::query("update account set notify_mail = $1 where account_id = $2")
         .bind(i64::from(on))
         .bind(account_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     let ev = crate::audit::Event::new(actor, "account.notices", crate::audit::Outcome::Success)
         .target(account_id)

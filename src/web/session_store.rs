@@ -6,23 +6,26 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
+use crate::db::WriteTurns;
+
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqliteStore),
+    /// On SQLite the store's writes take their turn with the portal's other writers.
+    Sqlite(SqliteStore, Option<WriteTurns>),
     Postgres(PostgresStore),
 }
 
 impl Store {
-    pub async fn open(url: &str) -> anyhow::Result<Self> {
+    pub async fn open(url: &str, turns: Option<WriteTurns>) -> anyhow::Result<Self> {
         let store = if url.starts_with("postgres") {
             let pool = sqlx::PgPool::connect(url).await?;
             Store::Postgres(PostgresStore::new(pool))
         } else {
             let pool = sqlx::SqlitePool::connect(url).await?;
-            Store::Sqlite(SqliteStore::new(pool))
+            Store::Sqlite(SqliteStore::new(pool), turns)
         };
         match &store {
-            Store::Sqlite(s) => s.migrate().await?,
+            Store::Sqlite(s, _) => s.migrate().await?,
             Store::Postgres(s) => s.migrate().await?,
         }
         Ok(store)
@@ -33,25 +36,34 @@ impl Store {
 impl SessionStore for Store {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         match self {
-            Store::Sqlite(s) => s.create(record).await,
+            Store::Sqlite(s, turns) => {
+                let _turn = take(turns).await;
+                s.create(record).await
+            }
             Store::Postgres(s) => s.create(record).await,
         }
     }
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         match self {
-            Store::Sqlite(s) => s.save(record).await,
+            Store::Sqlite(s, turns) => {
+                let _turn = take(turns).await;
+                s.save(record).await
+            }
             Store::Postgres(s) => s.save(record).await,
         }
     }
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         match self {
-            Store::Sqlite(s) => s.load(id).await,
+            Store::Sqlite(s, _) => s.load(id).await,
             Store::Postgres(s) => s.load(id).await,
         }
     }
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         match self {
-            Store::Sqlite(s) => s.delete(id).await,
+            Store::Sqlite(s, turns) => {
+                let _turn = take(turns).await;
+                s.delete(id).await
+            }
             Store::Postgres(s) => s.delete(id).await,
         }
     }
@@ -61,8 +73,18 @@ impl SessionStore for Store {
 impl ExpiredDeletion for Store {
     async fn delete_expired(&self) -> session_store::Result<()> {
         match self {
-            Store::Sqlite(s) => s.delete_expired().await,
+            Store::Sqlite(s, turns) => {
+                let _turn = take(turns).await;
+                s.delete_expired().await
+            }
             Store::Postgres(s) => s.delete_expired().await,
         }
+    }
+}
+
+async fn take(turns: &Option<WriteTurns>) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    match turns {
+        Some(t) => t.take().await,
+        None => None,
     }
 }

@@ -53,7 +53,7 @@ pub async fn seal_legacy_recovery_codes(
     let mut tx = db.begin().await?;
     let legacy: Vec<(String, String)> =
         sqlx::query_as("select account_id, code_hash from recovery_code where keyed = 0")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
     for (account_id, digest) in &legacy {
         sqlx::query(
@@ -63,7 +63,7 @@ pub async fn seal_legacy_recovery_codes(
         .bind(secrets.recovery_hash(digest))
         .bind(account_id)
         .bind(digest)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
     tx.commit().await?;
