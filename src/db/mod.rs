@@ -34,9 +34,6 @@ impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.inner.commit().await
     }
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.inner.rollback().await
-    }
 }
 
 /// How long a SQLite writer waits for its turn in the process before it falls back to
@@ -58,20 +55,21 @@ pub struct Db {
     pub backend: Backend,
     url: String,
     /// SQLite's writers take turns here, in the process, rather than at SQLite's write lock.
-    writers: Option<WriteTurns>,
+    writers: WriteTurns,
 }
 
 /// The turns of SQLite's writers. Writers that meet at SQLite's lock poll it with sleeps of
 /// 1, 2, 5, 10 … 100 ms (its busy handler). While 20 people signed in, the portal slept 14.9 s
 /// in 10 s that way (strace), and page views waiting for their audit batch waited with it.
-/// Here the next writer is woken the moment the previous one finishes.
+/// Here the next writer is woken the moment the previous one finishes. PostgreSQL has none.
 #[derive(Clone, Debug)]
-pub struct WriteTurns(std::sync::Arc<tokio::sync::Semaphore>);
+pub struct WriteTurns(Option<std::sync::Arc<tokio::sync::Semaphore>>);
 
 impl WriteTurns {
-    /// Waits for this process's turn to write; `None` after `TURN_WAIT`.
+    /// Waits for this process's turn to write; `None` after `TURN_WAIT`, or on PostgreSQL.
     pub async fn take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        tokio::time::timeout(TURN_WAIT, self.0.clone().acquire_owned())
+        let turns = self.0.clone()?;
+        tokio::time::timeout(TURN_WAIT, turns.acquire_owned())
             .await
             .ok()
             .and_then(Result::ok)
@@ -119,8 +117,10 @@ impl Db {
             .connect(url)
             .await
             .context("connecting to the database")?;
-        let writers = (backend == Backend::Sqlite)
-            .then(|| WriteTurns(std::sync::Arc::new(tokio::sync::Semaphore::new(1))));
+        let writers = WriteTurns(
+            (backend == Backend::Sqlite)
+                .then(|| std::sync::Arc::new(tokio::sync::Semaphore::new(1))),
+        );
         Ok(Self {
             pool,
             backend,
@@ -154,10 +154,7 @@ impl Db {
     /// IMMEDIATE`), so a read inside it can never be invalidated by another writer; on
     /// PostgreSQL row locks (the audit head) do the same.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        let turn = match &self.writers {
-            Some(w) => w.take().await,
-            None => None,
-        };
+        let turn = self.writers.take().await;
         let inner = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
@@ -166,7 +163,7 @@ impl Db {
     }
 
     /// The turns SQLite's writers take, for writers outside this pool (the session store).
-    pub fn write_turns(&self) -> Option<WriteTurns> {
+    pub fn write_turns(&self) -> WriteTurns {
         self.writers.clone()
     }
 

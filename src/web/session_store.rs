@@ -11,12 +11,12 @@ use crate::db::WriteTurns;
 #[derive(Clone, Debug)]
 pub enum Store {
     /// On SQLite the store's writes take their turn with the portal's other writers.
-    Sqlite(SqliteStore, Option<WriteTurns>),
+    Sqlite(SqliteStore, WriteTurns),
     Postgres(PostgresStore),
 }
 
 impl Store {
-    pub async fn open(url: &str, turns: Option<WriteTurns>) -> anyhow::Result<Self> {
+    pub async fn open(url: &str, turns: WriteTurns) -> anyhow::Result<Self> {
         let store = if url.starts_with("postgres") {
             let pool = sqlx::PgPool::connect(url).await?;
             Store::Postgres(PostgresStore::new(pool))
@@ -37,7 +37,7 @@ impl SessionStore for Store {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         match self {
             Store::Sqlite(s, turns) => {
-                let _turn = take(turns).await;
+                let _turn = turns.take().await;
                 s.create(record).await
             }
             Store::Postgres(s) => s.create(record).await,
@@ -46,7 +46,7 @@ impl SessionStore for Store {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         match self {
             Store::Sqlite(s, turns) => {
-                let _turn = take(turns).await;
+                let _turn = turns.take().await;
                 s.save(record).await
             }
             Store::Postgres(s) => s.save(record).await,
@@ -61,7 +61,7 @@ impl SessionStore for Store {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         match self {
             Store::Sqlite(s, turns) => {
-                let _turn = take(turns).await;
+                let _turn = turns.take().await;
                 s.delete(id).await
             }
             Store::Postgres(s) => s.delete(id).await,
@@ -74,17 +74,10 @@ impl ExpiredDeletion for Store {
     async fn delete_expired(&self) -> session_store::Result<()> {
         match self {
             Store::Sqlite(s, turns) => {
-                let _turn = take(turns).await;
+                let _turn = turns.take().await;
                 s.delete_expired().await
             }
             Store::Postgres(s) => s.delete_expired().await,
         }
-    }
-}
-
-async fn take(turns: &Option<WriteTurns>) -> Option<tokio::sync::OwnedSemaphorePermit> {
-    match turns {
-        Some(t) => t.take().await,
-        None => None,
     }
 }
