@@ -26,6 +26,8 @@ pub struct Inner {
     pub audit_signer: Signer,
     /// Group commit for the records that page views and refusals cause.
     pub audit: Writer,
+    /// The channels' recent conversations, kept between views while current.
+    pub conversations: crate::messages::cache::Conversations,
 }
 
 impl std::ops::Deref for AppState {
@@ -50,6 +52,7 @@ impl AppState {
             limiter,
             audit_signer,
             audit,
+            conversations: Default::default(),
         }))
     }
 

@@ -20,6 +20,8 @@ use crate::db::Db;
 const QUEUE: usize = 4096;
 /// Most records in one transaction.
 const BATCH: usize = 512;
+/// How often a batch that PostgreSQL ended in a deadlock is tried again.
+const RETRIES: usize = 3;
 
 /// One write a feature hands to the writer: its SQL and the values bound to it, in order.
 #[derive(Debug, Clone)]
@@ -129,7 +131,16 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let written = write(&db, &batch).await.map_err(|e| {
+        let mut written = write(&db, &batch).await;
+        // Two instances' batches may raise the versions of the same channels in different
+        // orders (migration 0013); PostgreSQL then ends one of them, which is tried again.
+        for _ in 0..RETRIES {
+            match &written {
+                Err(e) if crate::db::is_retryable(e) => written = write(&db, &batch).await,
+                _ => break,
+            }
+        }
+        let written = written.map_err(|e| {
             tracing::error!(error = %e, records = batch.len(), "audit batch not committed");
             e.to_string()
         });

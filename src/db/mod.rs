@@ -179,6 +179,15 @@ pub fn new_id() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Whether PostgreSQL ended a transaction to break a deadlock or a serialization conflict; it
+/// rolled back whole, so it may be run again.
+pub fn is_retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("40P01" | "40001")),
+        _ => false,
+    }
+}
+
 /// Whether an error is a unique-constraint violation (e.g. an e-mail already in use).
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {

@@ -52,6 +52,8 @@ impl Permission {
 pub struct GuestUser {
     pub login_id: String,
     pub guest: Guest,
+    /// The channel's version and the guest's read mark, read with the login.
+    pub seen: crate::messages::Seen,
 }
 
 impl GuestUser {

@@ -1,5 +1,6 @@
 //! Messages posted in a channel by its clerks and guests.
 
+pub mod cache;
 pub mod export;
 pub mod notify;
 pub mod pages;
@@ -153,21 +154,40 @@ pub struct Page {
     pub is_older: bool,
 }
 
+/// What a view knows of a reader in a channel, read before the messages: the channel's version
+/// (which says whether a kept copy of its conversation is current) and the reader's read mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    pub version: i64,
+    pub mark: Option<i64>,
+}
+
 /// The newest messages of a channel, or with `before` (a message id) the page just older.
 /// Opening the newest page marks what the reader has now seen (既読), through the write path's
-/// batches; the page itself still shows where "new since your last visit" starts.
+/// batches; the page itself still shows where "new since your last visit" starts. `seen` is
+/// read here when the request has not read it with the login.
 pub async fn page(
     state: &AppState,
     reader_id: &str,
     channel_id: &str,
     before: Option<&str>,
+    seen: Option<Seen>,
 ) -> Result<Page> {
     let before = before.filter(|b| !b.is_empty() && b.len() <= 64);
-    let (mut messages, more) =
-        store::recent(&state.db, channel_id, reader_id, SHOWN, before).await?;
+    let seen = match seen {
+        Some(seen) => seen,
+        None => store::seen(&state.db, channel_id, reader_id)
+            .await?
+            .ok_or(crate::error::Error::NotFound)?,
+    };
+    let (mut messages, more) = state
+        .conversations
+        .recent(&state.db, channel_id, seen.version, SHOWN, before)
+        .await?;
     let mut day = None;
     let mut unseen_marked = false;
     for m in &mut messages {
+        m.for_reader(reader_id, seen.mark);
         let this = (m.created_at + JST_OFFSET).div_euclid(86_400);
         m.new_day = day != Some(this);
         day = Some(this);
@@ -180,7 +200,7 @@ pub async fn page(
             unseen_marked = true;
         }
     }
-    let mark = messages.first().and_then(|m| m.reader_mark).unwrap_or(0);
+    let mark = seen.mark.unwrap_or(0);
     if before.is_none()
         && let Some(newest) = messages.last().map(|m| m.seq).filter(|n| *n > mark)
     {

@@ -79,6 +79,8 @@ struct Reader {
     base: String,
     channel_id: String,
     is_staff: bool,
+    /// The channel's version and the reader's mark, when read with the login.
+    seen: Option<messages::Seen>,
 }
 
 async fn guest_reader(
@@ -94,6 +96,7 @@ async fn guest_reader(
         base: links::guest_channel(channel),
         channel_id: channel.to_string(),
         is_staff: false,
+        seen: Some(user.seen),
     })
 }
 
@@ -111,6 +114,7 @@ async fn staff_reader(
             base: links::staff_channel(&channel.channel_id),
             channel_id: channel.channel_id.clone(),
             is_staff: true,
+            seen: None,
         },
         channel,
     ))
@@ -339,7 +343,14 @@ struct Live {
 }
 
 async fn live(state: &AppState, ctx: Ctx, reader: &Reader) -> AppResult<Response> {
-    let mut page = messages::page(state, &reader.account_id, &reader.channel_id, None).await?;
+    let mut page = messages::page(
+        state,
+        &reader.account_id,
+        &reader.channel_id,
+        None,
+        reader.seen,
+    )
+    .await?;
     page.base = reader.base.clone();
     render(&Live {
         ctx,

@@ -4,7 +4,7 @@ use sqlx::{AnyConnection, FromRow};
 
 use crate::audit::writer::Statement;
 use crate::clock::Timestamp;
-use crate::db::{Db, new_id};
+use crate::db::{Backend, Db, new_id};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct Message {
@@ -31,11 +31,16 @@ pub struct Message {
     pub ack_due_at: Option<i64>,
     /// How many members have acknowledged it, and whether the reader has.
     pub ack_count: i64,
+    #[sqlx(default)]
     pub acked_by_me: i64,
+    /// Who has acknowledged it, as account ids joined by commas (for a page shared by readers).
+    #[sqlx(default)]
+    pub ackers: Option<String>,
     /// When its author corrected or withdrew it.
     pub edited_at: Option<i64>,
     pub withdrawn_at: Option<i64>,
     /// The reader's read mark in this channel before this page (the highest `seq` seen).
+    #[sqlx(default)]
     pub reader_mark: Option<i64>,
     /// Whether the reader has not seen this message before this page.
     #[sqlx(skip)]
@@ -45,9 +50,8 @@ pub struct Message {
     pub new_day: bool,
 }
 
-/// What a conversation row shows, for a reader (`$R`) in the channel `$1`. Acknowledgements are
-/// counted only for the messages that ask for them, and the reader's mark is looked up once for
-/// the page (it does not depend on the row), not once per message.
+/// What a conversation row shows to every reader. Acknowledgements are counted only for the
+/// messages that ask for them.
 const COLUMNS: &str = "m.message_id, m.seq, m.author_id, a.name as author_name, \
      a.kind as author_kind, g.organisation, d.name as department_name, m.body, m.created_at, \
      f.file_id, f.name as file_name, f.size as file_size, \
@@ -56,11 +60,29 @@ const COLUMNS: &str = "m.message_id, m.seq, m.author_id, a.name as author_name, 
      m.ack_requested, m.ack_due_at, \
      case when m.ack_requested = 1 then (select count(*) from message_ack k \
       where k.message_id = m.message_id) else 0 end as ack_count, \
-     case when m.ack_requested = 1 then (select count(*) from message_ack k \
-      where k.message_id = m.message_id and k.account_id = $R) else 0 end as acked_by_me, \
-     m.edited_at, m.withdrawn_at, \
+     m.edited_at, m.withdrawn_at";
+
+/// What a row shows one reader (`$R`) besides: whether they acknowledged it, and their read
+/// mark in the channel `$1` (looked up once for the page, not once per row).
+const READER_COLUMNS: &str = "case when m.ack_requested = 1 then (select count(*) \
+     from message_ack k where k.message_id = m.message_id and k.account_id = $R) else 0 end \
+     as acked_by_me, \
      (select cr.last_seq from channel_read cr where cr.channel_id = $1 \
       and cr.account_id = $R) as reader_mark";
+
+/// Who acknowledged a message that asks for it, for pages kept for every reader.
+fn ackers(db: &Db) -> &'static str {
+    match db.backend {
+        Backend::Sqlite => {
+            "case when m.ack_requested = 1 then (select group_concat(k.account_id, ',') \
+             from message_ack k where k.message_id = m.message_id) end as ackers"
+        }
+        Backend::Postgres => {
+            "case when m.ack_requested = 1 then (select string_agg(k.account_id, ',') \
+             from message_ack k where k.message_id = m.message_id) end as ackers"
+        }
+    }
+}
 
 const FROM: &str = "from message m join account a on a.account_id = m.author_id \
      left join attachment f on f.message_id = m.message_id \
@@ -68,34 +90,50 @@ const FROM: &str = "from message m join account a on a.account_id = m.author_id 
      left join clerk c on c.account_id = m.author_id \
      left join department d on d.department_id = c.department_id";
 
-/// Up to `limit` messages of a channel as `reader` sees them, oldest first: the newest ones, or
-/// with `before` (a message id) the ones just older than it. The extra row fetched says whether
-/// older ones exist.
+/// Up to `limit` messages of a channel as every reader sees them, oldest first: the newest
+/// ones, or with `before` (a message id) the ones just older than it. The extra row fetched
+/// says whether older ones exist. What depends on the reader is filled in by [`Message::for_reader`].
 pub async fn recent(
     db: &Db,
     channel_id: &str,
-    reader: &str,
     limit: i64,
     before: Option<&str>,
 ) -> Result<(Vec<Message>, bool), sqlx::Error> {
     let sql = format!(
-        "select {} {FROM} where m.channel_id = $1 \
+        "select {COLUMNS}, {} {FROM} where m.channel_id = $1 \
          and ($3 is null or m.seq < (select b.seq from message b where b.message_id = $3 \
               and b.channel_id = $1)) \
          order by m.seq desc limit $2",
-        COLUMNS.replace("$R", "$4")
+        ackers(db)
     );
     let mut rows = sqlx::query_as::<_, Message>(&sql)
         .bind(channel_id)
         .bind(limit + 1)
         .bind(before)
-        .bind(reader)
         .fetch_all(&db.pool)
         .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     rows.reverse();
     Ok((rows, more))
+}
+
+/// The channel's version and `reader`'s read mark in it; `None` if there is no such channel.
+pub async fn seen(
+    db: &Db,
+    channel_id: &str,
+    reader: &str,
+) -> Result<Option<super::Seen>, sqlx::Error> {
+    let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+        "select c.version, (select cr.last_seq from channel_read cr \
+         where cr.channel_id = c.channel_id and cr.account_id = $2) \
+         from channel c where c.channel_id = $1",
+    )
+    .bind(channel_id)
+    .bind(reader)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|(version, mark)| super::Seen { version, mark }))
 }
 
 /// One message of a channel as `reader` sees it.
@@ -106,8 +144,8 @@ pub async fn one(
     reader: &str,
 ) -> Result<Option<Message>, sqlx::Error> {
     let sql = format!(
-        "select {} {FROM} where m.channel_id = $1 and m.message_id = $2",
-        COLUMNS.replace("$R", "$3")
+        "select {COLUMNS}, {} {FROM} where m.channel_id = $1 and m.message_id = $2",
+        READER_COLUMNS.replace("$R", "$3")
     );
     sqlx::query_as::<_, Message>(&sql)
         .bind(channel_id)
@@ -174,6 +212,15 @@ pub async fn insert(
 }
 
 impl Message {
+    /// This message as `reader` sees it, whose read mark in the channel is `mark`.
+    pub fn for_reader(&mut self, reader: &str, mark: Option<i64>) {
+        self.reader_mark = mark;
+        self.acked_by_me =
+            self.ackers
+                .as_deref()
+                .is_some_and(|ids| ids.split(',').any(|id| id == reader)) as i64;
+    }
+
     /// A file's size as people read it: `820 KB`, `3.4 MB`.
     pub fn file_size_label(&self) -> String {
         let bytes = self.file_size.unwrap_or(0).max(0) as f64;

@@ -135,3 +135,116 @@ async fn two_instances_share_one_chain_sessions_limits_and_sweeps() {
         Verdict::Intact { .. }
     ));
 }
+
+/// Each instance keeps channels' recent conversations in memory; a kept copy never outlives a
+/// change made through the other instance or straight in the database.
+#[tokio::test]
+async fn a_conversation_kept_by_one_instance_shows_every_change_made_elsewhere_at_the_next_view() {
+    let a = spawn_app().await;
+    let (_admin, clerk, _) = a
+        .clerk_with_department("地域医療課", "iryo@city.example.jp")
+        .await;
+    let b = second_instance(&a).await;
+    let channel = a.create_channel(&clerk.agent, "在宅医療 連携", 60).await;
+    let page = format!("/c/{channel}");
+    let staff_page = format!("/staff/channels/{channel}");
+    let mut guests = vec![];
+    for (name, email) in [
+        ("佐藤 看護師", "sato@hospital.example.jp"),
+        ("田中 相談員", "tanaka@hospital.example.jp"),
+    ] {
+        let link = a
+            .invite_guest(&clerk.agent, &channel, name, email, "post", 30)
+            .await;
+        guests.push(a.enrol_guest(&link, "病院職員の長い合言葉です").await);
+    }
+    let nurse_on_a = a.guest_sign_in(&guests[0]).await;
+    let counsellor_on_b = a.guest_sign_in(&guests[1]).await.at(&b.base);
+    let clerk_on_b = clerk.agent.at(&b.base);
+    let due = a.date_in(3);
+    clerk.agent.get(&staff_page).await;
+    let p = clerk
+        .agent
+        .post(
+            &format!("{staff_page}/messages"),
+            &[
+                ("body", "訪問予定を確認してください"),
+                ("ack", "1"),
+                ("due", due.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    let m: String = sqlx::query_scalar("select message_id from message")
+        .fetch_one(&a.state.db.pool)
+        .await
+        .expect("message");
+
+    // The nurse's view on A keeps the page; the counsellor reads and acknowledges on B.
+    let p = nurse_on_a.get(&page).await;
+    assert!(p.main().contains("既読 0") && p.main().contains("確認 0"));
+    counsellor_on_b.get(&page).await;
+    // Both have now read it (the nurse's first view marked it).
+    let p = nurse_on_a.get(&page).await;
+    assert!(p.main().contains("既読 2"), "{}", p.main());
+    let ack = counsellor_on_b
+        .post(&format!("{page}/messages/{m}/ack"), &[])
+        .await;
+    assert_eq!(ack.status, 303);
+    let p = nurse_on_a.get(&page).await;
+    assert!(p.main().contains("確認 1"), "{}", p.main());
+    // Whether the reader acknowledged is theirs alone, though the page is shared.
+    assert!(p.main().contains("確認しました") && !p.main().contains("確認済みです"));
+    let p = counsellor_on_b.at(&a.base).get(&page).await;
+    assert!(p.main().contains("確認済みです"), "{}", p.main());
+
+    // A post and a correction through B.
+    clerk_on_b.get(&staff_page).await;
+    let p = clerk_on_b
+        .post(
+            &format!("{staff_page}/messages"),
+            &[("body", "追加の連絡です")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let p = nurse_on_a.get(&page).await;
+    assert!(p.main().contains("追加の連絡です"), "{}", p.main());
+    let mine = counsellor_on_b
+        .post(
+            &format!("{page}/messages"),
+            &[("body", "明日10時に伺います")],
+        )
+        .await;
+    assert_eq!(mine.status, 303);
+    let posted: String =
+        sqlx::query_scalar("select message_id from message order by seq desc limit 1")
+            .fetch_one(&a.state.db.pool)
+            .await
+            .expect("posted");
+    assert!(
+        nurse_on_a
+            .get(&page)
+            .await
+            .main()
+            .contains("明日10時に伺います")
+    );
+    let edited = counsellor_on_b
+        .post(
+            &format!("{page}/messages/{posted}/edit"),
+            &[("body", "明日11時に伺います")],
+        )
+        .await;
+    assert_eq!(edited.status, 303);
+    let p = nurse_on_a.get(&page).await;
+    assert!(p.main().contains("明日11時に伺います") && !p.main().contains("10時"));
+
+    // A change made in the database by hand (a clerk renamed by an administrator's tool).
+    sqlx::query(
+        "update account set name = '鈴木 課長' where kind = 'clerk' and name <> '鈴木 課長'",
+    )
+    .execute(&a.state.db.pool)
+    .await
+    .expect("rename");
+    let p = nurse_on_a.get(&page).await;
+    assert!(p.main().contains("鈴木 課長"), "{}", p.main());
+}

@@ -109,6 +109,7 @@ pub async fn channel_page(
         &user.account_id,
         &channel.channel_id,
         query.before.as_deref(),
+        None,
     )
     .await?;
     messages.base = links::staff_channel(&channel.channel_id);

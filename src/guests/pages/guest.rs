@@ -80,7 +80,8 @@ pub async fn guest_channel_page(
     before: Option<&str>,
 ) -> AppResult<ChannelPage> {
     let g = &user.guest;
-    let mut messages = messages::page(state, &g.account_id, &g.channel_id, before).await?;
+    let mut messages =
+        messages::page(state, &g.account_id, &g.channel_id, before, Some(user.seen)).await?;
     messages.base = links::guest_channel(&g.channel_id);
     Ok(ChannelPage {
         messages,

@@ -367,6 +367,9 @@ pub struct SignedIn {
     pub login_id: String,
     pub login_created_at: i64,
     pub login_last_seen_at: i64,
+    /// The channel's version and the guest's read mark in it, for the conversation.
+    pub channel_version: i64,
+    pub read_mark: Option<i64>,
     #[sqlx(flatten)]
     pub guest: Guest,
 }
@@ -378,7 +381,9 @@ pub async fn signed_in(
 ) -> Result<Option<SignedIn>, sqlx::Error> {
     sqlx::query_as::<_, SignedIn>(&format!(
         "select l.login_id, l.created_at as login_created_at, \
-         l.last_seen_at as login_last_seen_at, {COLUMNS} {FROM} \
+         l.last_seen_at as login_last_seen_at, ch.version as channel_version, \
+         (select cr.last_seq from channel_read cr where cr.channel_id = g.channel_id \
+          and cr.account_id = g.account_id) as read_mark, {COLUMNS} {FROM} \
          join login l on l.account_id = g.account_id \
          where l.login_id = $1 and l.ended_at is null"
     ))
