@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::{LazyLock, RwLock};
 
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{Loader, static_loader};
@@ -17,6 +18,28 @@ static_loader! {
 }
 
 pub const LANG_COOKIE: &str = "lang";
+
+/// Texts already looked up, per language. A page asks for the same few dozen texts many times
+/// (a conversation of 50 messages asks for each of its labels 50 times), and a Fluent look-up
+/// costs far more than a map's: it was a tenth of the guest channel page's time. Texts that
+/// only take a count are kept per count, up to [`MEMO_MAX`] in all.
+static MEMO: LazyLock<[RwLock<HashMap<String, String>>; 2]> =
+    LazyLock::new(|| [RwLock::default(), RwLock::default()]);
+const MEMO_MAX: usize = 4096;
+
+fn remembered(lang: Lang, key: &str, look_up: impl FnOnce() -> String) -> String {
+    let memo = &MEMO[lang as usize];
+    if let Some(text) = memo.read().ok().and_then(|m| m.get(key).cloned()) {
+        return text;
+    }
+    let text = look_up();
+    if let Ok(mut m) = memo.write()
+        && m.len() < MEMO_MAX
+    {
+        m.insert(key.to_string(), text.clone());
+    }
+    text
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Lang {
@@ -93,7 +116,7 @@ impl Lang {
     }
 
     pub fn t(self, key: &str) -> String {
-        LOCALES.lookup(&self.id(), key)
+        remembered(self, key, || LOCALES.lookup(&self.id(), key))
     }
 
     /// The text of a key, if the locale has it.
@@ -102,8 +125,17 @@ impl Lang {
     }
 
     pub fn t_with(self, key: &str, args: impl AsRef<[(&'static str, String)]>) -> String {
+        if let [("count", n)] = args.as_ref()
+            && n.parse::<i64>().is_ok()
+        {
+            let memo_key = format!("{key}\u{1f}{n}");
+            return remembered(self, &memo_key, || self.look_up_with(key, args.as_ref()));
+        }
+        self.look_up_with(key, args.as_ref())
+    }
+
+    fn look_up_with(self, key: &str, args: &[(&'static str, String)]) -> String {
         let map: HashMap<Cow<'static, str>, FluentValue> = args
-            .as_ref()
             .iter()
             .map(|(k, v)| {
                 // A count is a number, so that English can choose "one guest" or "2 guests".
@@ -190,9 +222,14 @@ impl Lang {
 
     /// The time of day in Japan Standard Time: `14:05`.
     pub fn time_of_day(self, t: i64) -> String {
-        jst(t)
-            .map(|dt| format!("{:02}:{:02}", dt.hour(), dt.minute()))
-            .unwrap_or_default()
+        let Some(dt) = jst(t) else {
+            return String::new();
+        };
+        let mut out = String::with_capacity(5);
+        push2(&mut out, dt.hour());
+        out.push(':');
+        push2(&mut out, dt.minute());
+        out
     }
 
     /// A time as people read it here: Japan Standard Time, `2026-11-25 17:19`.
@@ -225,23 +262,58 @@ fn jst(t: i64) -> Option<time::OffsetDateTime> {
 
 /// A moment as a `<time datetime>` attribute: `2026-12-03T14:05:00+09:00`.
 pub fn machine_time(t: i64) -> String {
-    jst(t)
-        .map(|dt| {
-            format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+09:00",
-                dt.year(),
-                u8::from(dt.month()),
-                dt.day(),
-                dt.hour(),
-                dt.minute(),
-                dt.second()
-            )
-        })
-        .unwrap_or_default()
+    let Some(dt) = jst(t) else {
+        return String::new();
+    };
+    // Written digit by digit: a conversation page writes one per message.
+    let mut out = String::with_capacity(25);
+    let year = dt.year();
+    if !(0..=9999).contains(&year) {
+        return String::new();
+    }
+    push2(&mut out, (year / 100) as u8);
+    push2(&mut out, (year % 100) as u8);
+    for (sep, n) in [
+        ('-', u8::from(dt.month())),
+        ('-', dt.day()),
+        ('T', dt.hour()),
+        (':', dt.minute()),
+        (':', dt.second()),
+    ] {
+        out.push(sep);
+        push2(&mut out, n);
+    }
+    out.push_str("+09:00");
+    out
+}
+
+/// Two decimal digits, with a leading zero.
+fn push2(out: &mut String, n: u8) {
+    out.push(char::from(b'0' + n / 10 % 10));
+    out.push(char::from(b'0' + n % 10));
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn machine_times_are_japan_standard_time_with_leading_zeros() {
+        assert_eq!(super::machine_time(1796274307), "2026-12-03T14:05:07+09:00");
+        assert_eq!(super::machine_time(0), "1970-01-01T09:00:00+09:00");
+        assert_eq!(super::Lang::Ja.time_of_day(1796274307), "14:05");
+    }
+
+    #[test]
+    fn remembered_texts_stay_per_language_and_per_count() {
+        for _ in 0..2 {
+            assert_eq!(super::Lang::Ja.t("message-you"), "あなた");
+            assert_eq!(super::Lang::En.t("message-you"), "You");
+            let ja = super::Lang::Ja.t_with("reads-count", [("count", "3".to_string())]);
+            assert_eq!(ja, "既読 3");
+            let en = super::Lang::En.t_with("reads-count", [("count", "4".to_string())]);
+            assert_eq!(en, "Read by 4");
+        }
+    }
+
     #[test]
     fn english_counts_choose_their_plural() {
         let one = super::Lang::En.t_with("bulk-done", [("count", "1".to_string())]);

@@ -98,6 +98,10 @@ impl Db {
         }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            // sqlx pings every connection it takes back (a round trip to SQLite's thread, or to
+            // PostgreSQL, after every query); with its default it pinged each again before
+            // handing it out. That second ping tested a connection just tested.
+            .test_before_acquire(false)
             // A future dropped inside `begin` (a client hanging up) can leave a connection
             // marked as inside a transaction (sqlx issues #2054, #4385). Such a connection is
             // closed rather than handed to the next request. A connection that looks inside a

@@ -17,11 +17,19 @@ pub enum Store {
 
 impl Store {
     pub async fn open(url: &str, turns: WriteTurns) -> anyhow::Result<Self> {
+        // sqlx tests every connection as it takes it back, so testing it again before handing
+        // it out would be a second round trip per session look-up.
         let store = if url.starts_with("postgres") {
-            let pool = sqlx::PgPool::connect(url).await?;
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .test_before_acquire(false)
+                .connect(url)
+                .await?;
             Store::Postgres(PostgresStore::new(pool))
         } else {
-            let pool = sqlx::SqlitePool::connect(url).await?;
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .test_before_acquire(false)
+                .connect(url)
+                .await?;
             Store::Sqlite(SqliteStore::new(pool), turns)
         };
         match &store {
