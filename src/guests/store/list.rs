@@ -182,10 +182,20 @@ pub async fn list(db: &Db, f: &Filter) -> Result<(Vec<Guest>, i64), sqlx::Error>
     for id in &ids {
         rows = rows.bind(id);
     }
-    let mut found = rows.fetch_all(&db.pool).await?;
-    // Back into the order the page was chosen in.
-    found.sort_by_key(|g| ids.iter().position(|id| *id == g.account_id));
-    Ok((found, total))
+    let found = rows.fetch_all(&db.pool).await?;
+    // Back into the order the page was chosen in, each row put at its id's place.
+    let place: std::collections::HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut placed: Vec<Option<Guest>> = vec![None; ids.len()];
+    for g in found {
+        if let Some(&i) = place.get(g.account_id.as_str()) {
+            placed[i] = Some(g);
+        }
+    }
+    Ok((placed.into_iter().flatten().collect(), total))
 }
 
 /// Live guests a clerk sponsors whose access ends before `until`, soonest first.
