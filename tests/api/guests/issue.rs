@@ -147,6 +147,58 @@ async fn clerks_filter_sort_and_page_guest_lists_per_channel_and_department() {
     assert!(p.body.contains("0 人"));
 }
 
+/// The department's list reads its guests' department and name order from the guest rows
+/// (migration 0014): they must follow the channels and the names they come from.
+#[tokio::test]
+async fn the_department_list_counts_each_status_and_sorts_by_name_across_its_channels() {
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let first = app.create_channel(&clerk.agent, "健診", 60).await;
+    let second = app.create_channel(&clerk.agent, "予防接種", 60).await;
+    let mut links = vec![];
+    for (channel, name, email) in [
+        (&first, "青木 一郎", "aoki@hospital.example.jp"),
+        (&first, "伊藤 二郎", "ito@hospital.example.jp"),
+        (&second, "上田 三郎", "ueda@school.example.jp"),
+    ] {
+        links.push(
+            app.invite_guest(&clerk.agent, channel, name, email, "post", 30)
+                .await,
+        );
+    }
+    // 伊藤 opens the invitation: no longer only invited, but opened.
+    assert_eq!(app.agent().get(&links[1]).await.status, 200);
+    let p = clerk.agent.get("/staff/guests?status=invited").await;
+    assert!(p.body.contains("2 人"), "{}", p.main());
+    assert!(p.body.contains("青木 一郎") && p.body.contains("上田 三郎"));
+    assert!(!p.body.contains("伊藤 二郎"));
+    let p = clerk.agent.get("/staff/guests?status=opened").await;
+    assert!(p.body.contains("1 人") && p.body.contains("伊藤 二郎"));
+
+    let order = |body: &str, names: &[&str]| {
+        let at: Vec<usize> = names
+            .iter()
+            .map(|n| body.find(n).unwrap_or_else(|| panic!("{n} listed")))
+            .collect();
+        at.windows(2).all(|w| w[0] < w[1])
+    };
+    let p = clerk.agent.get("/staff/guests?sort=name").await;
+    assert!(p.body.contains("3 人"));
+    assert!(order(&p.body, &["上田 三郎", "伊藤 二郎", "青木 一郎"]));
+    // A renamed person moves to their new name's place.
+    sqlx::query(
+        "update account set name = 'あべ 一郎' where account_id = \
+         (select account_id from guest where sign_in_name = 'aoki@hospital.example.jp')",
+    )
+    .execute(&app.state.db.pool)
+    .await
+    .expect("rename");
+    let p = clerk.agent.get("/staff/guests?sort=name").await;
+    assert!(order(&p.body, &["あべ 一郎", "上田 三郎", "伊藤 二郎"]));
+}
+
 #[tokio::test]
 async fn bulk_csv_naming_an_existing_address_is_refused_on_every_engine() {
     let app = spawn_app().await;
