@@ -169,10 +169,8 @@ pub async fn guest(
     Ok(Checked::Allowed(GuestUser {
         login_id: found.login_id,
         guest: found.guest,
-        seen: crate::messages::Seen {
-            version: found.channel_version,
-            mark: found.read_mark,
-        },
+        channel_version: found.channel_version,
+        read_mark: found.read_mark,
     }))
 }
 

@@ -52,8 +52,10 @@ impl Permission {
 pub struct GuestUser {
     pub login_id: String,
     pub guest: Guest,
-    /// The channel's version and the guest's read mark, read with the login.
-    pub seen: crate::messages::Seen,
+    /// The channel's version and the guest's read mark in it, read with the login (what the
+    /// conversation needs to know whether its kept page is current).
+    pub channel_version: i64,
+    pub read_mark: Option<i64>,
 }
 
 impl GuestUser {

@@ -96,7 +96,7 @@ async fn guest_reader(
         base: links::guest_channel(channel),
         channel_id: channel.to_string(),
         is_staff: false,
-        seen: Some(user.seen),
+        seen: Some(crate::guests::pages::guest::seen(user)),
     })
 }
 

@@ -66,6 +66,15 @@ impl ChannelPage {
     }
 }
 
+/// What the conversation needs of the guest's channel, read with the login: its version and
+/// the guest's read mark.
+pub fn seen(user: &GuestUser) -> messages::Seen {
+    messages::Seen {
+        version: user.channel_version,
+        mark: user.read_mark,
+    }
+}
+
 /// Whether a guest's permission allows writing (D6); decided from the database, never a form.
 pub fn may_post(g: &Guest) -> bool {
     g.permission.may_post()
@@ -80,8 +89,14 @@ pub async fn guest_channel_page(
     before: Option<&str>,
 ) -> AppResult<ChannelPage> {
     let g = &user.guest;
-    let mut messages =
-        messages::page(state, &g.account_id, &g.channel_id, before, Some(user.seen)).await?;
+    let mut messages = messages::page(
+        state,
+        &g.account_id,
+        &g.channel_id,
+        before,
+        Some(seen(&user)),
+    )
+    .await?;
     messages.base = links::guest_channel(&g.channel_id);
     Ok(ChannelPage {
         messages,
