@@ -135,17 +135,16 @@ pub async fn list(db: &Db, f: &Filter) -> Result<(Vec<Guest>, i64), sqlx::Error>
     } else {
         format!("from guest g{where_clause}")
     };
-    let count_sql = if unopened && !account_conditions {
-        format!("select (select count(*) {from}) - (select count(*) {from} and {opened})")
-    } else if unopened {
-        format!("select count(*) {from} and not {opened}")
-    } else {
-        format!("select count(*) {from}")
-    };
-    let from = if unopened {
+    // `unopened` always comes with the status condition, so `from` has a `where` to extend.
+    let listed = if unopened {
         format!("{from} and not {opened}")
     } else {
-        from
+        from.clone()
+    };
+    let count_sql = if unopened && !account_conditions {
+        format!("select (select count(*) {from}) - (select count(*) {from} and {opened})")
+    } else {
+        format!("select count(*) {listed}")
     };
     let mut count = sqlx::query_scalar(&count_sql);
     for b in &binds {
@@ -156,7 +155,7 @@ pub async fn list(db: &Db, f: &Filter) -> Result<(Vec<Guest>, i64), sqlx::Error>
     // In the default order, a department's or a channel's guests of one status are read along
     // an index already in that order (migration 0014).
     let page_sql = format!(
-        "select g.account_id {from} order by {}, g.account_id limit {PAGE_SIZE} offset {offset}",
+        "select g.account_id {listed} order by {}, g.account_id limit {PAGE_SIZE} offset {offset}",
         f.sort.order_by(),
     );
     let mut page = sqlx::query_scalar::<_, String>(&page_sql);
