@@ -37,6 +37,7 @@ impl RateLimiter {
         per_minute: u32,
         now: Timestamp,
     ) -> Result<bool, sqlx::Error> {
+        let _turn = self.db.turn().await;
         let count: i64 = sqlx::query_scalar(
             "insert into rate_window (key, bucket, minute, count) values ($1, $2, $3, 1) \
              on conflict (key, bucket, minute) do update set count = rate_window.count + 1 \
@@ -52,6 +53,7 @@ impl RateLimiter {
 
     /// Deletes the counts of minutes that have passed.
     pub async fn forget_before(&self, now: Timestamp) -> Result<u64, sqlx::Error> {
+        let _turn = self.db.turn().await;
         let done = sqlx::query("delete from rate_window where minute < $1")
             .bind(now.div_euclid(60))
             .execute(&self.db.pool)

@@ -166,6 +166,12 @@ impl Db {
         Ok(Tx { inner, _turn: turn })
     }
 
+    /// This process's turn to write, for one statement that writes outside a transaction: held
+    /// while it runs, it keeps that statement from meeting SQLite's busy handler (`WriteTurns`).
+    pub async fn turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.writers.take().await
+    }
+
     /// The turns SQLite's writers take, for writers outside this pool (the session store).
     pub fn write_turns(&self) -> WriteTurns {
         self.writers.clone()

@@ -84,6 +84,7 @@ async fn claim(
     now: Timestamp,
     interval: i64,
 ) -> Result<bool, sqlx::Error> {
+    let _turn = db.turn().await;
     let done = sqlx::query(
         "insert into channel_notice (channel_id, account_id, notified_seq, notified_at) \
          values ($1, $2, $3, $4) on conflict (channel_id, account_id) do update \
