@@ -21,6 +21,11 @@ use madoguchi::guests::store::{self as guests, NewGuest};
 use madoguchi::guests::{Kind, Permission};
 use madoguchi::web::server::{Overrides, open_state};
 
+/// The baseline runs in this process, on the allocator the portal uses (src/main.rs), so the
+/// two are the same stack.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How big a city to seed and how long to drive each page.
 struct Size {
     departments: usize,

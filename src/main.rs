@@ -7,6 +7,11 @@ use madoguchi::config::RawConfig;
 use madoguchi::db::Db;
 use madoguchi::web::server::{Application, Overrides};
 
+/// mimalloc instead of the system allocator: a page view makes many small, short-lived
+/// allocations (rows, texts, the rendered page) across the async workers and SQLite's threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "madoguchi", about = "Madoguchi (窓口) guest portal")]
 struct Cli {

@@ -49,8 +49,8 @@ type Job = Box<dyn FnOnce() + Send>;
 /// blocking pool, twenty people signing in together spread those runs over many short-lived
 /// threads, and the allocator kept each thread's 19 MiB: the portal grew by 200 MiB. Here the
 /// runs queue for a few threads that reuse their memory, and however many people sign in at
-/// once, page views keep at least half the cores (bench, 2 cores: one thread served 23
-/// sign-ins/s where two served 26, and the guest page kept 69% of its throughput, not 54%).
+/// once, page views keep at least half the cores (bench, 2 cores: one thread served 21
+/// sign-ins/s where two served 26, and the guest page kept 66% of its throughput, not 54%).
 static HASHERS: std::sync::LazyLock<std::sync::mpsc::Sender<Job>> =
     std::sync::LazyLock::new(|| {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
