@@ -6,6 +6,10 @@
 //! raises that version with every change a conversation shows (migration 0013), whichever
 //! instance made it, so a post, a 既読, an acknowledgement or a correction shows on the very
 //! next view everywhere; the database stays the truth.
+//!
+//! Beside each kept page, the page's messages as drawn for readers other than their authors,
+//! once per language and channel page (a guest's or a clerk's). A drawing belongs to the very
+//! rows it was drawn from, so it is never shown with other rows.
 
 use std::sync::Arc;
 
@@ -18,6 +22,9 @@ use crate::db::Db;
 const BUDGET: u64 = 32 * 1024 * 1024;
 /// About how many pages fit (the cache's sizing hint).
 const PAGES: usize = 2048;
+/// About how much memory the drawings may take, in bytes, and how many fit.
+const DRAWN_BUDGET: u64 = 32 * 1024 * 1024;
+const DRAWINGS: usize = 2048;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -42,11 +49,42 @@ impl Weighter<Key, Kept> for Bytes {
     }
 }
 
-pub struct Conversations(Cache<Key, Kept, Bytes>);
+/// Which drawing of a kept page: its language and channel page.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct DrawnKey {
+    page: Key,
+    variant: String,
+}
+
+#[derive(Clone)]
+struct Drawn {
+    /// The rows drawn; the drawing serves only a page of these same rows.
+    rows: Arc<Vec<Message>>,
+    html: Arc<Vec<Arc<str>>>,
+}
+
+#[derive(Clone)]
+struct DrawnBytes;
+
+impl Weighter<DrawnKey, Drawn> for DrawnBytes {
+    fn weight(&self, _key: &DrawnKey, drawn: &Drawn) -> u64 {
+        // The rows count too: a drawing keeps them alive after their page may have gone.
+        let html: u64 = drawn.html.iter().map(|h| h.len() as u64 + 16).sum();
+        html + drawn.rows.iter().map(size).sum::<u64>() + 64
+    }
+}
+
+pub struct Conversations {
+    pages: Cache<Key, Kept, Bytes>,
+    drawn: Cache<DrawnKey, Drawn, DrawnBytes>,
+}
 
 impl Default for Conversations {
     fn default() -> Self {
-        Self(Cache::with_weighter(PAGES, BUDGET, Bytes))
+        Self {
+            pages: Cache::with_weighter(PAGES, BUDGET, Bytes),
+            drawn: Cache::with_weighter(DRAWINGS, DRAWN_BUDGET, DrawnBytes),
+        }
     }
 }
 
@@ -60,34 +98,68 @@ impl Conversations {
         version: i64,
         limit: i64,
         before: Option<&str>,
-    ) -> Result<(Vec<Message>, bool), sqlx::Error> {
+    ) -> Result<(Arc<Vec<Message>>, bool), sqlx::Error> {
         let key = Key {
             channel_id: channel_id.to_string(),
             before: before.map(str::to_string),
         };
-        let kept = self.0.get(&key);
+        let kept = self.pages.get(&key);
         if let Some(kept) = &kept
             && kept.version == version
         {
-            return Ok(((*kept.rows).clone(), kept.more));
+            return Ok((kept.rows.clone(), kept.more));
         }
         // Read after the version, so the rows are at least as new as the version they are
         // kept under; a copy kept by a request that read a newer version stays.
         let (rows, more) = store::recent(db, channel_id, limit, before).await?;
+        let rows = Arc::new(rows);
         if kept.is_none_or(|k| k.version < version) {
             let bytes = rows.iter().map(size).sum::<u64>() + 64;
-            let rows = Arc::new(rows.clone());
-            self.0.insert(
+            self.pages.insert(
                 key,
                 Kept {
                     version,
-                    rows,
+                    rows: rows.clone(),
                     more,
                     bytes,
                 },
             );
         }
         Ok((rows, more))
+    }
+
+    /// The drawing of `rows` (a page of `channel_id` from [`Self::recent`]) in `variant` (a
+    /// language and channel page): the kept one if it was drawn from these very rows, else
+    /// `draw`'s, kept for the next reader.
+    pub fn drawn<E>(
+        &self,
+        channel_id: &str,
+        before: Option<&str>,
+        variant: &str,
+        rows: &Arc<Vec<Message>>,
+        draw: impl FnOnce() -> Result<Vec<String>, E>,
+    ) -> Result<Arc<Vec<Arc<str>>>, E> {
+        let key = DrawnKey {
+            page: Key {
+                channel_id: channel_id.to_string(),
+                before: before.map(str::to_string),
+            },
+            variant: variant.to_string(),
+        };
+        if let Some(kept) = self.drawn.get(&key)
+            && Arc::ptr_eq(&kept.rows, rows)
+        {
+            return Ok(kept.html);
+        }
+        let html: Arc<Vec<Arc<str>>> = Arc::new(draw()?.into_iter().map(Arc::from).collect());
+        self.drawn.insert(
+            key,
+            Drawn {
+                rows: rows.clone(),
+                html: html.clone(),
+            },
+        );
+        Ok(html)
     }
 }
 

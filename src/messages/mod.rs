@@ -147,11 +147,25 @@ pub struct Page {
     pub city: Option<String>,
     /// The channel's page for this reader; its files and messages are below it.
     pub base: String,
+    pub channel_id: String,
+    /// The messages as every reader shares them, and below as this reader sees them.
+    pub shared: std::sync::Arc<Vec<store::Message>>,
     pub messages: Vec<store::Message>,
+    /// Each message drawn, in the order of `messages` (filled by the page that shows them).
+    pub drawn: Vec<std::sync::Arc<str>>,
+    /// The id of the message this page is older than, if it is not the newest page.
+    pub before: Option<String>,
     /// The id to ask for the page before this one, if there are older messages.
     pub older: Option<String>,
     /// Whether this page is older than the newest one.
     pub is_older: bool,
+}
+
+impl Page {
+    /// The `i`th message as drawn.
+    pub fn drawn(&self, i: &usize) -> &str {
+        self.drawn.get(*i).map_or("", |h| h)
+    }
 }
 
 /// What a view knows of a reader in a channel, read before the messages: the channel's version
@@ -180,10 +194,11 @@ pub async fn page(
             .await?
             .ok_or(crate::error::Error::NotFound)?,
     };
-    let (mut messages, more) = state
+    let (shared, more) = state
         .conversations
         .recent(&state.db, channel_id, seen.version, SHOWN, before)
         .await?;
+    let mut messages = (*shared).clone();
     let mut day = None;
     let mut unseen_marked = false;
     for m in &mut messages {
@@ -219,7 +234,11 @@ pub async fn page(
         me: reader_id.to_string(),
         city: state.config.municipality.clone(),
         base: String::new(),
+        channel_id: channel_id.to_string(),
+        shared,
         messages,
+        drawn: vec![],
+        before: before.map(str::to_string),
         older,
         is_older: before.is_some(),
     })

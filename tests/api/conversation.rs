@@ -203,3 +203,86 @@ async fn i1_a_message_with_a_probable_my_number_is_refused_explained_kept_and_au
     }
     assert_eq!(c.app.scalar("select count(*) from message").await, 2);
 }
+
+#[tokio::test]
+async fn a_conversation_drawn_once_for_a_channel_still_shows_each_reader_their_own_view() {
+    let c = channel_with_guest().await;
+    let guest_page = format!("/c/{}", c.id);
+    let staff_page = format!("/staff/channels/{}", c.id);
+    let link = c
+        .app
+        .invite_guest(
+            &c.clerk.agent,
+            &c.id,
+            "田中 教諭",
+            "tanaka@school.example.jp",
+            "post",
+            30,
+        )
+        .await;
+    let tanaka = c.app.enrol_guest(&link, "田中教諭の長い合言葉です").await;
+    for (agent, body) in [
+        (&c.guest.agent, "佐藤から訪問の予定です"),
+        (&tanaka.agent, "田中から下校の時刻です"),
+    ] {
+        agent.get(&guest_page).await;
+        let p = agent
+            .post(&format!("{guest_page}/messages"), &[("body", body)])
+            .await;
+        assert_eq!(p.status, 303);
+    }
+
+    // Each guest, in turn and again, sees their own post as theirs and the other's by name:
+    // the drawing one of them left for the channel never shows the other as "you".
+    for _ in 0..2 {
+        for (agent, mine, theirs, name) in [
+            (&c.guest.agent, 0, 1, "田中 教諭"),
+            (&tanaka.agent, 1, 0, "佐藤 看護師"),
+        ] {
+            let page = agent.get(&guest_page).await;
+            let items = messages_of(&page);
+            assert_eq!(items.len(), 2, "{}", page.main());
+            assert!(items[mine].starts_with(" mine"), "{}", items[mine]);
+            assert!(items[mine].contains("あなた"), "{}", items[mine]);
+            assert!(!items[theirs].starts_with(" mine"), "{}", items[theirs]);
+            assert!(items[theirs].contains(name), "{}", items[theirs]);
+            assert!(!items[theirs].contains("あなた"), "{}", items[theirs]);
+            assert!(items[theirs].contains(&format!("href=\"{guest_page}/messages/")));
+        }
+    }
+
+    // The same conversation in English for one reader, in Japanese still for the other.
+    let p = tanaka
+        .agent
+        .post("/lang", &[("lang", "en"), ("back", &guest_page)])
+        .await;
+    assert_eq!(p.status, 303);
+    let items = messages_of(&tanaka.agent.get(&guest_page).await);
+    assert!(items[1].contains(">You<"), "{}", items[1]);
+    assert!(items[0].contains("佐藤 看護師") && !items[0].contains("あなた"));
+    assert!(
+        items[0].contains("Read by") && !items[0].contains("既読"),
+        "{}",
+        items[0]
+    );
+    let items = messages_of(&c.guest.agent.get(&guest_page).await);
+    assert!(items[0].contains("あなた") && !items[0].contains(">You<"));
+    assert!(items[1].contains("既読") && !items[1].contains("Read by"));
+
+    // The clerk's view of the same messages links to the staff's pages, and names both guests.
+    let page = c.clerk.agent.get(&staff_page).await;
+    let items = messages_of(&page);
+    assert_eq!(items.len(), 2);
+    for (item, name) in items.iter().zip(["佐藤 看護師", "田中 教諭"]) {
+        assert!(item.contains(name) && !item.starts_with(" mine"), "{item}");
+        assert!(
+            item.contains(&format!("href=\"{staff_page}/messages/")),
+            "{item}"
+        );
+        assert!(!item.contains(&format!("href=\"{guest_page}/")), "{item}");
+    }
+
+    // A 既読 changes the drawing: Sato sees that both others have now read Tanaka's post.
+    let items = messages_of(&c.guest.agent.get(&guest_page).await);
+    assert!(items[1].contains("既読 2"), "{}", items[1]);
+}

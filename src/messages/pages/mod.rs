@@ -3,6 +3,8 @@
 //! withdrawing one's own message within 15 minutes. For guests under their channel guard, for
 //! clerks under theirs (D1).
 
+pub mod drawing;
+
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -352,6 +354,7 @@ async fn live(state: &AppState, ctx: Ctx, reader: &Reader) -> AppResult<Response
     )
     .await?;
     page.base = reader.base.clone();
+    drawing::draw(state, &ctx, &mut page)?;
     render(&Live {
         ctx,
         messages: page,

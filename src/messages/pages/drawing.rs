@@ -1,0 +1,62 @@
+//! A conversation's messages drawn as HTML. A message looks the same to every reader but its
+//! author, so one drawing per language and channel page is kept beside the page's rows
+//! (`messages::cache`) and serves every other reader; the reader's own messages, and each reader's
+//! acknowledgement button, are drawn for them.
+
+use std::sync::Arc;
+
+use askama::Template;
+
+use crate::app::AppState;
+use crate::messages::Page;
+use crate::messages::store::Message;
+use crate::web::ctx::Ctx;
+use crate::web::error::AppResult;
+
+/// One message up to its acknowledgement, which the conversation adds for its reader.
+#[derive(Template)]
+#[template(path = "_message.html")]
+struct Drawing<'a> {
+    ctx: &'a Ctx,
+    m: &'a Message,
+    /// Whether the reader wrote it.
+    mine: bool,
+    base: &'a str,
+    city: Option<&'a str>,
+}
+
+/// Draws `page`'s messages in `ctx`'s language, for the page to show.
+pub fn draw(state: &AppState, ctx: &Ctx, page: &mut Page) -> AppResult<()> {
+    let one = |m: &Message, mine: bool| {
+        Drawing {
+            ctx,
+            m,
+            mine,
+            base: &page.base,
+            city: page.city.as_deref(),
+        }
+        .render()
+    };
+    let variant = format!("{} {}", ctx.lang.code(), page.base);
+    let shared = state.conversations.drawn(
+        &page.channel_id,
+        page.before.as_deref(),
+        &variant,
+        &page.shared,
+        || page.shared.iter().map(|m| one(m, false)).collect(),
+    )?;
+    let drawn = page
+        .messages
+        .iter()
+        .zip(shared.iter())
+        .map(|(m, html)| {
+            if m.author_id == page.me {
+                one(m, true).map(Arc::from)
+            } else {
+                Ok(html.clone())
+            }
+        })
+        .collect::<Result<Vec<_>, askama::Error>>()?;
+    page.drawn = drawn;
+    Ok(())
+}
