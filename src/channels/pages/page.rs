@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::channels::store::Channel;
 use crate::clock::last_day;
 use crate::guests::pages::list::{GuestList, ListQuery};
-use crate::guests::store::Guest;
+use crate::guests::store::Listed;
 use crate::links;
 use crate::messages;
 use crate::web::ctx::{Ctx, field_attrs, field_error as error_for};
@@ -63,10 +63,10 @@ impl ChannelPage {
     fn day(&self, t: &i64) -> String {
         self.ctx.lang.last_day(*t)
     }
-    fn status_label(&self, g: &Guest) -> String {
+    fn status_label(&self, g: &Listed) -> String {
         self.ctx.t(&format!("guest-status-{}", g.display_status()))
     }
-    fn guest_link(&self, g: &Guest) -> String {
+    fn guest_link(&self, g: &Listed) -> String {
         links::staff_guest(&g.account_id)
     }
 }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::guests::store::{self as guest_db, Filter, Guest, Sort};
+use crate::guests::store::{self as guest_db, Filter, Listed, Sort};
 use crate::web::error::AppResult;
 
 #[derive(Deserialize, Default, Clone)]
@@ -41,7 +41,7 @@ impl ListQuery {
 
 /// One page of a guest list, with what its filter form and paging links need.
 pub struct GuestList {
-    pub rows: Vec<Guest>,
+    pub rows: Vec<Listed>,
     pub total: i64,
     pub page: i64,
     pub pages: i64,

@@ -16,7 +16,7 @@ use crate::channels::store as channels;
 use crate::guests::lifecycle::{self, NotLive};
 use crate::guests::pages::list::{GuestList, ListQuery};
 use crate::guests::pages::sheet::deliver;
-use crate::guests::store::{self as guest_db, ExtensionRequest, Guest};
+use crate::guests::store::{self as guest_db, ExtensionRequest, Guest, Listed};
 use crate::links;
 use crate::web::confirm::ConfirmPage;
 use crate::web::ctx::{Ctx, render, render_invalid};
@@ -47,10 +47,10 @@ impl GuestsPage {
     fn day(&self, t: &i64) -> String {
         self.ctx.last_day(t)
     }
-    fn status_label(&self, g: &Guest) -> String {
+    fn status_label(&self, g: &Listed) -> String {
         self.ctx.t(&format!("guest-status-{}", g.display_status()))
     }
-    fn guest_link(&self, g: &Guest) -> String {
+    fn guest_link(&self, g: &Listed) -> String {
         links::staff_guest(&g.account_id)
     }
 }

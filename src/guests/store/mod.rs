@@ -3,7 +3,7 @@
 mod list;
 mod requests;
 
-pub use list::{Filter, PAGE_SIZE, Sort, expiring_for_sponsor, list};
+pub use list::{Filter, Listed, PAGE_SIZE, Sort, expiring_for_sponsor, list};
 pub use requests::*;
 
 use sqlx::{AnyConnection, FromRow};
@@ -67,11 +67,7 @@ impl Guest {
     }
     /// What a clerk sees: invited, opened, enrolled, active, expired, revoked (or closed, locked).
     pub fn display_status(&self) -> &'static str {
-        match self.status {
-            Status::Invited if self.invitation_opened_at.is_some() => "opened",
-            Status::Active if self.last_access_at.is_none() => "enrolled",
-            other => other.as_str(),
-        }
+        display_status(self.status, self.invitation_opened_at, self.last_access_at)
     }
     /// Whether this guest's access is open at `now`: before their expiry, in a channel that
     /// is active and not past its end — whether or not the sweeper has recorded the expiry yet
@@ -84,6 +80,20 @@ impl Guest {
 
     pub fn email(&self) -> Option<&str> {
         (self.has_email == 1).then_some(self.sign_in_name.as_str())
+    }
+}
+
+/// A guest's status as clerks see it, from the account's status, the opening of their
+/// invitation and their last access.
+pub(super) fn display_status(
+    status: Status,
+    invitation_opened_at: Option<i64>,
+    last_access_at: Option<i64>,
+) -> &'static str {
+    match status {
+        Status::Invited if invitation_opened_at.is_some() => "opened",
+        Status::Active if last_access_at.is_none() => "enrolled",
+        other => other.as_str(),
     }
 }
 
