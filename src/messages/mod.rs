@@ -148,10 +148,11 @@ pub struct Page {
     /// The channel's page for this reader; its files and messages are below it.
     pub base: String,
     pub channel_id: String,
-    /// The messages as every reader shares them, and below as this reader sees them.
+    /// The messages as every reader shares them.
     pub shared: std::sync::Arc<Vec<store::Message>>,
-    pub messages: Vec<store::Message>,
-    /// Each message drawn, in the order of `messages` (filled by the page that shows them).
+    /// What this reader sees beside each of them, in the same order.
+    pub shown: Vec<Shown>,
+    /// Each message drawn, in the same order (filled by the page that shows them).
     pub drawn: Vec<std::sync::Arc<str>>,
     /// The id of the message this page is older than, if it is not the newest page.
     pub before: Option<String>,
@@ -161,10 +162,25 @@ pub struct Page {
     pub is_older: bool,
 }
 
+/// What one reader sees of a message besides its drawing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Shown {
+    /// Whether the message starts a new day (JST) on its page.
+    pub new_day: bool,
+    /// Whether "new since your last visit" starts at it.
+    pub is_new: bool,
+    /// Whether the reader has acknowledged it.
+    pub acked_by_me: bool,
+}
+
 impl Page {
     /// The `i`th message as drawn.
     pub fn drawn(&self, i: &usize) -> &str {
         self.drawn.get(*i).map_or("", |h| h)
+    }
+    /// What the reader sees beside the `i`th message.
+    pub fn shown(&self, i: &usize) -> Shown {
+        self.shown.get(*i).copied().unwrap_or_default()
     }
 }
 
@@ -198,26 +214,30 @@ pub async fn page(
         .conversations
         .recent(&state.db, channel_id, seen.version, SHOWN, before)
         .await?;
-    let mut messages = (*shared).clone();
     let mut day = None;
     let mut unseen_marked = false;
-    for m in &mut messages {
-        m.for_reader(reader_id, seen.mark);
-        let this = (m.created_at + JST_OFFSET).div_euclid(86_400);
-        m.new_day = day != Some(this);
-        day = Some(this);
-        // Where "new since your last visit" starts: only for a reader who has been here before.
-        if !unseen_marked
-            && m.author_id != reader_id
-            && m.reader_mark.is_some_and(|mark| m.seq > mark)
-        {
-            m.is_new = true;
-            unseen_marked = true;
-        }
-    }
+    let shown = shared
+        .iter()
+        .map(|m| {
+            let this = (m.created_at + JST_OFFSET).div_euclid(86_400);
+            let new_day = day != Some(this);
+            day = Some(this);
+            // Where "new since your last visit" starts: only for a reader who has been here
+            // before.
+            let is_new = !unseen_marked
+                && m.author_id != reader_id
+                && seen.mark.is_some_and(|mark| m.seq > mark);
+            unseen_marked |= is_new;
+            Shown {
+                new_day,
+                is_new,
+                acked_by_me: m.acked_by(reader_id),
+            }
+        })
+        .collect();
     let mark = seen.mark.unwrap_or(0);
     if before.is_none()
-        && let Some(newest) = messages.last().map(|m| m.seq).filter(|n| *n > mark)
+        && let Some(newest) = shared.last().map(|m| m.seq).filter(|n| *n > mark)
     {
         let now = state.now();
         state
@@ -226,7 +246,7 @@ pub async fn page(
             .await?;
     }
     let older = if more {
-        messages.first().map(|m| m.message_id.clone())
+        shared.first().map(|m| m.message_id.clone())
     } else {
         None
     };
@@ -236,7 +256,7 @@ pub async fn page(
         base: String::new(),
         channel_id: channel_id.to_string(),
         shared,
-        messages,
+        shown,
         drawn: vec![],
         before: before.map(str::to_string),
         older,

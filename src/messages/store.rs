@@ -42,12 +42,6 @@ pub struct Message {
     /// The reader's read mark in this channel before this page (the highest `seq` seen).
     #[sqlx(default)]
     pub reader_mark: Option<i64>,
-    /// Whether the reader has not seen this message before this page.
-    #[sqlx(skip)]
-    pub is_new: bool,
-    /// Whether this message starts a new day (JST) on its page.
-    #[sqlx(skip)]
-    pub new_day: bool,
 }
 
 /// What a conversation row shows to every reader. Acknowledgements are counted only for the
@@ -92,7 +86,7 @@ const FROM: &str = "from message m join account a on a.account_id = m.author_id 
 
 /// Up to `limit` messages of a channel as every reader sees them, oldest first: the newest
 /// ones, or with `before` (a message id) the ones just older than it. The extra row fetched
-/// says whether older ones exist. What depends on the reader is filled in by [`Message::for_reader`].
+/// says whether older ones exist. What depends on the reader is worked out by `messages::page`.
 pub async fn recent(
     db: &Db,
     channel_id: &str,
@@ -212,13 +206,11 @@ pub async fn insert(
 }
 
 impl Message {
-    /// This message as `reader` sees it, whose read mark in the channel is `mark`.
-    pub fn for_reader(&mut self, reader: &str, mark: Option<i64>) {
-        self.reader_mark = mark;
-        self.acked_by_me =
-            self.ackers
-                .as_deref()
-                .is_some_and(|ids| ids.split(',').any(|id| id == reader)) as i64;
+    /// Whether `reader` has acknowledged this message.
+    pub fn acked_by(&self, reader: &str) -> bool {
+        self.ackers
+            .as_deref()
+            .is_some_and(|ids| ids.split(',').any(|id| id == reader))
     }
 
     /// A file's size as people read it: `820 KB`, `3.4 MB`.

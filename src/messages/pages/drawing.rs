@@ -46,7 +46,7 @@ pub fn draw(state: &AppState, ctx: &Ctx, page: &mut Page) -> AppResult<()> {
         || page.shared.iter().map(|m| one(m, false)).collect(),
     )?;
     let drawn = page
-        .messages
+        .shared
         .iter()
         .zip(shared.iter())
         .map(|(m, html)| {
