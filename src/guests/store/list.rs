@@ -104,13 +104,22 @@ pub async fn list(db: &Db, f: &Filter) -> Result<(Vec<Listed>, i64), sqlx::Error
         binds.push(value);
         format!("${}", binds.len())
     };
+    // The same conditions on the tally (migration 0015), where the tally can count them.
+    let mut tallied: Option<Vec<String>> = Some(vec![]);
+    let mut tally = |condition: String| {
+        if let Some(t) = tallied.as_mut() {
+            t.push(condition);
+        }
+    };
     if let Some(channel) = f.channel_id.clone() {
         let p = bind(channel, &mut binds);
         conditions.push(format!("g.channel_id = {p}"));
+        tally(format!("t.channel_id = {p}"));
     }
     if let Some(department) = f.department_id.clone() {
         let p = bind(department, &mut binds);
         conditions.push(format!("g.department_id = {p}"));
+        tally(format!("c.department_id = {p}"));
     }
     // The display status is derived; the SQL matches it with the same rules as `display_status`.
     // Open invitations that were opened are few: one list of them beats a look-up per guest.
@@ -125,6 +134,7 @@ pub async fn list(db: &Db, f: &Filter) -> Result<(Vec<Listed>, i64), sqlx::Error
         // alone instead of looking up every invited guest among the opened invitations.
         Some("invited") => {
             conditions.push("g.status = 'invited'".into());
+            tally("t.status = 'invited'".into());
             unopened = true;
         }
         Some("opened") => conditions.push(format!("g.status = 'invited' and {opened}")),
@@ -137,7 +147,12 @@ pub async fn list(db: &Db, f: &Filter) -> Result<(Vec<Listed>, i64), sqlx::Error
         Some(other) => {
             let p = bind(other.to_string(), &mut binds);
             conditions.push(format!("g.status = {p}"));
+            tally(format!("t.status = {p}"));
         }
+    }
+    // Opened, enrolled and active depend on more than the status: those the tally cannot count.
+    if matches!(f.status.as_deref(), Some("opened" | "enrolled" | "active")) {
+        tallied = None;
     }
     let search = f
         .search
@@ -174,10 +189,29 @@ pub async fn list(db: &Db, f: &Filter) -> Result<(Vec<Listed>, i64), sqlx::Error
     } else {
         from.clone()
     };
-    let count_sql = if unopened && !account_conditions {
-        format!("select (select count(*) {from}) - (select count(*) {from} and {opened})")
-    } else {
-        format!("select count(*) {listed}")
+    // Without a search, the tally answers the count: a row per channel, not one per guest.
+    let tally_sql = tallied.filter(|_| !account_conditions).map(|t| {
+        let join = if f.department_id.is_some() {
+            " join channel c on c.channel_id = t.channel_id"
+        } else {
+            ""
+        };
+        let where_clause = if t.is_empty() {
+            String::new()
+        } else {
+            format!(" where {}", t.join(" and "))
+        };
+        format!(
+            "select cast(coalesce(sum(t.n), 0) as bigint) from guest_tally t{join}{where_clause}"
+        )
+    });
+    let count_sql = match tally_sql {
+        Some(t) if unopened => format!("select ({t}) - (select count(*) {from} and {opened})"),
+        Some(t) => t,
+        None if unopened && !account_conditions => {
+            format!("select (select count(*) {from}) - (select count(*) {from} and {opened})")
+        }
+        None => format!("select count(*) {listed}"),
     };
     let mut count = sqlx::query_scalar(&count_sql);
     for b in &binds {

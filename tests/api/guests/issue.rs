@@ -200,6 +200,99 @@ async fn the_department_list_counts_each_status_and_sorts_by_name_across_its_cha
 }
 
 #[tokio::test]
+async fn the_guest_counts_follow_every_issue_enrolment_revocation_expiry_and_move() {
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("健康課", "h@city.example.jp")
+        .await;
+    let first = app.create_channel(&clerk.agent, "健診", 60).await;
+    let second = app.create_channel(&clerk.agent, "予防接種", 60).await;
+    let mut links = vec![];
+    for (channel, name, email) in [
+        (&first, "青木 一郎", "aoki@hospital.example.jp"),
+        (&first, "伊藤 二郎", "ito@hospital.example.jp"),
+        (&first, "江藤 四郎", "eto@hospital.example.jp"),
+        (&second, "上田 三郎", "ueda@school.example.jp"),
+    ] {
+        links.push(
+            app.invite_guest(&clerk.agent, channel, name, email, "post", 30)
+                .await,
+        );
+    }
+    // What the clerk reads above each list, for a filter.
+    let count = |page: Page| {
+        let at = page.body.find("id=\"guest-count\">").expect("count shown");
+        let text = &page.body[at..];
+        text[text.find('>').expect("tag") + 1..text.find(" 人").expect("count")].to_string()
+    };
+    let counts = |path: String| {
+        let agent = &clerk.agent;
+        async move {
+            let mut shown = vec![];
+            for status in ["", "invited", "revoked", "expired"] {
+                shown.push(count(agent.get(&format!("{path}?status={status}")).await));
+            }
+            shown.join(" ")
+        }
+    };
+    assert_eq!(counts("/staff/guests".into()).await, "4 4 0 0");
+    assert_eq!(counts(format!("/staff/channels/{first}")).await, "3 3 0 0");
+
+    app.enrol_guest(&links[0], "青木さんの長い合言葉です").await;
+    let ito = app.guest_id("ito@hospital.example.jp").await;
+    clerk.agent.get(&format!("/staff/guests/{ito}")).await;
+    let p = clerk
+        .agent
+        .post(
+            &format!("/staff/guests/{ito}/revoke"),
+            &[("reason", "異動のため"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    // 江藤's access ended a minute ago; the sweeper records the expiry.
+    sqlx::query("update guest set expires_at = $1 where sign_in_name = 'eto@hospital.example.jp'")
+        .bind(app.now() - 60)
+        .execute(&app.state.db.pool)
+        .await
+        .expect("end the access");
+    madoguchi::guests::sweep::sweep(&app.state)
+        .await
+        .expect("sweep");
+    assert_eq!(counts("/staff/guests".into()).await, "4 1 1 1");
+    assert_eq!(counts(format!("/staff/channels/{first}")).await, "3 0 1 1");
+    assert_eq!(counts(format!("/staff/channels/{second}")).await, "1 1 0 0");
+
+    // Moved by hand in the database: a guest to the other channel, then that channel to
+    // another department. The counts follow, and match what the rows say.
+    let ueda = app.guest_id("ueda@school.example.jp").await;
+    sqlx::query("update guest set channel_id = $1 where account_id = $2")
+        .bind(&first)
+        .bind(&ueda)
+        .execute(&app.state.db.pool)
+        .await
+        .expect("move the guest");
+    assert_eq!(counts(format!("/staff/channels/{first}")).await, "4 1 1 1");
+    assert_eq!(counts(format!("/staff/channels/{second}")).await, "0 0 0 0");
+    sqlx::query(
+        "insert into department (department_id, name, created_at) \
+         select 'elsewhere', '別の課', created_at from department limit 1",
+    )
+    .execute(&app.state.db.pool)
+    .await
+    .expect("a department");
+    sqlx::query("update channel set department_id = 'elsewhere' where channel_id = $1")
+        .bind(&first)
+        .execute(&app.state.db.pool)
+        .await
+        .expect("move the channel");
+    assert_eq!(counts("/staff/guests".into()).await, "0 0 0 0");
+    let rows = app
+        .scalar("select count(*) from guest where department_id = 'elsewhere'")
+        .await;
+    assert_eq!(rows, 4);
+}
+
+#[tokio::test]
 async fn bulk_csv_naming_an_existing_address_is_refused_on_every_engine() {
     let app = spawn_app().await;
     let (_admin, clerk, _) = app
