@@ -8,8 +8,9 @@ use crate::accounts::Status;
 use crate::clock::Timestamp;
 use crate::db::Db;
 
-/// A guest as a clerk's list shows them: a third of a whole guest row's columns, without the
-/// department's join. The opened invitation is looked up as for a whole row (`COLUMNS`).
+/// A guest as a clerk's list shows them: a third of a whole guest row's columns, read from the
+/// guest row (its copies of the account's name and status, migrations 0012 and 0016), its
+/// channel and its sponsor. The opened invitation is looked up as for a whole row (`COLUMNS`).
 #[derive(Clone, Debug, FromRow)]
 pub struct Listed {
     pub account_id: String,
@@ -30,13 +31,12 @@ impl Listed {
     }
 }
 
-const LISTED: &str = "select a.account_id, a.name, a.status, g.organisation, g.expires_at, \
-     g.last_access_at, s.name as sponsor_name, ch.name as channel_name, \
-     (select max(i.opened_at) from invitation i where i.account_id = a.account_id \
+const LISTED: &str = "select g.account_id, g.account_name as name, g.status, g.organisation, \
+     g.expires_at, g.last_access_at, s.name as sponsor_name, ch.name as channel_name, \
+     (select max(i.opened_at) from invitation i where i.account_id = g.account_id \
       and i.opened_at is not null and i.used_at is null and i.revoked_at is null) \
       as invitation_opened_at \
-     from guest g join account a on a.account_id = g.account_id \
-     join channel ch on ch.channel_id = g.channel_id \
+     from guest g join channel ch on ch.channel_id = g.channel_id \
      join account s on s.account_id = g.sponsor_id";
 
 /// Which guests a list shows, and in which order.
