@@ -39,9 +39,6 @@ pub struct Message {
     /// When its author corrected or withdrew it.
     pub edited_at: Option<i64>,
     pub withdrawn_at: Option<i64>,
-    /// The reader's read mark in this channel before this page (the highest `seq` seen).
-    #[sqlx(default)]
-    pub reader_mark: Option<i64>,
 }
 
 /// What a conversation row shows to every reader. Acknowledgements are counted only for the
@@ -56,13 +53,10 @@ const COLUMNS: &str = "m.message_id, m.seq, m.author_id, a.name as author_name, 
       where k.message_id = m.message_id) else 0 end as ack_count, \
      m.edited_at, m.withdrawn_at";
 
-/// What a row shows one reader (`$R`) besides: whether they acknowledged it, and their read
-/// mark in the channel `$1` (looked up once for the page, not once per row).
+/// What a row shows one reader (`$R`) besides: whether they acknowledged it.
 const READER_COLUMNS: &str = "case when m.ack_requested = 1 then (select count(*) \
      from message_ack k where k.message_id = m.message_id and k.account_id = $R) else 0 end \
-     as acked_by_me, \
-     (select cr.last_seq from channel_read cr where cr.channel_id = $1 \
-      and cr.account_id = $R) as reader_mark";
+     as acked_by_me";
 
 /// Who acknowledged a message that asks for it, for pages kept for every reader.
 fn ackers(db: &Db) -> &'static str {

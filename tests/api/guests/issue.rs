@@ -147,27 +147,39 @@ async fn clerks_filter_sort_and_page_guest_lists_per_channel_and_department() {
     assert!(p.body.contains("0 人"));
 }
 
-/// The department's list reads its guests' department and name order from the guest rows
-/// (migration 0014): they must follow the channels and the names they come from.
-#[tokio::test]
-async fn the_department_list_counts_each_status_and_sorts_by_name_across_its_channels() {
+/// A 健康課 clerk with two channels, 健診 and 予防接種, and guests invited into them: each as
+/// (channel 0 or 1, name, address); returns the app, the clerk, both channels and the links.
+async fn health_department(
+    guests: &[(usize, &str, &str)],
+) -> (TestApp, Person, [String; 2], Vec<String>) {
     let app = spawn_app().await;
     let (_admin, clerk, _) = app
         .clerk_with_department("健康課", "h@city.example.jp")
         .await;
-    let first = app.create_channel(&clerk.agent, "健診", 60).await;
-    let second = app.create_channel(&clerk.agent, "予防接種", 60).await;
+    let channels = [
+        app.create_channel(&clerk.agent, "健診", 60).await,
+        app.create_channel(&clerk.agent, "予防接種", 60).await,
+    ];
     let mut links = vec![];
-    for (channel, name, email) in [
-        (&first, "青木 一郎", "aoki@hospital.example.jp"),
-        (&first, "伊藤 二郎", "ito@hospital.example.jp"),
-        (&second, "上田 三郎", "ueda@school.example.jp"),
-    ] {
+    for (channel, name, email) in guests {
         links.push(
-            app.invite_guest(&clerk.agent, channel, name, email, "post", 30)
+            app.invite_guest(&clerk.agent, &channels[*channel], name, email, "post", 30)
                 .await,
         );
     }
+    (app, clerk, channels, links)
+}
+
+/// The department's list reads its guests' department and name order from the guest rows
+/// (migration 0014): they must follow the channels and the names they come from.
+#[tokio::test]
+async fn the_department_list_counts_each_status_and_sorts_by_name_across_its_channels() {
+    let (app, clerk, _, links) = health_department(&[
+        (0, "青木 一郎", "aoki@hospital.example.jp"),
+        (0, "伊藤 二郎", "ito@hospital.example.jp"),
+        (1, "上田 三郎", "ueda@school.example.jp"),
+    ])
+    .await;
     // 伊藤 opens the invitation: no longer only invited, but opened.
     assert_eq!(app.agent().get(&links[1]).await.status, 200);
     let p = clerk.agent.get("/staff/guests?status=invited").await;
@@ -201,24 +213,13 @@ async fn the_department_list_counts_each_status_and_sorts_by_name_across_its_cha
 
 #[tokio::test]
 async fn the_guest_counts_follow_every_issue_enrolment_revocation_expiry_and_move() {
-    let app = spawn_app().await;
-    let (_admin, clerk, _) = app
-        .clerk_with_department("健康課", "h@city.example.jp")
-        .await;
-    let first = app.create_channel(&clerk.agent, "健診", 60).await;
-    let second = app.create_channel(&clerk.agent, "予防接種", 60).await;
-    let mut links = vec![];
-    for (channel, name, email) in [
-        (&first, "青木 一郎", "aoki@hospital.example.jp"),
-        (&first, "伊藤 二郎", "ito@hospital.example.jp"),
-        (&first, "江藤 四郎", "eto@hospital.example.jp"),
-        (&second, "上田 三郎", "ueda@school.example.jp"),
-    ] {
-        links.push(
-            app.invite_guest(&clerk.agent, channel, name, email, "post", 30)
-                .await,
-        );
-    }
+    let (app, clerk, [first, second], links) = health_department(&[
+        (0, "青木 一郎", "aoki@hospital.example.jp"),
+        (0, "伊藤 二郎", "ito@hospital.example.jp"),
+        (0, "江藤 四郎", "eto@hospital.example.jp"),
+        (1, "上田 三郎", "ueda@school.example.jp"),
+    ])
+    .await;
     // What the clerk reads above each list, for a filter.
     let count = |page: Page| {
         let at = page.body.find("id=\"guest-count\">").expect("count shown");
