@@ -28,6 +28,8 @@ pub struct Inner {
     pub audit: Writer,
     /// The channels' recent conversations, kept between views while current.
     pub conversations: crate::messages::cache::Conversations,
+    /// The clerks' guest lists, kept between views while current.
+    pub guest_lists: crate::guests::store::kept::GuestLists,
 }
 
 impl std::ops::Deref for AppState {
@@ -53,6 +55,7 @@ impl AppState {
             audit_signer,
             audit,
             conversations: Default::default(),
+            guest_lists: Default::default(),
         }))
     }
 

@@ -41,7 +41,7 @@ impl ListQuery {
 
 /// One page of a guest list, with what its filter form and paging links need.
 pub struct GuestList {
-    pub rows: Vec<Listed>,
+    pub rows: std::sync::Arc<Vec<Listed>>,
     pub total: i64,
     pub page: i64,
     pub pages: i64,
@@ -53,7 +53,7 @@ pub struct GuestList {
 
 impl GuestList {
     pub async fn load(state: &AppState, mut f: Filter, base: String) -> AppResult<Self> {
-        let (rows, total) = guest_db::list(&state.db, &f).await?;
+        let (rows, total) = state.guest_lists.list(&state.db, &f).await?;
         let pages = ((total + guest_db::PAGE_SIZE - 1) / guest_db::PAGE_SIZE).max(1);
         f.page = f.page.min(pages - 1);
         Ok(Self {

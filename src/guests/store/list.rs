@@ -40,7 +40,7 @@ const LISTED: &str = "select g.account_id, g.account_name as name, g.status, g.o
      join account s on s.account_id = g.sponsor_id";
 
 /// Which guests a list shows, and in which order.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Filter {
     pub channel_id: Option<String>,
     pub department_id: Option<String>,
@@ -51,7 +51,7 @@ pub struct Filter {
     pub page: i64,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Sort {
     #[default]
     Expiry,

@@ -1,5 +1,6 @@
 //! Guests, their recovery codes, reminders and extension requests.
 
+pub mod kept;
 mod list;
 mod requests;
 

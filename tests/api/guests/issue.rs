@@ -320,3 +320,78 @@ async fn bulk_csv_naming_an_existing_address_is_refused_on_every_engine() {
     );
     assert_eq!(app.scalar("select count(*) from guest").await, 1);
 }
+
+/// The clerks' lists are kept in memory between views (migration 0017). Every change a list
+/// shows reaches the very next view of each list that shows it, whether the portal made it or
+/// someone changed the database by hand.
+#[tokio::test]
+async fn a_kept_guest_list_shows_every_change_on_the_next_view() {
+    let (app, clerk, [first, _], links) = health_department(&[
+        (0, "青木 一郎", "aoki@hospital.example.jp"),
+        (1, "上田 三郎", "ueda@school.example.jp"),
+    ])
+    .await;
+    let aoki = app.guest_id("aoki@hospital.example.jp").await;
+    let channel_page = format!("/staff/channels/{first}");
+    // 青木's row in the channel's list and in the department's, as the clerk sees them now.
+    let rows = || {
+        let agent = &clerk.agent;
+        let channel_page = channel_page.clone();
+        let aoki = aoki.clone();
+        async move {
+            let mut rows = vec![];
+            for path in [channel_page.as_str(), "/staff/guests"] {
+                let body = agent.get(path).await.body;
+                let link = body
+                    .find(&format!("/staff/guests/{aoki}\""))
+                    .unwrap_or_else(|| panic!("青木 listed on {path}"));
+                let start = body[..link].rfind("<tr>").expect("row start");
+                let end = link + body[link..].find("</tr>").expect("row end");
+                rows.push(body[start..end].to_string());
+            }
+            rows
+        }
+    };
+    let exec = |sql: &'static str| {
+        let pool = app.state.db.pool.clone();
+        let aoki = aoki.clone();
+        async move {
+            sqlx::query(sql)
+                .bind(aoki)
+                .execute(&pool)
+                .await
+                .expect("change by hand");
+        }
+    };
+    let shows = |rows: &[String], text: &str| rows.iter().all(|r| r.contains(text));
+    let before = rows().await;
+    assert!(
+        shows(&before, "招待済み") && shows(&before, "青木 一郎"),
+        "{before:?}"
+    );
+    assert!(shows(&before, "健診"), "{before:?}");
+
+    // 青木 opens the invitation.
+    assert_eq!(app.agent().get(&links[0]).await.status, 200);
+    assert!(shows(&rows().await, "招待を開いた"));
+    // Renamed, the access extended, the channel renamed and the sponsor renamed, each by hand.
+    exec("update account set name = '青木 一朗' where account_id = $1").await;
+    assert!(shows(&rows().await, "青木 一朗"));
+    exec("update guest set expires_at = 4102444800 where account_id = $1").await;
+    assert!(shows(&rows().await, "2100年1月1日"));
+    exec("update channel set name = '健康診断' where channel_id = (select channel_id from guest where account_id = $1)").await;
+    assert!(shows(&rows().await, "健康診断"));
+    exec("update account set name = '健康 花子' where account_id = (select sponsor_id from guest where account_id = $1)").await;
+    assert!(shows(&rows().await, "健康 花子"));
+    // Enrolled, then seen on the channel.
+    let guest = app.enrol_guest(&links[0], "青木さんの長い合言葉です").await;
+    let seen = rows().await;
+    assert!(
+        shows(&seen, "登録済み") || shows(&seen, "利用中"),
+        "{seen:?}"
+    );
+    exec("update guest set last_access_at = null where account_id = $1").await;
+    assert!(shows(&rows().await, "登録済み"));
+    guest.agent.get(&format!("/c/{first}")).await;
+    assert!(shows(&rows().await, "利用中"));
+}

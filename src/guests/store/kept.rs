@@ -1,0 +1,126 @@
+//! The clerks' guest lists, kept in memory between views.
+//!
+//! A page of a list (its filter, sort and page) looks the same to every clerk who may see it,
+//! so one copy serves them all. A copy is used only while the list's version is the one the
+//! request read from the database first. The database raises a channel's version with every
+//! change its guests' lists show (migration 0017), whichever instance or tool made it, so an
+//! issue, an enrolment, a revocation or an expiry shows on the very next view everywhere; the
+//! database stays the truth.
+
+use std::sync::Arc;
+
+use quick_cache::{Weighter, sync::Cache};
+
+use super::list::{Filter, Listed, list};
+use crate::db::Db;
+
+/// About how much memory the kept pages may take, in bytes, and how many fit.
+const BUDGET: u64 = 16 * 1024 * 1024;
+const PAGES: usize = 1024;
+
+/// What a list's rows were read under: for a channel's list its version; for a department's,
+/// the department's own version and the sum of its channels'; for all guests, the number of
+/// channels and the sum of their versions. Each part only ever rises (no channel or department
+/// is ever deleted), so the same pair means nothing the list shows has changed.
+type Version = (i64, i64);
+
+#[derive(Clone)]
+struct Kept {
+    version: Version,
+    rows: Arc<Vec<Listed>>,
+    total: i64,
+    bytes: u64,
+}
+
+#[derive(Clone)]
+struct Bytes;
+
+impl Weighter<Filter, Kept> for Bytes {
+    fn weight(&self, filter: &Filter, kept: &Kept) -> u64 {
+        let key = filter.search.as_ref().map_or(0, String::len) as u64 + 128;
+        key + kept.bytes
+    }
+}
+
+pub struct GuestLists {
+    pages: Cache<Filter, Kept, Bytes>,
+}
+
+impl Default for GuestLists {
+    fn default() -> Self {
+        Self {
+            pages: Cache::with_weighter(PAGES, BUDGET, Bytes),
+        }
+    }
+}
+
+impl GuestLists {
+    /// One page of guests and the total that match (see [`list`]), from the kept copy when
+    /// nothing the list shows has changed since it was read, else from the database.
+    pub async fn list(
+        &self,
+        db: &Db,
+        filter: &Filter,
+    ) -> Result<(Arc<Vec<Listed>>, i64), sqlx::Error> {
+        let version = version(db, filter).await?;
+        let kept = self.pages.get(filter);
+        if let Some(kept) = &kept
+            && kept.version == version
+        {
+            return Ok((kept.rows.clone(), kept.total));
+        }
+        // Read after the version, so the rows are at least as new as the version they are
+        // kept under.
+        let (rows, total) = list(db, filter).await?;
+        let rows = Arc::new(rows);
+        if kept.is_none_or(|k| k.version < version) {
+            let bytes = rows.iter().map(size).sum::<u64>() + 64;
+            self.pages.insert(
+                filter.clone(),
+                Kept {
+                    version,
+                    rows: rows.clone(),
+                    total,
+                    bytes,
+                },
+            );
+        }
+        Ok((rows, total))
+    }
+}
+
+/// The version of the guests `filter` lists (see [`Version`]).
+async fn version(db: &Db, filter: &Filter) -> Result<Version, sqlx::Error> {
+    let (sql, key) = match (&filter.channel_id, &filter.department_id) {
+        // A channel's own version also rises when it moves to another department.
+        (Some(channel), _) => (
+            "select 0, guests_version from channel where channel_id = $1",
+            Some(channel),
+        ),
+        (None, Some(department)) => (
+            "select d.guests_version, (select cast(coalesce(sum(c.guests_version), 0) as bigint) \
+             from channel c where c.department_id = d.department_id) \
+             from department d where d.department_id = $1",
+            Some(department),
+        ),
+        (None, None) => (
+            "select count(*), cast(coalesce(sum(guests_version), 0) as bigint) from channel",
+            None,
+        ),
+    };
+    let mut query = sqlx::query_as::<_, Version>(sql);
+    if let Some(key) = key {
+        query = query.bind(key);
+    }
+    // A channel or department that does not exist lists no guests, whatever is kept.
+    Ok(query.fetch_optional(&db.pool).await?.unwrap_or((-1, -1)))
+}
+
+fn size(g: &Listed) -> u64 {
+    let text = g.account_id.len()
+        + g.name.len()
+        + g.organisation.len()
+        + g.sponsor_name.len()
+        + g.channel_name.len();
+    (std::mem::size_of::<Listed>() + text) as u64
+}
