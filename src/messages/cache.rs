@@ -11,7 +11,7 @@
 //! once per language and channel page (a guest's or a clerk's). A drawing belongs to the very
 //! rows it was drawn from, so it is never shown with other rows.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use quick_cache::{Weighter, sync::Cache};
 
@@ -60,7 +60,15 @@ struct DrawnKey {
 struct Drawn {
     /// The rows drawn; the drawing serves only a page of these same rows.
     rows: Arc<Vec<Message>>,
-    html: Arc<Vec<Arc<str>>>,
+    drawings: Drawings,
+}
+
+/// A page's messages drawn for a language and channel page: as every reader but the author
+/// sees them, and, drawn when the author first views them, as the author sees them.
+#[derive(Clone)]
+pub struct Drawings {
+    pub others: Arc<Vec<Arc<str>>>,
+    pub authors: Arc<Vec<OnceLock<Arc<str>>>>,
 }
 
 #[derive(Clone)]
@@ -69,8 +77,14 @@ struct DrawnBytes;
 impl Weighter<DrawnKey, Drawn> for DrawnBytes {
     fn weight(&self, _key: &DrawnKey, drawn: &Drawn) -> u64 {
         // The rows count too: a drawing keeps them alive after their page may have gone.
-        let html: u64 = drawn.html.iter().map(|h| h.len() as u64 + 16).sum();
-        html + drawn.rows.iter().map(size).sum::<u64>() + 64
+        // The authors' drawings come later; they are about as large as the others'.
+        let html: u64 = drawn
+            .drawings
+            .others
+            .iter()
+            .map(|h| h.len() as u64 + 16)
+            .sum();
+        2 * html + drawn.rows.iter().map(size).sum::<u64>() + 64
     }
 }
 
@@ -138,7 +152,7 @@ impl Conversations {
         variant: &str,
         rows: &Arc<Vec<Message>>,
         draw: impl FnOnce() -> Result<Vec<String>, E>,
-    ) -> Result<Arc<Vec<Arc<str>>>, E> {
+    ) -> Result<Drawings, E> {
         let key = DrawnKey {
             page: Key {
                 channel_id: channel_id.to_string(),
@@ -149,17 +163,21 @@ impl Conversations {
         if let Some(kept) = self.drawn.get(&key)
             && Arc::ptr_eq(&kept.rows, rows)
         {
-            return Ok(kept.html);
+            return Ok(kept.drawings);
         }
-        let html: Arc<Vec<Arc<str>>> = Arc::new(draw()?.into_iter().map(Arc::from).collect());
+        let others: Arc<Vec<Arc<str>>> = Arc::new(draw()?.into_iter().map(Arc::from).collect());
+        let drawings = Drawings {
+            authors: Arc::new(others.iter().map(|_| OnceLock::new()).collect()),
+            others,
+        };
         self.drawn.insert(
             key,
             Drawn {
                 rows: rows.clone(),
-                html: html.clone(),
+                drawings: drawings.clone(),
             },
         );
-        Ok(html)
+        Ok(drawings)
     }
 }
 

@@ -10,7 +10,6 @@ use crate::app::AppState;
 use crate::channels::store::Channel;
 use crate::clock::last_day;
 use crate::guests::pages::list::{GuestList, ListQuery};
-use crate::guests::store::Listed;
 use crate::links;
 use crate::messages;
 use crate::web::ctx::{Ctx, field_attrs, field_error as error_for};
@@ -63,12 +62,6 @@ impl ChannelPage {
     fn day(&self, t: &i64) -> String {
         self.ctx.lang.last_day(*t)
     }
-    fn status_label(&self, g: &Listed) -> String {
-        self.ctx.t(&format!("guest-status-{}", g.display_status()))
-    }
-    fn guest_link(&self, g: &Listed) -> String {
-        links::staff_guest(&g.account_id)
-    }
 }
 
 /// The channel page again, showing a message form's errors.
@@ -103,7 +96,7 @@ pub async fn channel_page(
     let mut filter = query.filter();
     filter.channel_id = Some(channel.channel_id.clone());
     let base = links::staff_channel(&channel.channel_id);
-    let list = GuestList::load(state, filter, base).await?;
+    let list = GuestList::load(state, &ctx, filter, base).await?;
     let mut messages = messages::page(
         state,
         &user.account_id,

@@ -1,10 +1,15 @@
 //! A page of a guest list with its filter, sort and paging, shared by the channel page and
 //! the department's guest list.
 
+use std::sync::Arc;
+
+use askama::Template;
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::guests::store::{self as guest_db, Filter, Listed, Sort};
+use crate::links;
+use crate::web::ctx::Ctx;
 use crate::web::error::AppResult;
 
 #[derive(Deserialize, Default, Clone)]
@@ -41,7 +46,10 @@ impl ListQuery {
 
 /// One page of a guest list, with what its filter form and paging links need.
 pub struct GuestList {
-    pub rows: std::sync::Arc<Vec<Listed>>,
+    pub rows: Arc<Vec<Listed>>,
+    /// The rows drawn as the table's body, kept with the rows for every clerk who reads them
+    /// in the same language.
+    pub drawn: Arc<str>,
     pub total: i64,
     pub page: i64,
     pub pages: i64,
@@ -52,12 +60,16 @@ pub struct GuestList {
 }
 
 impl GuestList {
-    pub async fn load(state: &AppState, mut f: Filter, base: String) -> AppResult<Self> {
+    pub async fn load(state: &AppState, ctx: &Ctx, mut f: Filter, base: String) -> AppResult<Self> {
         let (rows, total) = state.guest_lists.list(&state.db, &f).await?;
+        let drawn = state.guest_lists.drawn(&f, ctx.lang.code(), &rows, || {
+            GuestRows { ctx, rows: &rows }.render()
+        })?;
         let pages = ((total + guest_db::PAGE_SIZE - 1) / guest_db::PAGE_SIZE).max(1);
         f.page = f.page.min(pages - 1);
         Ok(Self {
             rows,
+            drawn,
             total,
             page: f.page,
             pages,
@@ -97,5 +109,25 @@ impl GuestList {
     }
     pub fn shown_page(&self) -> i64 {
         self.page + 1
+    }
+}
+
+/// A list's rows as the table's body shows them.
+#[derive(Template)]
+#[template(path = "staff/_guest_rows.html")]
+struct GuestRows<'a> {
+    ctx: &'a Ctx,
+    rows: &'a [Listed],
+}
+
+impl GuestRows<'_> {
+    fn day(&self, t: &i64) -> String {
+        self.ctx.last_day(t)
+    }
+    fn status_label(&self, g: &Listed) -> String {
+        self.ctx.t(&format!("guest-status-{}", g.display_status()))
+    }
+    fn guest_link(&self, g: &Listed) -> String {
+        links::staff_guest(&g.account_id)
     }
 }

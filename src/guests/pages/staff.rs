@@ -16,7 +16,7 @@ use crate::channels::store as channels;
 use crate::guests::lifecycle::{self, NotLive};
 use crate::guests::pages::list::{GuestList, ListQuery};
 use crate::guests::pages::sheet::deliver;
-use crate::guests::store::{self as guest_db, ExtensionRequest, Guest, Listed};
+use crate::guests::store::{self as guest_db, ExtensionRequest, Guest};
 use crate::links;
 use crate::web::confirm::ConfirmPage;
 use crate::web::ctx::{Ctx, render, render_invalid};
@@ -43,18 +43,6 @@ struct GuestsPage {
     list: GuestList,
 }
 
-impl GuestsPage {
-    fn day(&self, t: &i64) -> String {
-        self.ctx.last_day(t)
-    }
-    fn status_label(&self, g: &Listed) -> String {
-        self.ctx.t(&format!("guest-status-{}", g.display_status()))
-    }
-    fn guest_link(&self, g: &Listed) -> String {
-        links::staff_guest(&g.account_id)
-    }
-}
-
 async fn guests_get(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -65,7 +53,7 @@ async fn guests_get(
     if !user.is_admin() {
         filter.department_id = Some(user.department_id.clone().unwrap_or_default());
     }
-    let list = GuestList::load(&state, filter, links::STAFF_GUESTS.to_string()).await?;
+    let list = GuestList::load(&state, &ctx, filter, links::STAFF_GUESTS.to_string()).await?;
     render(&GuestsPage {
         ctx: with_user(ctx, &user),
         list,

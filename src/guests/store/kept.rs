@@ -24,7 +24,7 @@ const PAGES: usize = 1024;
 /// is ever deleted), so the same pair means nothing the list shows has changed.
 type Version = (i64, i64);
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Kept {
     version: Version,
     rows: Arc<Vec<Listed>>,
@@ -42,14 +42,35 @@ impl Weighter<Filter, Kept> for Bytes {
     }
 }
 
+/// A kept page's rows drawn in one language.
+#[derive(Clone)]
+struct Drawn {
+    /// The rows drawn; the drawing serves only a page of these same rows.
+    rows: Arc<Vec<Listed>>,
+    html: Arc<str>,
+}
+
+#[derive(Clone)]
+struct DrawnBytes;
+
+impl Weighter<(Filter, String), Drawn> for DrawnBytes {
+    fn weight(&self, (filter, _): &(Filter, String), drawn: &Drawn) -> u64 {
+        // The rows count too: a drawing keeps them alive after their page may have gone.
+        let rows: u64 = drawn.rows.iter().map(size).sum();
+        Bytes.weight(filter, &Kept::default()) + drawn.html.len() as u64 + rows
+    }
+}
+
 pub struct GuestLists {
     pages: Cache<Filter, Kept, Bytes>,
+    drawn: Cache<(Filter, String), Drawn, DrawnBytes>,
 }
 
 impl Default for GuestLists {
     fn default() -> Self {
         Self {
             pages: Cache::with_weighter(PAGES, BUDGET, Bytes),
+            drawn: Cache::with_weighter(PAGES, BUDGET, DrawnBytes),
         }
     }
 }
@@ -86,6 +107,33 @@ impl GuestLists {
             );
         }
         Ok((rows, total))
+    }
+
+    /// The drawing of `rows` (a page of `filter` from [`Self::list`]) in `variant` (a
+    /// language): the kept one if it was drawn from these very rows, else `draw`'s, kept for
+    /// the next clerk.
+    pub fn drawn<E>(
+        &self,
+        filter: &Filter,
+        variant: &str,
+        rows: &Arc<Vec<Listed>>,
+        draw: impl FnOnce() -> Result<String, E>,
+    ) -> Result<Arc<str>, E> {
+        let key = (filter.clone(), variant.to_string());
+        if let Some(kept) = self.drawn.get(&key)
+            && Arc::ptr_eq(&kept.rows, rows)
+        {
+            return Ok(kept.html);
+        }
+        let html: Arc<str> = Arc::from(draw()?);
+        self.drawn.insert(
+            key,
+            Drawn {
+                rows: rows.clone(),
+                html: html.clone(),
+            },
+        );
+        Ok(html)
     }
 }
 

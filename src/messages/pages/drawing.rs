@@ -1,7 +1,8 @@
 //! A conversation's messages drawn as HTML. A message looks the same to every reader but its
 //! author, so one drawing per language and channel page is kept beside the page's rows
-//! (`messages::cache`) and serves every other reader; the reader's own messages, and each reader's
-//! acknowledgement button, are drawn for them.
+//! (`messages::cache`) and serves every other reader; a message as its author sees it is kept
+//! there too once the author has viewed it. Each reader's acknowledgement button is drawn for
+//! them.
 
 use std::sync::Arc;
 
@@ -48,13 +49,18 @@ pub fn draw(state: &AppState, ctx: &Ctx, page: &mut Page) -> AppResult<()> {
     let drawn = page
         .shared
         .iter()
-        .zip(shared.iter())
-        .map(|(m, html)| {
-            if m.author_id == page.me {
-                one(m, true).map(Arc::from)
-            } else {
-                Ok(html.clone())
+        .zip(shared.others.iter().zip(shared.authors.iter()))
+        .map(|(m, (others, authors))| {
+            if m.author_id != page.me {
+                return Ok(others.clone());
             }
+            if let Some(html) = authors.get() {
+                return Ok(html.clone());
+            }
+            let html: Arc<str> = Arc::from(one(m, true)?);
+            // Another request of the author's may have drawn it meanwhile: the same drawing.
+            let _ = authors.set(html.clone());
+            Ok(html)
         })
         .collect::<Result<Vec<_>, askama::Error>>()?;
     page.drawn = drawn;

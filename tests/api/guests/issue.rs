@@ -394,4 +394,12 @@ async fn a_kept_guest_list_shows_every_change_on_the_next_view() {
     assert!(shows(&rows().await, "登録済み"));
     guest.agent.get(&format!("/c/{first}")).await;
     assert!(shows(&rows().await, "利用中"));
+    // The same rows in English for a clerk who chose it: the Japanese drawing is not theirs.
+    let p = clerk
+        .agent
+        .post("/lang", &[("lang", "en"), ("back", "/staff/guests")])
+        .await;
+    assert_eq!(p.status, 303);
+    let english = rows().await;
+    assert!(shows(&english, "Active") && !english.iter().any(|r| r.contains("利用中")));
 }
