@@ -7,8 +7,9 @@ use crate::db::{Db, new_id};
 
 const COLUMNS: &str = concat!(
     "c.channel_id, c.department_id, d.name as department_name, c.name, c.purpose, \
-     c.ends_at, c.status, c.created_at, c.archived_at, \
-     (select count(*) from guest g where g.channel_id = c.channel_id and g.status in ",
+     c.ends_at, c.status, c.created_at, c.archived_at, c.guests_version, \
+     (select cast(coalesce(sum(t.n), 0) as bigint) from guest_tally t \
+      where t.channel_id = c.channel_id and t.status in ",
     crate::live_statuses!(),
     ") as live_guests"
 );
@@ -30,6 +31,8 @@ pub struct Channel {
     pub created_at: i64,
     pub archived_at: Option<i64>,
     pub live_guests: i64,
+    /// The version of the channel's guest lists (migration 0017), read with the channel.
+    pub guests_version: i64,
 }
 
 impl Channel {

@@ -7,6 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::channels::store::Channel;
 use crate::guests::store::{self as guest_db, Filter, Listed, Sort};
 use crate::links;
 use crate::web::ctx::Ctx;
@@ -60,8 +61,17 @@ pub struct GuestList {
 }
 
 impl GuestList {
-    pub async fn load(state: &AppState, ctx: &Ctx, mut f: Filter, base: String) -> AppResult<Self> {
-        let (rows, total) = state.guest_lists.list(&state.db, &f).await?;
+    /// `channel` is the channel whose guests `f` lists, as the request read it (with the
+    /// version of its guest list).
+    pub async fn load(
+        state: &AppState,
+        ctx: &Ctx,
+        mut f: Filter,
+        channel: Option<&Channel>,
+        base: String,
+    ) -> AppResult<Self> {
+        let known = channel.map(|c| (0, c.guests_version));
+        let (rows, total) = state.guest_lists.list(&state.db, &f, known).await?;
         let drawn = state.guest_lists.drawn(&f, ctx.lang.code(), &rows, || {
             GuestRows { ctx, rows: &rows }.render()
         })?;

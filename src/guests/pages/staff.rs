@@ -53,7 +53,7 @@ async fn guests_get(
     if !user.is_admin() {
         filter.department_id = Some(user.department_id.clone().unwrap_or_default());
     }
-    let list = GuestList::load(&state, &ctx, filter, links::STAFF_GUESTS.to_string()).await?;
+    let list = GuestList::load(&state, &ctx, filter, None, links::STAFF_GUESTS.to_string()).await?;
     render(&GuestsPage {
         ctx: with_user(ctx, &user),
         list,

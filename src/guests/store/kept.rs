@@ -22,7 +22,7 @@ const PAGES: usize = 1024;
 /// the department's own version and the sum of its channels'; for all guests, the number of
 /// channels and the sum of their versions. Each part only ever rises (no channel or department
 /// is ever deleted), so the same pair means nothing the list shows has changed.
-type Version = (i64, i64);
+pub type Version = (i64, i64);
 
 #[derive(Clone, Default)]
 struct Kept {
@@ -78,12 +78,17 @@ impl Default for GuestLists {
 impl GuestLists {
     /// One page of guests and the total that match (see [`list`]), from the kept copy when
     /// nothing the list shows has changed since it was read, else from the database.
+    /// `known` is the list's version if the request has read it already, before the list.
     pub async fn list(
         &self,
         db: &Db,
         filter: &Filter,
+        known: Option<Version>,
     ) -> Result<(Arc<Vec<Listed>>, i64), sqlx::Error> {
-        let version = version(db, filter).await?;
+        let version = match known {
+            Some(version) => version,
+            None => version(db, filter).await?,
+        };
         let kept = self.pages.get(filter);
         if let Some(kept) = &kept
             && kept.version == version
@@ -138,9 +143,11 @@ impl GuestLists {
 }
 
 /// The version of the guests `filter` lists (see [`Version`]).
+///
+/// A channel's list is at the channel's version, which also rises when the channel moves to
+/// another department: `(0, channel.guests_version)`.
 async fn version(db: &Db, filter: &Filter) -> Result<Version, sqlx::Error> {
     let (sql, key) = match (&filter.channel_id, &filter.department_id) {
-        // A channel's own version also rises when it moves to another department.
         (Some(channel), _) => (
             "select 0, guests_version from channel where channel_id = $1",
             Some(channel),
