@@ -80,13 +80,17 @@ static HASHERS: std::sync::LazyLock<std::sync::mpsc::Sender<Job>> =
         jobs
     });
 
-/// How much the hashing threads give way to the rest of the portal (a Unix nice value).
-const HASHER_NICENESS: i32 = 10;
+/// How much the hashing threads give way to the rest of the portal (a Unix nice value): the
+/// most a thread can, short of running only when a core is idle.
+const HASHER_NICENESS: i32 = 19;
 
 /// Makes the calling hashing thread yield the cores to page views when both want them: a burst
 /// of sign-ins then queues for its hashes instead of stalling every page in the city (bench:
 /// the guest page's p99 went from 88 to 283 ms while 20 people signed in). When the portal is
 /// otherwise idle the hashes still get whole cores. Linux applies a nice value per thread.
+/// At nice 10 the hashes still took about 40% of the machine while pages were busy (guest page
+/// p99 19.1 ms alone, 44.5 ms during 20 sign-ins at 16/s); at 19, 20.6 and 32.3 ms at 22
+/// sign-ins/s. Only-when-idle (`SCHED_IDLE`) halved the sign-ins instead.
 fn lower_priority() {
     let me = rustix::thread::gettid();
     if let Err(e) = rustix::process::setpriority_process(Some(me), HASHER_NICENESS) {
