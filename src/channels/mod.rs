@@ -44,13 +44,40 @@ pub async fn for_clerk(
     drop(conn);
     match channel {
         Some(c) if may_manage(by, &c) => Ok(c),
-        _ => {
-            let mut ev = Event::new(by.actor(), "authz.denied", Outcome::Denied).target(path);
-            ev.channel_id = Some(channel_id.chars().take(64).collect());
-            state.audit.record(state.now(), source, &ev).await?;
-            Err(Error::NotFound)
-        }
+        _ => Err(denied(state, by, source, channel_id, path).await?),
     }
+}
+
+/// The channel a clerk opens, as [`for_clerk`], read with its conversation's version and the
+/// clerk's read mark in it.
+pub async fn for_clerk_viewing(
+    state: &AppState,
+    by: &StaffUser,
+    source: &Source,
+    channel_id: &str,
+    path: &str,
+) -> Result<store::Viewed> {
+    let mut conn = state.db.pool.acquire().await?;
+    let viewed = store::get_viewed(&mut conn, channel_id, &by.account_id).await?;
+    drop(conn);
+    match viewed {
+        Some(v) if may_manage(by, &v.channel) => Ok(v),
+        _ => Err(denied(state, by, source, channel_id, path).await?),
+    }
+}
+
+/// Records a clerk's request for a channel they may not manage (D1, D3): the error to answer.
+async fn denied(
+    state: &AppState,
+    by: &StaffUser,
+    source: &Source,
+    channel_id: &str,
+    path: &str,
+) -> Result<Error> {
+    let mut ev = Event::new(by.actor(), "authz.denied", Outcome::Denied).target(path);
+    ev.channel_id = Some(channel_id.chars().take(64).collect());
+    state.audit.record(state.now(), source, &ev).await?;
+    Ok(Error::NotFound)
 }
 
 /// Records that someone opened a channel (G1).

@@ -51,6 +51,33 @@ pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Channel>, 
     .await
 }
 
+/// A channel with its conversation's version and a reader's read mark in it, read together for
+/// the channel page (the conversation uses them as `messages::Seen`).
+#[derive(Debug, FromRow)]
+pub struct Viewed {
+    #[sqlx(flatten)]
+    pub channel: Channel,
+    pub version: i64,
+    pub read_mark: Option<i64>,
+}
+
+pub async fn get_viewed(
+    conn: &mut AnyConnection,
+    id: &str,
+    reader: &str,
+) -> Result<Option<Viewed>, sqlx::Error> {
+    sqlx::query_as::<_, Viewed>(&format!(
+        "select {COLUMNS}, c.version, (select cr.last_seq from channel_read cr \
+         where cr.channel_id = c.channel_id and cr.account_id = $2) as read_mark \
+         from channel c join department d on d.department_id = c.department_id \
+         where c.channel_id = $1"
+    ))
+    .bind(id)
+    .bind(reader)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Channels a clerk may see: their department's, or every one for an admin (`None`).
 pub async fn list(db: &Db, department: Option<&str>) -> Result<Vec<Channel>, sqlx::Error> {
     sqlx::query_as::<_, Channel>(&format!(

@@ -166,10 +166,25 @@ async fn channel_get(
     Path(channel): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> AppResult<Response> {
-    let channel = staff_channel_scope(&state, &ctx, &user, &channel).await?;
+    let viewed = ops::for_clerk_viewing(&state, &user, &ctx.source, &channel, &ctx.path).await?;
+    let channel = viewed.channel;
+    let seen = messages::Seen {
+        version: viewed.version,
+        mark: viewed.read_mark,
+    };
     ops::record_view(&state, user.actor(), &ctx.source, &channel.channel_id).await?;
     let notice = told(&session, &ctx).await?;
-    let page = channel_page(&state, ctx, &user, channel, &query, vec![], notice).await?;
+    let page = channel_page(
+        &state,
+        ctx,
+        &user,
+        channel,
+        Some(seen),
+        &query,
+        vec![],
+        notice,
+    )
+    .await?;
     render(&page)
 }
 

@@ -77,6 +77,7 @@ pub async fn error_page(
         ctx,
         user,
         channel,
+        None,
         &ListQuery::default(),
         errors,
         None,
@@ -84,11 +85,14 @@ pub async fn error_page(
     .await
 }
 
+/// `seen` is the clerk's view of the conversation if the request read it with the channel.
+#[allow(clippy::too_many_arguments)]
 pub async fn channel_page(
     state: &AppState,
     ctx: Ctx,
     user: &StaffUser,
     channel: Channel,
+    seen: Option<messages::Seen>,
     query: &ListQuery,
     errors: Errors,
     notice: Option<String>,
@@ -102,7 +106,7 @@ pub async fn channel_page(
         &user.account_id,
         &channel.channel_id,
         query.before.as_deref(),
-        None,
+        seen,
     )
     .await?;
     messages.base = links::staff_channel(&channel.channel_id);
