@@ -248,3 +248,56 @@ async fn a_conversation_kept_by_one_instance_shows_every_change_made_elsewhere_a
     let p = nurse_on_a.get(&page).await;
     assert!(p.main().contains("鈴木 課長"), "{}", p.main());
 }
+
+/// Each instance keeps the clerks' guest lists in memory; a kept list never outlives a change
+/// made through the other instance.
+#[tokio::test]
+async fn a_guest_list_kept_by_one_instance_shows_a_revocation_made_through_the_other() {
+    let a = spawn_app().await;
+    let (_admin, clerk, _) = a
+        .clerk_with_department("地域医療課", "iryo@city.example.jp")
+        .await;
+    let b = second_instance(&a).await;
+    let channel = a.create_channel(&clerk.agent, "在宅医療 連携", 60).await;
+    a.invite_guest(
+        &clerk.agent,
+        &channel,
+        "佐藤 看護師",
+        "sato@hospital.example.jp",
+        "post",
+        30,
+    )
+    .await;
+    let sato = a.guest_id("sato@hospital.example.jp").await;
+    let lists = [format!("/staff/channels/{channel}"), "/staff/guests".into()];
+    // 佐藤's row in a list, as the clerk sees it now.
+    let row = |body: String| {
+        let link = body
+            .find(&format!("/staff/guests/{sato}\""))
+            .expect("佐藤 listed");
+        let start = body[..link].rfind("<tr>").expect("row start");
+        let end = link + body[link..].find("</tr>").expect("row end");
+        body[start..end].to_string()
+    };
+    for list in &lists {
+        let r = row(clerk.agent.get(list).await.body);
+        assert!(r.contains("招待済み") && !r.contains("利用停止"), "{r}");
+    }
+
+    let clerk_on_b = clerk.agent.at(&b.base);
+    clerk_on_b.get(&format!("/staff/guests/{sato}")).await;
+    let p = clerk_on_b
+        .post(
+            &format!("/staff/guests/{sato}/revoke"),
+            &[("reason", "退職のため"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    for list in &lists {
+        let r = row(clerk.agent.get(list).await.body);
+        assert!(
+            r.contains("利用停止") && !r.contains("招待済み"),
+            "{list}: {r}"
+        );
+    }
+}
