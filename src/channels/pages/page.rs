@@ -100,7 +100,7 @@ pub async fn channel_page(
     let mut filter = query.filter();
     filter.channel_id = Some(channel.channel_id.clone());
     let base = links::staff_channel(&channel.channel_id);
-    let list = GuestList::load(state, &ctx, filter, Some(&channel), base).await?;
+    let list = GuestList::load(state, &ctx, filter, Some(channel.guests_version), base).await?;
     let mut messages = messages::page(
         state,
         &user.account_id,

@@ -7,7 +7,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::channels::store::Channel;
 use crate::guests::store::{self as guest_db, Filter, Listed, Sort};
 use crate::links;
 use crate::web::ctx::Ctx;
@@ -61,16 +60,16 @@ pub struct GuestList {
 }
 
 impl GuestList {
-    /// `channel` is the channel whose guests `f` lists, as the request read it (with the
-    /// version of its guest list).
+    /// `channel_version` is the guest list version of the channel whose guests `f` lists, if
+    /// the request read it with the channel.
     pub async fn load(
         state: &AppState,
         ctx: &Ctx,
         mut f: Filter,
-        channel: Option<&Channel>,
+        channel_version: Option<i64>,
         base: String,
     ) -> AppResult<Self> {
-        let known = channel.map(|c| (0, c.guests_version));
+        let known = channel_version.map(|v| (0, v));
         let (rows, total) = state.guest_lists.list(&state.db, &f, known).await?;
         let drawn = state.guest_lists.drawn(&f, ctx.lang.code(), &rows, || {
             GuestRows { ctx, rows: &rows }.render()
