@@ -33,6 +33,7 @@ pub mod error;
 pub mod files;
 pub mod guests;
 pub mod i18n;
+pub mod kept;
 pub mod links;
 pub mod mail;
 pub mod messages;

@@ -13,10 +13,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use quick_cache::{Weighter, sync::Cache};
-
 use super::store::{self, Message};
 use crate::db::Db;
+use crate::kept::{Drawings as KeptDrawings, Versioned};
 
 /// About how much memory the kept pages may take, in bytes.
 const BUDGET: u64 = 32 * 1024 * 1024;
@@ -32,35 +31,11 @@ struct Key {
     before: Option<String>,
 }
 
-#[derive(Clone)]
-struct Kept {
-    version: i64,
-    rows: Arc<Vec<Message>>,
-    more: bool,
-    bytes: u64,
-}
-
-#[derive(Clone)]
-struct Bytes;
-
-impl Weighter<Key, Kept> for Bytes {
-    fn weight(&self, _key: &Key, kept: &Kept) -> u64 {
-        kept.bytes
-    }
-}
-
 /// Which drawing of a kept page: its language and channel page.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct DrawnKey {
     page: Key,
     variant: String,
-}
-
-#[derive(Clone)]
-struct Drawn {
-    /// The rows drawn; the drawing serves only a page of these same rows.
-    rows: Arc<Vec<Message>>,
-    drawings: Drawings,
 }
 
 /// A page's messages drawn for a language and channel page: as every reader but the author
@@ -71,33 +46,17 @@ pub struct Drawings {
     pub authors: Arc<Vec<OnceLock<Arc<str>>>>,
 }
 
-#[derive(Clone)]
-struct DrawnBytes;
-
-impl Weighter<DrawnKey, Drawn> for DrawnBytes {
-    fn weight(&self, _key: &DrawnKey, drawn: &Drawn) -> u64 {
-        // The rows count too: a drawing keeps them alive after their page may have gone.
-        // The authors' drawings come later; they are about as large as the others'.
-        let html: u64 = drawn
-            .drawings
-            .others
-            .iter()
-            .map(|h| h.len() as u64 + 16)
-            .sum();
-        2 * html + drawn.rows.iter().map(size).sum::<u64>() + 64
-    }
-}
-
 pub struct Conversations {
-    pages: Cache<Key, Kept, Bytes>,
-    drawn: Cache<DrawnKey, Drawn, DrawnBytes>,
+    /// A page's rows and whether older ones exist, under the channel's version.
+    pages: Versioned<Key, i64, (Arc<Vec<Message>>, bool)>,
+    drawn: KeptDrawings<DrawnKey, Vec<Message>, Drawings>,
 }
 
 impl Default for Conversations {
     fn default() -> Self {
         Self {
-            pages: Cache::with_weighter(PAGES, BUDGET, Bytes),
-            drawn: Cache::with_weighter(DRAWINGS, DRAWN_BUDGET, DrawnBytes),
+            pages: Versioned::new(PAGES, BUDGET),
+            drawn: KeptDrawings::new(DRAWINGS, DRAWN_BUDGET),
         }
     }
 }
@@ -117,28 +76,15 @@ impl Conversations {
             channel_id: channel_id.to_string(),
             before: before.map(str::to_string),
         };
-        let kept = self.pages.get(&key);
-        if let Some(kept) = &kept
-            && kept.version == version
-        {
-            return Ok((kept.rows.clone(), kept.more));
+        if let Some(kept) = self.pages.get(&key, &version) {
+            return Ok(kept);
         }
         // Read after the version, so the rows are at least as new as the version they are
         // kept under; a copy kept by a request that read a newer version stays.
         let (rows, more) = store::recent(db, channel_id, limit, before).await?;
         let rows = Arc::new(rows);
-        if kept.is_none_or(|k| k.version < version) {
-            let bytes = rows.iter().map(size).sum::<u64>() + 64;
-            self.pages.insert(
-                key,
-                Kept {
-                    version,
-                    rows: rows.clone(),
-                    more,
-                    bytes,
-                },
-            );
-        }
+        let bytes = rows.iter().map(size).sum::<u64>() + 64;
+        self.pages.keep(key, version, (rows.clone(), more), bytes);
         Ok((rows, more))
     }
 
@@ -160,24 +106,18 @@ impl Conversations {
             },
             variant: variant.to_string(),
         };
-        if let Some(kept) = self.drawn.get(&key)
-            && Arc::ptr_eq(&kept.rows, rows)
-        {
-            return Ok(kept.drawings);
-        }
-        let others: Arc<Vec<Arc<str>>> = Arc::new(draw()?.into_iter().map(Arc::from).collect());
-        let drawings = Drawings {
-            authors: Arc::new(others.iter().map(|_| OnceLock::new()).collect()),
-            others,
-        };
-        self.drawn.insert(
-            key,
-            Drawn {
-                rows: rows.clone(),
-                drawings: drawings.clone(),
-            },
-        );
-        Ok(drawings)
+        self.drawn.get_or_draw(key, rows, || {
+            let others: Vec<Arc<str>> = draw()?.into_iter().map(Arc::from).collect();
+            // The rows count too: a drawing keeps them alive after their page may have gone.
+            // The authors' drawings come later; they are about as large as the others'.
+            let html: u64 = others.iter().map(|h| h.len() as u64 + 16).sum();
+            let bytes = 2 * html + rows.iter().map(size).sum::<u64>() + 64;
+            let drawings = Drawings {
+                authors: Arc::new(others.iter().map(|_| OnceLock::new()).collect()),
+                others: Arc::new(others),
+            };
+            Ok((drawings, bytes))
+        })
     }
 }
 

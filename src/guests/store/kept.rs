@@ -9,12 +9,12 @@
 
 use std::sync::Arc;
 
-use quick_cache::{Weighter, sync::Cache};
-
 use super::list::{Filter, Listed, list};
 use crate::db::Db;
+use crate::kept::{Drawings, Versioned};
 
-/// About how much memory the kept pages may take, in bytes, and how many fit.
+/// About how much memory the kept pages may take, in bytes, and how many fit; as much again
+/// for their drawings.
 const BUDGET: u64 = 16 * 1024 * 1024;
 const PAGES: usize = 1024;
 
@@ -24,53 +24,18 @@ const PAGES: usize = 1024;
 /// is ever deleted), so the same pair means nothing the list shows has changed.
 pub type Version = (i64, i64);
 
-#[derive(Clone, Default)]
-struct Kept {
-    version: Version,
-    rows: Arc<Vec<Listed>>,
-    total: i64,
-    bytes: u64,
-}
-
-#[derive(Clone)]
-struct Bytes;
-
-impl Weighter<Filter, Kept> for Bytes {
-    fn weight(&self, filter: &Filter, kept: &Kept) -> u64 {
-        let key = filter.search.as_ref().map_or(0, String::len) as u64 + 128;
-        key + kept.bytes
-    }
-}
-
-/// A kept page's rows drawn in one language.
-#[derive(Clone)]
-struct Drawn {
-    /// The rows drawn; the drawing serves only a page of these same rows.
-    rows: Arc<Vec<Listed>>,
-    html: Arc<str>,
-}
-
-#[derive(Clone)]
-struct DrawnBytes;
-
-impl Weighter<(Filter, String), Drawn> for DrawnBytes {
-    fn weight(&self, (filter, _): &(Filter, String), drawn: &Drawn) -> u64 {
-        // The rows count too: a drawing keeps them alive after their page may have gone.
-        let rows: u64 = drawn.rows.iter().map(size).sum();
-        Bytes.weight(filter, &Kept::default()) + drawn.html.len() as u64 + rows
-    }
-}
-
 pub struct GuestLists {
-    pages: Cache<Filter, Kept, Bytes>,
-    drawn: Cache<(Filter, String), Drawn, DrawnBytes>,
+    /// A page's rows and the total that match.
+    pages: Versioned<Filter, Version, (Arc<Vec<Listed>>, i64)>,
+    /// A page's rows drawn, per language.
+    drawn: Drawings<(Filter, String), Vec<Listed>, Arc<str>>,
 }
 
 impl Default for GuestLists {
     fn default() -> Self {
         Self {
-            pages: Cache::with_weighter(PAGES, BUDGET, Bytes),
-            drawn: Cache::with_weighter(PAGES, BUDGET, DrawnBytes),
+            pages: Versioned::new(PAGES, BUDGET),
+            drawn: Drawings::new(PAGES, BUDGET),
         }
     }
 }
@@ -89,28 +54,16 @@ impl GuestLists {
             Some(version) => version,
             None => version(db, filter).await?,
         };
-        let kept = self.pages.get(filter);
-        if let Some(kept) = &kept
-            && kept.version == version
-        {
-            return Ok((kept.rows.clone(), kept.total));
+        if let Some(kept) = self.pages.get(filter, &version) {
+            return Ok(kept);
         }
         // Read after the version, so the rows are at least as new as the version they are
         // kept under.
         let (rows, total) = list(db, filter).await?;
         let rows = Arc::new(rows);
-        if kept.is_none_or(|k| k.version < version) {
-            let bytes = rows.iter().map(size).sum::<u64>() + 64;
-            self.pages.insert(
-                filter.clone(),
-                Kept {
-                    version,
-                    rows: rows.clone(),
-                    total,
-                    bytes,
-                },
-            );
-        }
+        let bytes = key_bytes(filter) + rows.iter().map(size).sum::<u64>() + 64;
+        self.pages
+            .keep(filter.clone(), version, (rows.clone(), total), bytes);
         Ok((rows, total))
     }
 
@@ -125,21 +78,18 @@ impl GuestLists {
         draw: impl FnOnce() -> Result<String, E>,
     ) -> Result<Arc<str>, E> {
         let key = (filter.clone(), variant.to_string());
-        if let Some(kept) = self.drawn.get(&key)
-            && Arc::ptr_eq(&kept.rows, rows)
-        {
-            return Ok(kept.html);
-        }
-        let html: Arc<str> = Arc::from(draw()?);
-        self.drawn.insert(
-            key,
-            Drawn {
-                rows: rows.clone(),
-                html: html.clone(),
-            },
-        );
-        Ok(html)
+        self.drawn.get_or_draw(key, rows, || {
+            let html: Arc<str> = Arc::from(draw()?);
+            // The rows count too: a drawing keeps them alive after their page may have gone.
+            let bytes = key_bytes(filter) + html.len() as u64 + rows.iter().map(size).sum::<u64>();
+            Ok((html, bytes))
+        })
     }
+}
+
+/// About how many bytes a list's filter takes as a key.
+fn key_bytes(filter: &Filter) -> u64 {
+    filter.search.as_ref().map_or(0, String::len) as u64 + 128
 }
 
 /// The version of the guests `filter` lists (see [`Version`]).
