@@ -41,7 +41,8 @@ pub async fn insert(
 }
 
 pub async fn open(db: &Db, login_id: &str) -> Result<Option<LoginRow>, sqlx::Error> {
-    sqlx::query_as::<_, LoginRow>(
+    let mut conn = db.reader().await?;
+    let row = sqlx::query_as::<_, LoginRow>(
         "select l.login_id, l.created_at, l.last_seen_at, a.account_id, a.kind, a.name, a.email, \
          a.status, c.role, c.department_id, d.name as department_name \
          from login l join account a on a.account_id = l.account_id \
@@ -50,8 +51,10 @@ pub async fn open(db: &Db, login_id: &str) -> Result<Option<LoginRow>, sqlx::Err
          where l.login_id = $1 and l.ended_at is null",
     )
     .bind(login_id)
-    .fetch_optional(&db.pool)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    conn.done();
+    Ok(row)
 }
 
 /// Marks the login as seen, as a statement for the write path's next batch.

@@ -121,9 +121,9 @@ pub async fn guest(
 ) -> Result<Checked<GuestUser>> {
     let now = state.now();
     // One read for the usual case: the open login, its account, the guest and the channel.
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = state.db.reader().await?;
     let found = guests::signed_in(&mut conn, login_id).await?;
-    drop(conn);
+    conn.done();
     let Some(found) = found else {
         // No open guest login: not signed in, a clerk's login, or a login whose guest is gone.
         let Some(login) = logins::open(&state.db, login_id).await? else {

@@ -57,9 +57,9 @@ pub async fn for_clerk_viewing(
     channel_id: &str,
     path: &str,
 ) -> Result<store::Viewed> {
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = state.db.reader().await?;
     let viewed = store::get_viewed(&mut conn, channel_id, &by.account_id).await?;
-    drop(conn);
+    conn.done();
     match viewed {
         Some(v) if may_manage(by, &v.channel) => Ok(v),
         _ => Err(denied(state, by, source, channel_id, path).await?),

@@ -11,6 +11,10 @@ use rand::RngCore;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Connection, Transaction};
 
+mod readers;
+pub mod sessions;
+pub use readers::{Reader, Readers};
+
 /// A write transaction; on SQLite it also holds the process's turn to write (`Db::begin`).
 pub struct Tx {
     inner: Transaction<'static, Any>,
@@ -56,6 +60,8 @@ pub struct Db {
     url: String,
     /// SQLite's writers take turns here, in the process, rather than at SQLite's write lock.
     writers: WriteTurns,
+    /// Connections for the reads of every page view, handed back without sqlx's ping.
+    readers: Readers,
 }
 
 /// The turns of SQLite's writers. Writers that meet at SQLite's lock poll it with sleeps of
@@ -131,6 +137,7 @@ impl Db {
             backend,
             url: url.to_string(),
             writers,
+            readers: Readers::new(url, max_connections),
         })
     }
 
@@ -176,6 +183,11 @@ impl Db {
     /// The turns SQLite's writers take, for writers outside this pool (the session store).
     pub fn write_turns(&self) -> WriteTurns {
         self.writers.clone()
+    }
+
+    /// A connection for the reads of a page view (`readers`); give it back with `Reader::done`.
+    pub async fn reader(&self) -> Result<Reader, sqlx::Error> {
+        self.readers.get().await
     }
 
     pub fn url(&self) -> &str {

@@ -61,7 +61,8 @@ fn no_module_below_the_edge_uses_axum_askama_sessions_or_the_web_layer() {
             continue;
         }
         let code = code(text);
-        for word in ["axum", "askama", "tower_sessions", "crate::web", "::pages"] {
+        // The session crate by its paths: the name of its table in SQL is no use of it.
+        for word in ["axum", "askama", "tower_sessions::", "crate::web", "::pages"] {
             if code.contains(word) {
                 found.push(format!("{rel} uses {word}"));
             }

@@ -117,8 +117,11 @@ async fn version(db: &Db, filter: &Filter) -> Result<Version, sqlx::Error> {
     if let Some(key) = key {
         query = query.bind(key);
     }
+    let mut conn = db.reader().await?;
+    let version = query.fetch_optional(&mut *conn).await?;
+    conn.done();
     // A channel or department that does not exist lists no guests, whatever is kept.
-    Ok(query.fetch_optional(&db.pool).await?.unwrap_or((-1, -1)))
+    Ok(version.unwrap_or((-1, -1)))
 }
 
 fn size(g: &Listed) -> u64 {
