@@ -21,6 +21,8 @@ pub struct LoginRow {
     pub role: Option<Role>,
     pub department_id: Option<String>,
     pub department_name: Option<String>,
+    /// Raised with every write of the session record that names this login (migration 0019).
+    pub session_rev: i64,
 }
 
 pub async fn insert(
@@ -44,7 +46,7 @@ pub async fn open(db: &Db, login_id: &str) -> Result<Option<LoginRow>, sqlx::Err
     let mut conn = db.reader().await?;
     let row = sqlx::query_as::<_, LoginRow>(
         "select l.login_id, l.created_at, l.last_seen_at, a.account_id, a.kind, a.name, a.email, \
-         a.status, c.role, c.department_id, d.name as department_name \
+         a.status, c.role, c.department_id, d.name as department_name, l.session_rev \
          from login l join account a on a.account_id = l.account_id \
          left join clerk c on c.account_id = a.account_id \
          left join department d on d.department_id = c.department_id \

@@ -25,8 +25,9 @@ pub enum Checked<T> {
     /// A login of the other audience: a guest at a clerk's page is refused and recorded (D3);
     /// a clerk at a guest's page is simply not signed in there.
     OtherAudience { recorded: bool },
-    /// The person, re-checked now.
-    Allowed(T),
+    /// The person, re-checked now, and the revision of their session record the login row
+    /// holds (what a session record kept in memory must have been read under).
+    Allowed(T, i64),
 }
 
 /// The idle and absolute limits every session has (C3).
@@ -102,15 +103,19 @@ pub async fn staff(
         return Ok(Checked::Ended);
     }
     touch(state, (&login.login_id, login.last_seen_at), None, now).await?;
-    Ok(Checked::Allowed(StaffUser {
-        login_id: login.login_id,
-        account_id: login.account_id,
-        name: login.name,
-        email: login.email,
-        role: login.role.unwrap_or(Role::Clerk),
-        department_id: login.department_id,
-        department_name: login.department_name,
-    }))
+    let session_rev = login.session_rev;
+    Ok(Checked::Allowed(
+        StaffUser {
+            login_id: login.login_id,
+            account_id: login.account_id,
+            name: login.name,
+            email: login.email,
+            role: login.role.unwrap_or(Role::Clerk),
+            department_id: login.department_id,
+            department_name: login.department_name,
+        },
+        session_rev,
+    ))
 }
 
 /// The guest behind `login_id`: account active, access open (C5).
@@ -166,12 +171,16 @@ pub async fn guest(
         now,
     )
     .await?;
-    Ok(Checked::Allowed(GuestUser {
-        login_id: found.login_id,
-        guest: found.guest,
-        channel_version: found.channel_version,
-        read_mark: found.read_mark,
-    }))
+    let session_rev = found.session_rev;
+    Ok(Checked::Allowed(
+        GuestUser {
+            login_id: found.login_id,
+            guest: found.guest,
+            channel_version: found.channel_version,
+            read_mark: found.read_mark,
+        },
+        session_rev,
+    ))
 }
 
 /// Records a signed-in person's refused request (`authz.denied`, D1): an address that is no

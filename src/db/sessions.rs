@@ -39,3 +39,19 @@ pub async fn postgres_data(
     conn.done();
     Ok(data.map(|(d,)| d))
 }
+
+const RAISE: &str = "update login set session_rev = session_rev + 1 where login_id = $1";
+
+/// Raises the session revision of `login_id` once the record naming it was written or deleted
+/// (SQLite; the caller holds its turn to write).
+pub async fn raise_sqlite(pool: &sqlx::SqlitePool, login_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(RAISE).bind(login_id).execute(pool).await?;
+    Ok(())
+}
+
+/// Raises the session revision of `login_id` once the record naming it was written or deleted
+/// (PostgreSQL).
+pub async fn raise_postgres(pool: &sqlx::PgPool, login_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(RAISE).bind(login_id).execute(pool).await?;
+    Ok(())
+}

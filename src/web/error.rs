@@ -60,6 +60,12 @@ impl From<tower_sessions::session::Error> for AppError {
     }
 }
 
+impl From<tower_sessions::session_store::Error> for AppError {
+    fn from(e: tower_sessions::session_store::Error) -> Self {
+        AppError::Internal(anyhow::Error::new(e).context("session store"))
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = match &self {

@@ -8,6 +8,7 @@ use tower_sessions::Session;
 
 use super::ctx::RequestInfo;
 use super::error::AppError;
+use super::session_store::{REV_KEY, Store};
 use crate::accounts::session::{self, Checked};
 use crate::accounts::{StaffUser, signin};
 use crate::app::AppState;
@@ -74,6 +75,48 @@ async fn login_of(
     Ok((session, login_id))
 }
 
+/// Makes sure this request's session record was read under the login's current revision
+/// (`session_store`): a record kept in memory under an older one is read again, and one that
+/// no longer names the login signs no one in. A record read from the database in this request
+/// is as new as without a cache; it is read once more to be kept for the next requests.
+async fn fresh(
+    parts: &Parts,
+    session: &Session,
+    login_id: &str,
+    rev: i64,
+) -> Result<bool, AppError> {
+    let served = session.get::<i64>(REV_KEY).await?;
+    if served == Some(rev) {
+        return Ok(true);
+    }
+    let (Some(store), Some(id)) = (parts.extensions.get::<Store>(), session.id()) else {
+        return Ok(true);
+    };
+    store.keep(&id, login_id, rev).await?;
+    if served.is_none() {
+        return Ok(true);
+    }
+    session.load().await?;
+    Ok(session.get::<String>(LOGIN_KEY).await?.as_deref() == Some(login_id))
+}
+
+/// Turns the check's answer into the request's person or the page to show instead, once the
+/// session record is known to be current (`fresh`).
+async fn admit<T>(
+    parts: &Parts,
+    checked: Checked<T>,
+    session: &Session,
+    login_id: &str,
+    sign_in: &'static str,
+) -> Result<T, GuardRejection> {
+    if let Checked::Allowed(_, rev) = &checked
+        && !fresh(parts, session, login_id, *rev).await?
+    {
+        return Err(GuardRejection::SignIn(sign_in));
+    }
+    settle(checked, session, sign_in).await
+}
+
 /// Turns the check's answer into the request's person or the page to show instead.
 async fn settle<T>(
     checked: Checked<T>,
@@ -81,7 +124,7 @@ async fn settle<T>(
     sign_in: &'static str,
 ) -> Result<T, GuardRejection> {
     match checked {
-        Checked::Allowed(user) => Ok(user),
+        Checked::Allowed(user, _) => Ok(user),
         Checked::NotSignedIn => {
             session.remove::<String>(LOGIN_KEY).await?;
             Err(GuardRejection::SignIn(sign_in))
@@ -116,7 +159,7 @@ impl FromRequestParts<AppState> for StaffUser {
             return Err(GuardRejection::SignIn(links::STAFF_SIGN_IN));
         };
         let checked = session::staff(state, &source(parts), &login_id, parts.uri.path()).await?;
-        settle(checked, &session, links::STAFF_SIGN_IN).await
+        admit(parts, checked, &session, &login_id, links::STAFF_SIGN_IN).await
     }
 }
 
@@ -132,7 +175,7 @@ impl FromRequestParts<AppState> for GuestUser {
             return Err(GuardRejection::SignIn(links::GUEST_SIGN_IN));
         };
         let checked = session::guest(state, &source(parts), &login_id).await?;
-        settle(checked, &session, links::GUEST_SIGN_IN).await
+        admit(parts, checked, &session, &login_id, links::GUEST_SIGN_IN).await
     }
 }
 

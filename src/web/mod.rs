@@ -40,7 +40,7 @@ pub fn cookie_name(config: &Config) -> &'static str {
 /// pages, security headers, request id and log — outermost last.
 pub fn shared_layers(routes: Router<AppState>, state: AppState, store: Store) -> Router {
     let config = &state.config;
-    let sessions = SessionManagerLayer::new(store)
+    let sessions = SessionManagerLayer::new(store.clone())
         .with_name(cookie_name(config))
         .with_secure(config.secure_cookies())
         .with_http_only(true)
@@ -59,6 +59,8 @@ pub fn shared_layers(routes: Router<AppState>, state: AppState, store: Store) ->
     routes
         .fallback(not_found)
         .layer(axum::Extension(contact))
+        // The guard asks the store to read a kept session record again (`guard::fresh`).
+        .layer(axum::Extension(store))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::csrf_guard,

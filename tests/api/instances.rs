@@ -301,3 +301,75 @@ async fn a_guest_list_kept_by_one_instance_shows_a_revocation_made_through_the_o
         );
     }
 }
+
+/// Each instance keeps signed-in sessions in memory; a change to a session made through the
+/// other instance is read at the next request, and signing out through it ends the kept one.
+#[tokio::test]
+async fn a_session_kept_by_one_instance_shows_a_change_made_through_the_other() {
+    let a = spawn_app().await;
+    let (_admin, clerk, _) = a
+        .clerk_with_department("地域医療課", "iryo@city.example.jp")
+        .await;
+    let b = second_instance(&a).await;
+    let channel = a.create_channel(&clerk.agent, "在宅医療 連携", 60).await;
+    a.invite_guest(
+        &clerk.agent,
+        &channel,
+        "佐藤 看護師",
+        "sato@hospital.example.jp",
+        "post",
+        30,
+    )
+    .await;
+    let page = format!("/staff/channels/{channel}");
+    let clerk_on_b = clerk.agent.at(&b.base);
+    // B reads the session, then serves it from memory.
+    for _ in 0..3 {
+        let p = clerk_on_b.get(&page).await;
+        assert_eq!(p.status, 200, "{}", p.main());
+        assert!(!p.main().contains("利用停止にしました"));
+    }
+
+    // Through A the clerk stops every guest; A leaves the notice in the session and the
+    // browser, balanced onto B, follows the redirect there.
+    let p = clerk
+        .agent
+        .post(
+            &format!("{page}/revoke-all"),
+            &[("reason", "事業終了のため"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    let p = clerk_on_b.get(&page).await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.main()
+            .contains("この案件のゲスト 1 人を利用停止にしました。"),
+        "{}",
+        p.main()
+    );
+    // The notice was taken on B: neither instance shows it again.
+    assert!(
+        !clerk_on_b
+            .get(&page)
+            .await
+            .main()
+            .contains("利用停止にしました")
+    );
+    assert!(
+        !clerk
+            .agent
+            .get(&page)
+            .await
+            .main()
+            .contains("利用停止にしました")
+    );
+
+    // Signing out through A ends the session B keeps, at B's next request.
+    clerk_on_b.get(&page).await;
+    let p = clerk.agent.post("/staff/signout", &[]).await;
+    assert_eq!(p.status, 303);
+    let p = clerk_on_b.get(&page).await;
+    assert_eq!(p.status, 303);
+    assert!(p.location().is_some_and(|l| l.starts_with("/staff/signin")));
+}

@@ -62,7 +62,13 @@ fn no_module_below_the_edge_uses_axum_askama_sessions_or_the_web_layer() {
         }
         let code = code(text);
         // The session crate by its paths: the name of its table in SQL is no use of it.
-        for word in ["axum", "askama", "tower_sessions::", "crate::web", "::pages"] {
+        for word in [
+            "axum",
+            "askama",
+            "tower_sessions::",
+            "crate::web",
+            "::pages",
+        ] {
             if code.contains(word) {
                 found.push(format!("{rel} uses {word}"));
             }

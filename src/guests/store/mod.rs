@@ -385,6 +385,8 @@ pub struct SignedIn {
     /// The channel's version and the guest's read mark in it, for the conversation.
     pub channel_version: i64,
     pub read_mark: Option<i64>,
+    /// Raised with every write of the session record that names this login (migration 0019).
+    pub session_rev: i64,
     #[sqlx(flatten)]
     pub guest: Guest,
 }
@@ -396,7 +398,7 @@ pub async fn signed_in(
 ) -> Result<Option<SignedIn>, sqlx::Error> {
     sqlx::query_as::<_, SignedIn>(&format!(
         "select l.login_id, l.created_at as login_created_at, \
-         l.last_seen_at as login_last_seen_at, ch.version as channel_version, \
+         l.last_seen_at as login_last_seen_at, l.session_rev, ch.version as channel_version, \
          (select cr.last_seq from channel_read cr where cr.channel_id = g.channel_id \
           and cr.account_id = g.account_id) as read_mark, {COLUMNS} {FROM} \
          join login l on l.account_id = g.account_id \
