@@ -249,10 +249,9 @@ async fn a_conversation_kept_by_one_instance_shows_every_change_made_elsewhere_a
     assert!(p.main().contains("鈴木 課長"), "{}", p.main());
 }
 
-/// Each instance keeps the clerks' guest lists in memory; a kept list never outlives a change
-/// made through the other instance.
-#[tokio::test]
-async fn a_guest_list_kept_by_one_instance_shows_a_revocation_made_through_the_other() {
+/// Two instances, a clerk of 地域医療課 signed in through the first, and their channel with one
+/// invited guest, 佐藤 (sato@hospital.example.jp).
+async fn a_channel_with_a_guest_on_two_instances() -> (TestApp, TestApp, Person, String) {
     let a = spawn_app().await;
     let (_admin, clerk, _) = a
         .clerk_with_department("地域医療課", "iryo@city.example.jp")
@@ -268,6 +267,14 @@ async fn a_guest_list_kept_by_one_instance_shows_a_revocation_made_through_the_o
         30,
     )
     .await;
+    (a, b, clerk, channel)
+}
+
+/// Each instance keeps the clerks' guest lists in memory; a kept list never outlives a change
+/// made through the other instance.
+#[tokio::test]
+async fn a_guest_list_kept_by_one_instance_shows_a_revocation_made_through_the_other() {
+    let (a, b, clerk, channel) = a_channel_with_a_guest_on_two_instances().await;
     let sato = a.guest_id("sato@hospital.example.jp").await;
     let lists = [format!("/staff/channels/{channel}"), "/staff/guests".into()];
     // 佐藤's row in a list, as the clerk sees it now.
@@ -306,21 +313,7 @@ async fn a_guest_list_kept_by_one_instance_shows_a_revocation_made_through_the_o
 /// other instance is read at the next request, and signing out through it ends the kept one.
 #[tokio::test]
 async fn a_session_kept_by_one_instance_shows_a_change_made_through_the_other() {
-    let a = spawn_app().await;
-    let (_admin, clerk, _) = a
-        .clerk_with_department("地域医療課", "iryo@city.example.jp")
-        .await;
-    let b = second_instance(&a).await;
-    let channel = a.create_channel(&clerk.agent, "在宅医療 連携", 60).await;
-    a.invite_guest(
-        &clerk.agent,
-        &channel,
-        "佐藤 看護師",
-        "sato@hospital.example.jp",
-        "post",
-        30,
-    )
-    .await;
+    let (_a, b, clerk, channel) = a_channel_with_a_guest_on_two_instances().await;
     let page = format!("/staff/channels/{channel}");
     let clerk_on_b = clerk.agent.at(&b.base);
     // B reads the session, then serves it from memory.
