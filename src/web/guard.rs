@@ -16,7 +16,8 @@ use crate::audit::Source;
 use crate::guests::GuestUser;
 use crate::links;
 
-pub const LOGIN_KEY: &str = "login";
+/// The session key naming the login (kept with the store, which keeps such sessions).
+pub use super::session_store::LOGIN_KEY;
 pub const PENDING_KEY: &str = "pending";
 pub const ENDED_KEY: &str = "ended";
 

@@ -22,7 +22,6 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
-use super::guard::LOGIN_KEY;
 use crate::db::{Readers, WriteTurns, sessions};
 
 /// How many connections read sessions (`Store::load`), beside the store's own pool.
@@ -30,6 +29,9 @@ const READERS: u32 = 8;
 
 /// How many signed-in sessions an instance keeps in memory.
 const KEPT: usize = 20_000;
+
+/// The key of a session record that names its login (the guard's).
+pub const LOGIN_KEY: &str = "login";
 
 /// The key under which a kept record carries the revision it was read under. It is never
 /// written to the database.
