@@ -5,7 +5,7 @@
 use sqlx::{PgConnection, SqliteConnection};
 use time::OffsetDateTime;
 
-use super::Readers;
+use super::{Db, Readers};
 
 /// The encoded record of session `id` if it has not expired (SQLite).
 pub async fn sqlite_data(
@@ -40,18 +40,12 @@ pub async fn postgres_data(
     Ok(data.map(|(d,)| d))
 }
 
-const RAISE: &str = "update login set session_rev = session_rev + 1 where login_id = $1";
-
-/// Raises the session revision of `login_id` once the record naming it was written or deleted
-/// (SQLite; the caller holds its turn to write).
-pub async fn raise_sqlite(pool: &sqlx::SqlitePool, login_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(RAISE).bind(login_id).execute(pool).await?;
-    Ok(())
-}
-
-/// Raises the session revision of `login_id` once the record naming it was written or deleted
-/// (PostgreSQL).
-pub async fn raise_postgres(pool: &sqlx::PgPool, login_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(RAISE).bind(login_id).execute(pool).await?;
+/// Raises the session revision of `login_id` once the record naming it was written or deleted.
+pub async fn raise(db: &Db, login_id: &str) -> Result<(), sqlx::Error> {
+    let _turn = db.turn().await;
+    sqlx::query("update login set session_rev = session_rev + 1 where login_id = $1")
+        .bind(login_id)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }

@@ -67,7 +67,7 @@ impl Application {
     pub async fn build_with(config: Config, overrides: Overrides) -> anyhow::Result<Self> {
         let listen = config.listen;
         let state = open_state(config, overrides).await?;
-        let store = Store::open(state.config.database_url.expose(), state.db.write_turns()).await?;
+        let store = Store::open(&state.db).await?;
         let listener = std::net::TcpListener::bind(listen)
             .with_context(|| format!("listening on {listen}"))?;
         listener.set_nonblocking(true)?;

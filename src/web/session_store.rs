@@ -16,13 +16,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use quick_cache::sync::Cache;
-use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
+use sqlx::{PgConnection, SqliteConnection};
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
-use crate::db::{Readers, WriteTurns, sessions};
+use crate::db::{Db, Readers, WriteTurns, sessions};
 
 /// How many connections read sessions (`Store::load`), beside the store's own pool.
 const READERS: u32 = 8;
@@ -42,13 +42,11 @@ enum Engine {
     /// On SQLite the store's writes take their turn with the portal's other writers.
     Sqlite {
         store: SqliteStore,
-        pool: SqlitePool,
         turns: WriteTurns,
         readers: Readers<SqliteConnection>,
     },
     Postgres {
         store: PostgresStore,
-        pool: PgPool,
         readers: Readers<PgConnection>,
     },
 }
@@ -56,6 +54,8 @@ enum Engine {
 #[derive(Clone, Debug)]
 pub struct Store {
     engine: Engine,
+    /// The portal's database, where the login rows' session revisions are raised.
+    db: Db,
     kept: Arc<Cache<Id, Arc<(Record, i64)>>>,
 }
 
@@ -79,7 +79,8 @@ fn login_of(record: &Record) -> Option<String> {
 }
 
 impl Store {
-    pub async fn open(url: &str, turns: WriteTurns) -> anyhow::Result<Self> {
+    pub async fn open(db: &Db) -> anyhow::Result<Self> {
+        let url = db.url();
         // sqlx tests every connection as it takes it back, so testing it again before handing
         // it out would be a second round trip per session write.
         let engine = if url.starts_with("postgres") {
@@ -87,11 +88,10 @@ impl Store {
                 .test_before_acquire(false)
                 .connect(url)
                 .await?;
-            let store = PostgresStore::new(pool.clone());
+            let store = PostgresStore::new(pool);
             store.migrate().await?;
             Engine::Postgres {
                 store,
-                pool,
                 readers: Readers::new(url, READERS),
             }
         } else {
@@ -99,17 +99,17 @@ impl Store {
                 .test_before_acquire(false)
                 .connect(url)
                 .await?;
-            let store = SqliteStore::new(pool.clone());
+            let store = SqliteStore::new(pool);
             store.migrate().await?;
             Engine::Sqlite {
                 store,
-                pool,
-                turns,
+                turns: db.write_turns(),
                 readers: Readers::new(url, READERS),
             }
         };
         Ok(Store {
             engine,
+            db: db.clone(),
             kept: Arc::new(Cache::new(KEPT)),
         })
     }
@@ -138,20 +138,12 @@ impl Store {
     }
 
     /// Raises the session revision of the login a record named, after its write or deletion,
-    /// and forgets this instance's kept copy.
+    /// then forgets this instance's kept copy (a copy kept meanwhile by `keep` carries the
+    /// revision from before the raise, so it is read again at its next use).
     async fn written(&self, id: &Id, login: Option<String>) -> session_store::Result<()> {
-        self.kept.remove(id);
-        let Some(login) = login else {
-            return Ok(());
-        };
-        match &self.engine {
-            Engine::Sqlite { pool, turns, .. } => {
-                let _turn = turns.take().await;
-                sessions::raise_sqlite(pool, &login).await
-            }
-            Engine::Postgres { pool, .. } => sessions::raise_postgres(pool, &login).await,
+        if let Some(login) = login {
+            sessions::raise(&self.db, &login).await.map_err(backend)?;
         }
-        .map_err(backend)?;
         self.kept.remove(id);
         Ok(())
     }

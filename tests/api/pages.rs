@@ -121,7 +121,7 @@ async fn e4_a_panicking_handler_becomes_a_500_page_not_a_dropped_connection() {
             }),
         ),
         app.state.clone(),
-        madoguchi::web::session_store::Store::open(&app.database_url, app.state.db.write_turns())
+        madoguchi::web::session_store::Store::open(&app.state.db)
             .await
             .expect("store"),
     );
