@@ -148,6 +148,33 @@ pub async fn record(
     append(conn, &[(now, source, event)]).await
 }
 
+/// Most records one insert statement carries (13 values each, far below either engine's limit
+/// on bound values).
+const INSERT_ROWS: usize = 32;
+
+/// The insert of `rows` records, one text per size, made once: a batch's records go in a few
+/// statements rather than one round trip each to the database.
+fn insert_sql(rows: usize) -> &'static str {
+    static TEXTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        (0..=INSERT_ROWS)
+            .map(|rows| {
+                let values = (0..rows)
+                    .map(|r| {
+                        let n = (1..=13).map(|c| format!("${}", r * 13 + c));
+                        format!("({})", n.collect::<Vec<_>>().join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "insert into audit_event (seq, at, actor_kind, actor_id, action, target, \
+                     channel_id, outcome, source, request_id, detail, prev_hash, hash) values {values}"
+                )
+            })
+            .collect()
+    });
+    &TEXTS[rows.min(INSERT_ROWS)]
+}
+
 /// Appends records in order inside the caller's transaction, taking the chain head once.
 pub async fn append(
     conn: &mut AnyConnection,
@@ -164,6 +191,7 @@ pub async fn append(
     .fetch_one(&mut *conn)
     .await?;
     let first_seq = last_seq - items.len() as i64 + 1;
+    let mut records = Vec::with_capacity(items.len());
     for (i, (now, source, event)) in items.iter().enumerate() {
         let (actor_kind, actor_id) = event.actor.parts();
         let mut rec = Record {
@@ -182,27 +210,28 @@ pub async fn append(
             hash: String::new(),
         };
         rec.hash = rec.compute_hash();
-        sqlx::query(
-            "insert into audit_event (seq, at, actor_kind, actor_id, action, target, channel_id, \
-             outcome, source, request_id, detail, prev_hash, hash) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(rec.seq)
-        .bind(rec.at)
-        .bind(&rec.actor_kind)
-        .bind(&rec.actor_id)
-        .bind(&rec.action)
-        .bind(&rec.target)
-        .bind(&rec.channel_id)
-        .bind(&rec.outcome)
-        .bind(&rec.source)
-        .bind(&rec.request_id)
-        .bind(&rec.detail)
-        .bind(&rec.prev_hash)
-        .bind(&rec.hash)
-        .execute(&mut *conn)
-        .await?;
-        prev_hash = rec.hash;
+        prev_hash = rec.hash.clone();
+        records.push(rec);
+    }
+    for chunk in records.chunks(INSERT_ROWS) {
+        let mut query = sqlx::query(insert_sql(chunk.len()));
+        for rec in chunk {
+            query = query
+                .bind(rec.seq)
+                .bind(rec.at)
+                .bind(&rec.actor_kind)
+                .bind(&rec.actor_id)
+                .bind(&rec.action)
+                .bind(&rec.target)
+                .bind(&rec.channel_id)
+                .bind(&rec.outcome)
+                .bind(&rec.source)
+                .bind(&rec.request_id)
+                .bind(&rec.detail)
+                .bind(&rec.prev_hash)
+                .bind(&rec.hash);
+        }
+        query.execute(&mut *conn).await?;
     }
     sqlx::query("update audit_head set last_hash = $1 where audit_head_id = 1")
         .bind(&prev_hash)

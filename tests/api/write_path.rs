@@ -155,3 +155,39 @@ async fn g5_after_kill_9_every_answered_page_view_and_post_has_its_record() {
         .status();
     let _ = again.wait();
 }
+
+#[tokio::test]
+async fn g5_a_batch_larger_than_one_insert_keeps_every_record_in_chain_order() {
+    // SECURITY G5: a batch's records go in multi-row inserts of at most 32; 70 records (three
+    // inserts) all land, in order, and the chain checks.
+    let app = spawn_app().await;
+    let before = app.audit().await.len();
+    let events: Vec<audit::Event> = (0..70)
+        .map(|i| {
+            audit::Event::new(
+                audit::Actor::System,
+                "channel.view",
+                audit::Outcome::Success,
+            )
+            .target(format!("record-{i}"))
+        })
+        .collect();
+    let source = audit::Source::default();
+    let now = app.state.now();
+    let items: Vec<_> = events.iter().map(|e| (now, &source, e)).collect();
+    let mut tx = app.state.db.begin().await.expect("begin");
+    audit::append(&mut tx, &items).await.expect("append");
+    tx.commit().await.expect("commit");
+    let rows = app.audit().await;
+    assert_eq!(rows.len(), before + 70);
+    let targets: Vec<String> = rows[before..]
+        .iter()
+        .map(|r| r.target.clone().unwrap_or_default())
+        .collect();
+    let expected: Vec<String> = (0..70).map(|i| format!("record-{i}")).collect();
+    assert_eq!(targets, expected);
+    assert!(matches!(
+        audit::verify(&app.state.db).await.expect("verify"),
+        Verdict::Intact { records } if records == (before + 70) as i64
+    ));
+}
