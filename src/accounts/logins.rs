@@ -8,18 +8,35 @@ use crate::audit::writer::Statement;
 use crate::clock::Timestamp;
 use crate::db::{Db, new_id};
 
+/// An open login's columns (`OPEN_FROM`), named so that they can be read beside another
+/// table's in one query (the clerk's channel page reads its channel with them).
+pub const OPEN_COLUMNS: &str = "l.login_id, l.created_at as login_created_at, l.last_seen_at, \
+     a.account_id, a.kind, a.name as account_name, a.email, a.status as account_status, \
+     lc.role, lc.department_id as clerk_department_id, ld.name as clerk_department_name, \
+     l.session_rev";
+
+/// The tables of `OPEN_COLUMNS`: the login, its account and, for a clerk, their department.
+pub const OPEN_FROM: &str = "from login l join account a on a.account_id = l.account_id \
+     left join clerk lc on lc.account_id = a.account_id \
+     left join department ld on ld.department_id = lc.department_id";
+
 #[derive(Clone, Debug, FromRow)]
 pub struct LoginRow {
     pub login_id: String,
+    #[sqlx(rename = "login_created_at")]
     pub created_at: i64,
     pub last_seen_at: i64,
     pub account_id: String,
     pub kind: Kind,
+    #[sqlx(rename = "account_name")]
     pub name: String,
     pub email: String,
+    #[sqlx(rename = "account_status")]
     pub status: Status,
     pub role: Option<Role>,
+    #[sqlx(rename = "clerk_department_id")]
     pub department_id: Option<String>,
+    #[sqlx(rename = "clerk_department_name")]
     pub department_name: Option<String>,
     /// Raised with every write of the session record that names this login (migration 0019).
     pub session_rev: i64,
@@ -44,14 +61,9 @@ pub async fn insert(
 
 pub async fn open(db: &Db, login_id: &str) -> Result<Option<LoginRow>, sqlx::Error> {
     let mut conn = db.reader().await?;
-    let row = sqlx::query_as::<_, LoginRow>(
-        "select l.login_id, l.created_at, l.last_seen_at, a.account_id, a.kind, a.name, a.email, \
-         a.status, c.role, c.department_id, d.name as department_name, l.session_rev \
-         from login l join account a on a.account_id = l.account_id \
-         left join clerk c on c.account_id = a.account_id \
-         left join department d on d.department_id = c.department_id \
-         where l.login_id = $1 and l.ended_at is null",
-    )
+    let row = sqlx::query_as::<_, LoginRow>(&format!(
+        "select {OPEN_COLUMNS} {OPEN_FROM} where l.login_id = $1 and l.ended_at is null"
+    ))
     .bind(login_id)
     .fetch_optional(&mut *conn)
     .await?;

@@ -82,8 +82,20 @@ pub async fn staff(
     login_id: &str,
     path: &str,
 ) -> Result<Checked<StaffUser>> {
+    let login = logins::open(&state.db, login_id).await?;
+    staff_login(state, source, login, path).await
+}
+
+/// `staff` on the open login a query has already read (`None`: no open login), for a page
+/// that reads what it shows in the same query as the login (`logins::OPEN_COLUMNS`).
+pub async fn staff_login(
+    state: &AppState,
+    source: &Source,
+    login: Option<logins::LoginRow>,
+    path: &str,
+) -> Result<Checked<StaffUser>> {
     let now = state.now();
-    let Some(login) = logins::open(&state.db, login_id).await? else {
+    let Some(login) = login else {
         return Ok(Checked::NotSignedIn);
     };
     if login.kind != Kind::Clerk {

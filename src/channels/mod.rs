@@ -3,9 +3,10 @@
 pub mod pages;
 pub mod store;
 
-pub use store::Status;
+pub use store::{Status, Viewed};
 
 use crate::accounts::StaffUser;
+use crate::accounts::session::Checked;
 use crate::app::AppState;
 use crate::audit::{self, Event, Outcome, Source};
 use crate::clock::Timestamp;
@@ -48,18 +49,37 @@ pub async fn for_clerk(
     }
 }
 
-/// The channel a clerk opens, as [`for_clerk`], read with its conversation's version and the
-/// clerk's read mark in it.
-pub async fn for_clerk_viewing(
+/// A clerk's login checked as every clerk's page checks it (`accounts::session::staff`) and
+/// the channel `channel_id` read with it in one query, for the clerk's channel page; the
+/// channel still has to pass `viewed_by_clerk` once the login is admitted.
+pub async fn login_viewing(
+    state: &AppState,
+    source: &Source,
+    login_id: &str,
+    channel_id: &str,
+    path: &str,
+) -> Result<(Checked<StaffUser>, Option<Viewed>)> {
+    let mut conn = state.db.reader().await?;
+    let read = store::get_login_viewing(&mut conn, login_id, channel_id).await?;
+    conn.done();
+    let (login, viewed) = match read {
+        Some(r) => (Some(r.login), r.viewed),
+        None => (None, None),
+    };
+    let checked = crate::accounts::session::staff_login(state, source, login, path).await?;
+    Ok((checked, viewed))
+}
+
+/// The channel a clerk asked to view, if they may manage it (D1, D3); otherwise the refusal is
+/// recorded and the answer is the same not-found as for a channel that does not exist.
+pub async fn viewed_by_clerk(
     state: &AppState,
     by: &StaffUser,
     source: &Source,
     channel_id: &str,
     path: &str,
-) -> Result<store::Viewed> {
-    let mut conn = state.db.reader().await?;
-    let viewed = store::get_viewed(&mut conn, channel_id, &by.account_id).await?;
-    conn.done();
+    viewed: Option<Viewed>,
+) -> Result<Viewed> {
     match viewed {
         Some(v) if may_manage(by, &v.channel) => Ok(v),
         _ => Err(denied(state, by, source, channel_id, path).await?),

@@ -1,6 +1,9 @@
 //! Project channels (案件): each belongs to one department and has a required end.
 
-use sqlx::{AnyConnection, FromRow};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, FromRow, Row};
+
+use crate::accounts::logins::{LoginRow, OPEN_COLUMNS, OPEN_FROM};
 
 use crate::clock::Timestamp;
 use crate::db::{Db, new_id};
@@ -61,19 +64,37 @@ pub struct Viewed {
     pub read_mark: Option<i64>,
 }
 
-pub async fn get_viewed(
+/// An open login and, if it exists, the channel a request names with its conversation's version
+/// and the login's account's read mark in it: the clerk's channel page reads both in one query.
+#[derive(Debug)]
+pub struct LoginViewing {
+    pub login: LoginRow,
+    pub viewed: Option<Viewed>,
+}
+
+impl<'r> FromRow<'r, AnyRow> for LoginViewing {
+    fn from_row(row: &'r AnyRow) -> Result<Self, sqlx::Error> {
+        let login = LoginRow::from_row(row)?;
+        let found: Option<String> = row.try_get("channel_id")?;
+        let viewed = found.map(|_| Viewed::from_row(row)).transpose()?;
+        Ok(Self { login, viewed })
+    }
+}
+
+pub async fn get_login_viewing(
     conn: &mut AnyConnection,
-    id: &str,
-    reader: &str,
-) -> Result<Option<Viewed>, sqlx::Error> {
-    sqlx::query_as::<_, Viewed>(&format!(
-        "select {COLUMNS}, c.version, (select cr.last_seq from channel_read cr \
-         where cr.channel_id = c.channel_id and cr.account_id = $2) as read_mark \
-         from channel c join department d on d.department_id = c.department_id \
-         where c.channel_id = $1"
+    login_id: &str,
+    channel_id: &str,
+) -> Result<Option<LoginViewing>, sqlx::Error> {
+    sqlx::query_as::<_, LoginViewing>(&format!(
+        "select {OPEN_COLUMNS}, {COLUMNS}, c.version, (select cr.last_seq from channel_read cr \
+         where cr.channel_id = c.channel_id and cr.account_id = l.account_id) as read_mark \
+         {OPEN_FROM} left join channel c on c.channel_id = $2 \
+         left join department d on d.department_id = c.department_id \
+         where l.login_id = $1 and l.ended_at is null"
     ))
-    .bind(id)
-    .bind(reader)
+    .bind(login_id)
+    .bind(channel_id)
     .fetch_optional(conn)
     .await
 }

@@ -1,7 +1,7 @@
 //! The guards: extractors that give a page its signed-in clerk, admin or guest, re-checked on
 //! every request by `accounts::session` (C3, C5, B12), or send the person to sign in.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
@@ -161,6 +161,42 @@ impl FromRequestParts<AppState> for StaffUser {
         };
         let checked = session::staff(state, &source(parts), &login_id, parts.uri.path()).await?;
         admit(parts, checked, &session, &login_id, links::STAFF_SIGN_IN).await
+    }
+}
+
+/// A clerk and the channel their request's path names, read with their login in one query
+/// (`channels::login_viewing`): the clerk's channel page. The login is checked and admitted
+/// exactly as for [`StaffUser`]; whether the clerk may see the channel is the page's to decide
+/// (`channels::viewed_by_clerk`).
+pub struct StaffViewing {
+    pub user: StaffUser,
+    pub viewed: Option<crate::channels::Viewed>,
+}
+
+impl FromRequestParts<AppState> for StaffViewing {
+    type Rejection = GuardRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (session, login_id) = login_of(parts, state).await?;
+        let Some(login_id) = login_id else {
+            return Err(GuardRejection::SignIn(links::STAFF_SIGN_IN));
+        };
+        let Path(channel) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        let (checked, viewed) = crate::channels::login_viewing(
+            state,
+            &source(parts),
+            &login_id,
+            &channel,
+            parts.uri.path(),
+        )
+        .await?;
+        let user = admit(parts, checked, &session, &login_id, links::STAFF_SIGN_IN).await?;
+        Ok(StaffViewing { user, viewed })
     }
 }
 

@@ -23,6 +23,7 @@ use crate::messages::{self, Body};
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
 use crate::web::forms::{take, with_user};
+use crate::web::guard::StaffViewing;
 use crate::web::routes::Routes;
 use page::{ChannelForm, Errors, channel_page, error_page, staff_channel_scope};
 
@@ -162,11 +163,12 @@ async fn channel_get(
     State(state): State<AppState>,
     ctx: Ctx,
     session: Session,
-    user: StaffUser,
+    StaffViewing { user, viewed }: StaffViewing,
     Path(channel): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> AppResult<Response> {
-    let viewed = ops::for_clerk_viewing(&state, &user, &ctx.source, &channel, &ctx.path).await?;
+    let viewed =
+        ops::viewed_by_clerk(&state, &user, &ctx.source, &channel, &ctx.path, viewed).await?;
     let channel = viewed.channel;
     let seen = messages::Seen {
         version: viewed.version,
