@@ -542,7 +542,7 @@ async fn sign_in(base: &str, path: &str, name: &str, secret: &[u8]) -> anyhow::R
         .cookie_provider(jar.clone())
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let code_path = password_step(&client, base, path, name).await?;
+    let code_path = password_step(&client, base, path, name, false).await?;
     let page = client
         .get(format!("{base}{code_path}"))
         .send()
@@ -597,15 +597,17 @@ async fn with_sign_ins(
             let (stop, times, failed) = (stop.clone(), times.clone(), failed.clone());
             let (base, name) = (base.to_string(), name.to_string());
             tasks.push(tokio::spawn(async move {
+                // One client per person, as one browser: each sign-in starts without cookies
+                // (`password_step` carries them), so the load generator spends its share of the two
+                // cores on requests, not on building a client per sign-in.
+                let client = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build();
                 while !stop.load(Ordering::Relaxed) {
                     let started = Instant::now();
-                    let client = reqwest::Client::builder()
-                        .cookie_store(true)
-                        .redirect(reqwest::redirect::Policy::none())
-                        .build();
-                    let signed = match client {
-                        Ok(c) => password_step(&c, &base, "/signin", &name).await,
-                        Err(e) => Err(e.into()),
+                    let signed = match &client {
+                        Ok(c) => password_step(c, &base, "/signin", &name, true).await,
+                        Err(_) => Err(anyhow::anyhow!("no client")),
                     };
                     match signed {
                         Ok(_) => {
@@ -653,22 +655,30 @@ async fn with_sign_ins(
 }
 
 /// One sign-in's password step through the real pages, as a browser makes it; returns where
-/// the code step is.
+/// the code step is. With `carry_cookies` the sign-in page's cookies are read from its answer
+/// and sent with the form, for a client that keeps none (someone who has not visited before).
 async fn password_step(
     client: &reqwest::Client,
     base: &str,
     path: &str,
     name: &str,
+    carry_cookies: bool,
 ) -> anyhow::Result<String> {
-    let page = client
-        .get(format!("{base}{path}"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    let csrf = csrf_in(&page)?;
-    let res = client
-        .post(format!("{base}{path}"))
+    let page = client.get(format!("{base}{path}")).send().await?;
+    let cookies = carry_cookies.then(|| {
+        page.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next())
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    let csrf = csrf_in(&page.text().await?)?;
+    let mut form = client.post(format!("{base}{path}"));
+    if let Some(c) = cookies {
+        form = form.header("cookie", c);
+    }
+    let res = form
         .form(&[
             ("csrf", csrf.as_str()),
             ("email", name),

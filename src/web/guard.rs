@@ -1,7 +1,7 @@
 //! The guards: extractors that give a page its signed-in clerk, admin or guest, re-checked on
 //! every request by `accounts::session` (C3, C5, B12), or send the person to sign in.
 
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
@@ -56,7 +56,8 @@ impl<E: Into<AppError>> From<E> for GuardRejection {
     }
 }
 
-fn source(parts: &Parts) -> Source {
+/// Where the request came from, for its audit records.
+pub fn source(parts: &Parts) -> Source {
     parts
         .extensions
         .get::<RequestInfo>()
@@ -148,6 +149,30 @@ async fn settle<T>(
     }
 }
 
+/// The session of a request to a clerk's page and the login it names, or the clerk's sign-in
+/// page. The login is then checked (`accounts::session::staff`, or `staff_login` on a login a
+/// page read with what it shows) and admitted with [`admit_staff`].
+pub async fn staff_session(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<(Session, String), GuardRejection> {
+    match login_of(parts, state).await? {
+        (session, Some(login_id)) => Ok((session, login_id)),
+        (_, None) => Err(GuardRejection::SignIn(links::STAFF_SIGN_IN)),
+    }
+}
+
+/// The clerk a checked login turned out to be, or the page to show instead (as for every
+/// clerk's page).
+pub async fn admit_staff(
+    parts: &Parts,
+    checked: Checked<StaffUser>,
+    session: &Session,
+    login_id: &str,
+) -> Result<StaffUser, GuardRejection> {
+    admit(parts, checked, session, login_id, links::STAFF_SIGN_IN).await
+}
+
 impl FromRequestParts<AppState> for StaffUser {
     type Rejection = GuardRejection;
 
@@ -155,48 +180,9 @@ impl FromRequestParts<AppState> for StaffUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let (session, login_id) = login_of(parts, state).await?;
-        let Some(login_id) = login_id else {
-            return Err(GuardRejection::SignIn(links::STAFF_SIGN_IN));
-        };
+        let (session, login_id) = staff_session(parts, state).await?;
         let checked = session::staff(state, &source(parts), &login_id, parts.uri.path()).await?;
-        admit(parts, checked, &session, &login_id, links::STAFF_SIGN_IN).await
-    }
-}
-
-/// A clerk and the channel their request's path names, read with their login in one query
-/// (`channels::login_viewing`): the clerk's channel page. The login is checked and admitted
-/// exactly as for [`StaffUser`]; whether the clerk may see the channel is the page's to decide
-/// (`channels::viewed_by_clerk`).
-pub struct StaffViewing {
-    pub user: StaffUser,
-    pub viewed: Option<crate::channels::Viewed>,
-}
-
-impl FromRequestParts<AppState> for StaffViewing {
-    type Rejection = GuardRejection;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let (session, login_id) = login_of(parts, state).await?;
-        let Some(login_id) = login_id else {
-            return Err(GuardRejection::SignIn(links::STAFF_SIGN_IN));
-        };
-        let Path(channel) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| AppError::NotFound)?;
-        let (checked, viewed) = crate::channels::login_viewing(
-            state,
-            &source(parts),
-            &login_id,
-            &channel,
-            parts.uri.path(),
-        )
-        .await?;
-        let user = admit(parts, checked, &session, &login_id, links::STAFF_SIGN_IN).await?;
-        Ok(StaffViewing { user, viewed })
+        admit_staff(parts, checked, &session, &login_id).await
     }
 }
 

@@ -7,7 +7,8 @@ pub mod tasks;
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use tower_sessions::Session;
@@ -23,7 +24,7 @@ use crate::messages::{self, Body};
 use crate::web::ctx::{Ctx, render, render_invalid};
 use crate::web::error::{AppError, AppResult};
 use crate::web::forms::{take, with_user};
-use crate::web::guard::StaffViewing;
+use crate::web::guard::{self, GuardRejection, admit_staff, staff_session};
 use crate::web::routes::Routes;
 use page::{ChannelForm, Errors, channel_page, error_page, staff_channel_scope};
 
@@ -157,6 +158,34 @@ async fn channels_post(
     shown.name = shown.name.chars().take(NAME_MAX * 2).collect();
     shown.purpose = shown.purpose.chars().take(PURPOSE_MAX * 2).collect();
     render_invalid(&channels_page(&state, ctx, &user, shown, errors).await?)
+}
+
+/// A clerk and the channel their request's path names, read with their login in one query
+/// (`channels::login_viewing`): the clerk's channel page. The login is checked and admitted
+/// exactly as for every clerk's page; whether the clerk may see the channel is decided after
+/// (`channels::viewed_by_clerk`).
+struct StaffViewing {
+    user: StaffUser,
+    viewed: Option<ops::Viewed>,
+}
+
+impl FromRequestParts<AppState> for StaffViewing {
+    type Rejection = GuardRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (session, login_id) = staff_session(parts, state).await?;
+        let Path(channel) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        let source = guard::source(parts);
+        let (checked, viewed) =
+            ops::login_viewing(state, &source, &login_id, &channel, parts.uri.path()).await?;
+        let user = admit_staff(parts, checked, &session, &login_id).await?;
+        Ok(StaffViewing { user, viewed })
+    }
 }
 
 async fn channel_get(
