@@ -585,47 +585,27 @@ async fn with_sign_ins(
     let failed = Arc::new(AtomicBool::new(false));
     let (mut alone, mut during) = (vec![], vec![]);
     let mut signing = 0.0;
+    let slice = || {
+        let (url, c) = (page.to_string(), cookie.to_string());
+        tokio::task::spawn_blocking(move || wrk(&url, Some(&c), seconds / slices, 64))
+    };
     for _ in 0..slices {
-        let (url, c) = (page.to_string(), cookie.to_string());
-        alone.push(
-            tokio::task::spawn_blocking(move || wrk(&url, Some(&c), seconds / slices, 64))
-                .await??,
-        );
+        alone.push(slice().await??);
         let stop = Arc::new(AtomicBool::new(false));
-        let mut tasks = vec![];
-        for _ in 0..20 {
-            let (stop, times, failed) = (stop.clone(), times.clone(), failed.clone());
-            let (base, name) = (base.to_string(), name.to_string());
-            tasks.push(tokio::spawn(async move {
-                // One client per person, as one browser: each sign-in starts without cookies
-                // (`password_step` carries them), so the load generator spends its share of the two
-                // cores on requests, not on building a client per sign-in.
-                let client = reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build();
-                while !stop.load(Ordering::Relaxed) {
-                    let started = Instant::now();
-                    let signed = match &client {
-                        Ok(c) => password_step(c, &base, "/signin", &name, true).await,
-                        Err(_) => Err(anyhow::anyhow!("no client")),
-                    };
-                    match signed {
-                        Ok(_) => {
-                            if let Ok(mut t) = times.lock() {
-                                t.push(started.elapsed().as_secs_f64() * 1000.0);
-                            }
-                        }
-                        Err(_) => failed.store(true, Ordering::Relaxed),
-                    }
-                }
-            }));
-        }
-        let (url, c) = (page.to_string(), cookie.to_string());
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let (stop, times, failed) = (stop.clone(), times.clone(), failed.clone());
+                tokio::spawn(sign_in_over_and_over(
+                    base.to_string(),
+                    name.to_string(),
+                    stop,
+                    times,
+                    failed,
+                ))
+            })
+            .collect();
         let started = Instant::now();
-        during.push(
-            tokio::task::spawn_blocking(move || wrk(&url, Some(&c), seconds / slices, 64))
-                .await??,
-        );
+        during.push(slice().await??);
         stop.store(true, Ordering::Relaxed);
         for t in tasks {
             let _ = t.await;
@@ -652,6 +632,38 @@ async fn with_sign_ins(
         errors: failed.load(Ordering::Relaxed),
     };
     Ok((Run::of_slices(&alone), Run::of_slices(&during), sign_ins))
+}
+
+/// One person signing in until `stop`: their times go to `times`, a failure sets `failed`.
+/// One client, as one browser: each sign-in starts without cookies (`password_step` carries
+/// them), so the load generator spends its share of the cores on requests, not on building a
+/// client per sign-in.
+async fn sign_in_over_and_over(
+    base: String,
+    name: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    times: std::sync::Arc<std::sync::Mutex<Vec<f64>>>,
+    failed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::Ordering;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build();
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        let signed = match &client {
+            Ok(c) => password_step(c, &base, "/signin", &name, true).await,
+            Err(_) => Err(anyhow::anyhow!("no client")),
+        };
+        match signed {
+            Ok(_) => {
+                if let Ok(mut t) = times.lock() {
+                    t.push(started.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            Err(_) => failed.store(true, Ordering::Relaxed),
+        }
+    }
 }
 
 /// One sign-in's password step through the real pages, as a browser makes it; returns where

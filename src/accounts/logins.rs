@@ -61,12 +61,14 @@ pub async fn insert(
 
 pub async fn open(db: &Db, login_id: &str) -> Result<Option<LoginRow>, sqlx::Error> {
     let mut conn = db.reader().await?;
-    let row = sqlx::query_as::<_, LoginRow>(&format!(
-        "select {OPEN_COLUMNS} {OPEN_FROM} where l.login_id = $1 and l.ended_at is null"
-    ))
-    .bind(login_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    // Every guarded request runs this: its text is put together once, not per request.
+    static OPEN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("select {OPEN_COLUMNS} {OPEN_FROM} where l.login_id = $1 and l.ended_at is null")
+    });
+    let row = sqlx::query_as::<_, LoginRow>(&OPEN)
+        .bind(login_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     conn.done();
     Ok(row)
 }

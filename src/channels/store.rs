@@ -86,17 +86,21 @@ pub async fn get_login_viewing(
     login_id: &str,
     channel_id: &str,
 ) -> Result<Option<LoginViewing>, sqlx::Error> {
-    sqlx::query_as::<_, LoginViewing>(&format!(
-        "select {OPEN_COLUMNS}, {COLUMNS}, c.version, (select cr.last_seq from channel_read cr \
-         where cr.channel_id = c.channel_id and cr.account_id = l.account_id) as read_mark \
-         {OPEN_FROM} left join channel c on c.channel_id = $2 \
-         left join department d on d.department_id = c.department_id \
-         where l.login_id = $1 and l.ended_at is null"
-    ))
-    .bind(login_id)
-    .bind(channel_id)
-    .fetch_optional(conn)
-    .await
+    // Every view of the clerk's channel page runs this: its text is put together once.
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "select {OPEN_COLUMNS}, {COLUMNS}, c.version, (select cr.last_seq from channel_read cr \
+             where cr.channel_id = c.channel_id and cr.account_id = l.account_id) as read_mark \
+             {OPEN_FROM} left join channel c on c.channel_id = $2 \
+             left join department d on d.department_id = c.department_id \
+             where l.login_id = $1 and l.ended_at is null"
+        )
+    });
+    sqlx::query_as::<_, LoginViewing>(&TEXT)
+        .bind(login_id)
+        .bind(channel_id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// Channels a clerk may see: their department's, or every one for an admin (`None`).
