@@ -78,6 +78,8 @@ pub struct Config {
     pub channel_quota_bytes: u64,
     /// The shortest time between two "something new" mails to one member about one channel.
     pub notify_secs: i64,
+    /// The shortest time between two acknowledgement reminders for one message (D9).
+    pub ack_reminder_every_secs: i64,
     /// The contact guests are given: a phone number and an address (shown in mails).
     pub contact_phone: Option<String>,
     pub contact_email: Option<String>,
@@ -118,6 +120,7 @@ pub struct RawConfig {
     pub file_max_mb: Option<u64>,
     pub channel_quota_mb: Option<u64>,
     pub notify_minutes: Option<i64>,
+    pub ack_reminder_hours: Option<i64>,
     pub contact_phone: Option<String>,
     pub contact_email: Option<String>,
 }
@@ -148,6 +151,7 @@ const KEYS: &[&str] = &[
     "FILE_MAX_MB",
     "CHANNEL_QUOTA_MB",
     "NOTIFY_MINUTES",
+    "ACK_REMINDER_HOURS",
     "CONTACT_PHONE",
     "CONTACT_EMAIL",
     "CONFIG",
@@ -219,6 +223,7 @@ impl RawConfig {
         overlay!(file_max_mb, "FILE_MAX_MB", parse);
         overlay!(channel_quota_mb, "CHANNEL_QUOTA_MB", parse);
         overlay!(notify_minutes, "NOTIFY_MINUTES", parse);
+        overlay!(ack_reminder_hours, "ACK_REMINDER_HOURS", parse);
         overlay!(contact_phone, "CONTACT_PHONE");
         overlay!(contact_email, "CONTACT_EMAIL");
         Ok(raw)
@@ -333,6 +338,7 @@ impl RawConfig {
             file_max_bytes: self.file_max_mb.unwrap_or(20).clamp(1, 1024) * 1024 * 1024,
             channel_quota_bytes: self.channel_quota_mb.unwrap_or(2048).max(1) * 1024 * 1024,
             notify_secs: self.notify_minutes.unwrap_or(15).clamp(1, 24 * 60) * 60,
+            ack_reminder_every_secs: self.ack_reminder_hours.unwrap_or(24).clamp(1, 24 * 30) * 3600,
             contact_phone: short(self.contact_phone.as_deref()),
             contact_email: short(self.contact_email.as_deref()),
             data_dir,

@@ -6,6 +6,16 @@ use std::path::Path;
 
 use anyhow::Context;
 
+/// The folder channels' files live in: outside any web root, private to the portal (H4).
+pub fn channel_files(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("files")
+}
+
+/// Where the bytes of one channel file are kept, under its server-made id (F3).
+pub fn channel_file(data_dir: &Path, file_id: &str) -> std::path::PathBuf {
+    channel_files(data_dir).join(file_id)
+}
+
 /// Makes every file this process creates from now on private to its owner. SQLite (database,
 /// WAL, shared memory) and the mail outbox create their own files; the process mask is the one
 /// setting they all obey.

@@ -51,11 +51,23 @@ impl RateLimiter {
         Ok(count <= i64::from(per_minute))
     }
 
-    /// Deletes the counts of minutes that have passed.
+    /// The same per hour: the count is kept under the hour's first minute.
+    pub async fn allow_per_hour(
+        &self,
+        key: String,
+        bucket: &'static str,
+        per_hour: u32,
+        now: Timestamp,
+    ) -> Result<bool, sqlx::Error> {
+        let hour_start = now.div_euclid(3600) * 3600;
+        self.allow_key(key, bucket, per_hour, hour_start).await
+    }
+
+    /// Deletes the counts of minutes and hours that have passed.
     pub async fn forget_before(&self, now: Timestamp) -> Result<u64, sqlx::Error> {
         let _turn = self.db.turn().await;
         let done = sqlx::query("delete from rate_window where minute < $1")
-            .bind(now.div_euclid(60))
+            .bind(now.div_euclid(60) - 60)
             .execute(&self.db.pool)
             .await?;
         Ok(done.rows_affected())

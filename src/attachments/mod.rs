@@ -4,6 +4,7 @@
 //! individual number, the channel's quota — and then stores it under a server-made name beside
 //! its message, with the upload in the audit trail. Every download is recorded too.
 
+pub mod documents;
 pub mod kind;
 pub mod pages;
 pub mod store;
@@ -24,7 +25,7 @@ pub const NAME_MAX: usize = 200;
 
 /// The folder files live in: outside any web root, private to the portal (H4).
 pub fn folder(state: &AppState) -> PathBuf {
-    state.config.data_dir.join("files")
+    crate::files::channel_files(&state.config.data_dir)
 }
 
 /// A fresh private path for an upload that is still arriving.
@@ -107,25 +108,48 @@ pub async fn post(
     let bytes = tokio::fs::read(&upload.path)
         .await
         .map_err(anyhow::Error::from)?;
-    let Some(accepted) = kind::accept(&name, &bytes) else {
-        record_refused(state, source, author, channel_id, "type not accepted").await?;
-        return Ok(Err(Refused::FileType));
+    // Unpacking an Office package or reading a PDF's text is work for a blocking thread.
+    let (checked, bytes) = {
+        let name = name.clone();
+        tokio::task::spawn_blocking(move || {
+            let checked = std::panic::catch_unwind(|| kind::accept(&name, &bytes))
+                .unwrap_or(Err(kind::NotAccepted::Type));
+            (checked, bytes)
+        })
+        .await
+        .map_err(anyhow::Error::from)?
     };
+    let accepted = match checked {
+        Ok(a) => a,
+        Err(kind::NotAccepted::Name) => {
+            record_refused(state, source, author, channel_id, "name not accepted").await?;
+            return Ok(Err(Refused::FileName));
+        }
+        Err(kind::NotAccepted::Type) => {
+            record_refused(state, source, author, channel_id, "type not accepted").await?;
+            return Ok(Err(Refused::FileType));
+        }
+    };
+    let name = accepted.name.clone();
     if let Some(text) = &accepted.text
         && let Some(refused) =
             messages::guard_my_number(state, source, &author, channel_id, "file", text).await?
     {
         return Ok(Err(refused));
     }
-    let used = store::used_bytes(&state.db, channel_id).await?;
-    if used.saturating_add(upload.size) > state.config.channel_quota_bytes {
-        record_refused(state, source, author, channel_id, "channel quota").await?;
-        return Ok(Err(Refused::Quota));
-    }
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let now = state.now();
     let file_id = new_id();
     let mut tx = state.db.begin().await?;
+    // The quota is reserved in the database before the bytes are kept (F1): concurrent
+    // uploads queue on the channel's row, and the one that would pass the quota is refused.
+    let size = i64::try_from(upload.size).unwrap_or(i64::MAX);
+    let quota = i64::try_from(state.config.channel_quota_bytes).unwrap_or(i64::MAX);
+    if !store::reserve(&mut tx, channel_id, size, quota).await? {
+        drop(tx);
+        record_refused(state, source, author, channel_id, "channel quota").await?;
+        return Ok(Err(Refused::Quota));
+    }
     let message_id = messages::store::insert(&mut tx, channel_id, author_id, comment, now).await?;
     store::insert(
         &mut tx,

@@ -55,13 +55,30 @@ pub async fn get(
     .await
 }
 
-/// The bytes all files of a channel take together.
-pub async fn used_bytes(db: &Db, channel_id: &str) -> Result<u64, sqlx::Error> {
-    let used: i64 = sqlx::query_scalar(
-        "select cast(coalesce(sum(size), 0) as bigint) from attachment where channel_id = $1",
+/// Reserves `size` bytes of the channel's quota (F1), in the upload's transaction: one
+/// conditional update of the channel's row, which concurrent uploads wait their turn for on
+/// both engines. False, and nothing reserved, when the files would pass `quota`.
+pub async fn reserve(
+    conn: &mut AnyConnection,
+    channel_id: &str,
+    size: i64,
+    quota: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query(
+        "insert into channel_quota (channel_id, used_bytes) values ($1, 0) \
+         on conflict (channel_id) do nothing",
     )
     .bind(channel_id)
-    .fetch_one(&db.pool)
+    .execute(&mut *conn)
     .await?;
-    Ok(used.max(0) as u64)
+    let done = sqlx::query(
+        "update channel_quota set used_bytes = used_bytes + $1 \
+         where channel_id = $2 and used_bytes + $1 <= $3",
+    )
+    .bind(size)
+    .bind(channel_id)
+    .bind(quota)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

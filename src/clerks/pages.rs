@@ -51,7 +51,7 @@ struct HomePage {
     /// Guests this clerk sponsors whose access ends within a week.
     expiring: Vec<crate::guests::store::Guest>,
     /// This clerk's 確認依頼 in active channels, with how many have acknowledged.
-    acks: Vec<crate::messages::store::OpenRequest>,
+    acks: Vec<crate::messages::ack_store::OpenRequest>,
     /// The department's channels with what this clerk has not read yet.
     unread: Vec<crate::messages::store::Unread>,
     notices_on: bool,

@@ -62,6 +62,18 @@ impl Reason {
 #[derive(Debug, PartialEq, Eq)]
 pub struct NotLive;
 
+/// Why no new link was made for a guest.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotReissued {
+    /// The guest's access is not in a state this applies to.
+    NotLive,
+    /// Already `REISSUE_PER_HOUR` new links for this guest in the last hour (D9).
+    TooOften,
+}
+
+/// How many new links (mails or sheets) one guest may be given in an hour (D9).
+pub const REISSUE_PER_HOUR: u32 = 5;
+
 fn clerk_event(by: &StaffUser, guest: &Guest, action: &'static str, detail: String) -> Event {
     Event::new(by.actor(), action, Outcome::Success)
         .target(&guest.account_id)
@@ -171,16 +183,32 @@ pub async fn reinvite(
     guest: &Guest,
     why: &Reason,
     reset: bool,
-) -> Result<std::result::Result<String, NotLive>> {
+) -> Result<std::result::Result<String, NotReissued>> {
     let allowed = if reset {
         matches!(guest.status, Status::Active | Status::Locked)
     } else {
         guest.status == Status::Invited
     };
     if !allowed {
-        return Ok(Err(NotLive));
+        return Ok(Err(NotReissued::NotLive));
     }
     let now = state.now();
+    // Each new link is a mail or a sheet for one person: bounded per guest and hour (D9).
+    if !state
+        .limiter
+        .allow_per_hour(guest.account_id.clone(), "reissue", REISSUE_PER_HOUR, now)
+        .await?
+    {
+        let action = if reset {
+            "guest.authenticator_reset"
+        } else {
+            "guest.reissue"
+        };
+        let mut ev = clerk_event(by, guest, action, "too many in an hour".to_string());
+        ev.outcome = Outcome::Denied;
+        state.audit.record(now, source, &ev).await?;
+        return Ok(Err(NotReissued::TooOften));
+    }
     let mut tx = state.db.begin().await?;
     // Re-checked inside the transaction: a revoke or expiry committed meanwhile wins.
     let still = if reset {
@@ -189,7 +217,7 @@ pub async fn reinvite(
         guests::lock_in_status(&mut tx, &guest.account_id, &[Status::Invited]).await?
     };
     if !still {
-        return Ok(Err(NotLive));
+        return Ok(Err(NotReissued::NotLive));
     }
     let event = if reset {
         let n =

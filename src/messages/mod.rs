@@ -1,5 +1,18 @@
 //! Messages posted in a channel by its clerks and guests.
 
+/// The condition that the channel named by the placeholder still takes changes (D8).
+macro_rules! active_channel {
+    ($p:literal) => {
+        concat!(
+            "exists (select 1 from channel ac where ac.channel_id = ",
+            $p,
+            " and ac.status = 'active')"
+        )
+    };
+}
+
+pub mod ack;
+pub mod ack_store;
 pub mod cache;
 pub mod export;
 pub mod notify;
@@ -11,6 +24,7 @@ use crate::audit::{self, Actor, Event, Outcome, Source};
 use crate::clock::{JST_OFFSET, Timestamp};
 use crate::error::Result;
 use crate::mynumber;
+pub use ack::{acknowledge, open_requests, remind};
 
 /// How many messages a channel page shows at once; older ones are a link away.
 pub const SHOWN: i64 = 50;
@@ -38,10 +52,16 @@ pub enum Refused {
     FileTooLarge { max_mb: u64 },
     /// The file is not of a type a channel accepts (F2).
     FileType,
+    /// The file's name ends in an extension Windows runs (F2).
+    FileName,
     /// The channel's files would take more than its quota (F1).
     Quota,
     /// The message can no longer be corrected or withdrawn (after 15 minutes, or not yours).
     TooLate,
+    /// The channel has ended: it takes no change from anyone (D8).
+    Ended,
+    /// A reminder for this message went out less than `hours` hours ago (D9).
+    RemindedRecently { hours: i64 },
 }
 
 /// Refuses a text that holds a probable individual number, recording the attempt with the
@@ -112,7 +132,7 @@ pub async fn post_asking(
         .target(&id)
         .in_channel(channel_id.to_string());
     if let Some(ack) = ack {
-        store::request_ack(&mut tx, &id, ack.due).await?;
+        ack_store::request_ack(&mut tx, &id, ack.due).await?;
         ev = ev.detail(match ack.due {
             Some(due) => format!(
                 "acknowledgement requested by {}",
@@ -303,97 +323,6 @@ pub async fn detail(
     Ok(Some(Detail { message, members }))
 }
 
-/// A member acknowledges a message that asks for it (確認しました); audited. Acknowledging
-/// twice, from two devices, is one acknowledgement.
-pub async fn acknowledge(
-    state: &AppState,
-    source: &Source,
-    actor: Actor,
-    account_id: &str,
-    channel_id: &str,
-    message_id: &str,
-) -> Result<bool> {
-    let Some(m) = store::one(&state.db, channel_id, message_id, account_id).await? else {
-        return Err(crate::error::Error::NotFound);
-    };
-    if m.ack_requested == 0 || m.withdrawn_at.is_some() {
-        return Err(crate::error::Error::NotFound);
-    }
-    let now = state.now();
-    let mut tx = state.db.begin().await?;
-    let new = store::acknowledge(&mut tx, message_id, account_id, now).await?;
-    if new {
-        let ev = Event::new(actor, "message.ack", Outcome::Success)
-            .target(message_id)
-            .in_channel(channel_id.to_string());
-        audit::record(&mut tx, now, source, &ev).await?;
-    }
-    tx.commit().await?;
-    Ok(new)
-}
-
-/// Mails a reminder to every member who has not acknowledged the message and has an address;
-/// the mail names the channel and links to it, without the message's text. Returns how many
-/// were reminded; audited.
-pub async fn remind(
-    state: &AppState,
-    source: &Source,
-    clerk: Actor,
-    channel: &crate::channels::store::Channel,
-    message_id: &str,
-) -> Result<usize> {
-    let Some(d) = detail(state, "", &channel.channel_id, message_id).await? else {
-        return Err(crate::error::Error::NotFound);
-    };
-    if d.message.ack_requested == 0 {
-        return Err(crate::error::Error::NotFound);
-    }
-    let mut sent = 0;
-    for m in d.not_acked() {
-        let Some(email) = m.email.clone() else {
-            continue;
-        };
-        let link = if m.kind == "clerk" {
-            crate::links::staff_channel(&channel.channel_id)
-        } else {
-            crate::links::guest_channel(&channel.channel_id)
-        };
-        let mut paragraphs = vec![("mail-ack-reminder", vec![("channel", channel.name.clone())])];
-        if let Some(due) = d.message.ack_due_at {
-            paragraphs.push((
-                "mail-ack-reminder-due",
-                vec![
-                    ("due_ja", crate::i18n::Lang::Ja.last_day(due)),
-                    ("due_en", crate::i18n::Lang::En.last_day(due)),
-                ],
-            ));
-        }
-        let mail = crate::mail::notice::Notice {
-            to_name: m.name.clone(),
-            to_email: email,
-            subject_key: "mail-ack-reminder-subject",
-            lead: crate::i18n::Lang::Ja,
-            paragraphs,
-            link: Some((state.link(&link), "mail-open-channel")),
-        }
-        .into_mail()?;
-        if let Err(e) = state.mailer.send(&mail).await {
-            tracing::warn!(
-                error = format!("{e:#}"),
-                "acknowledgement reminder not sent"
-            );
-            continue;
-        }
-        sent += 1;
-    }
-    let ev = Event::new(clerk, "message.ack_reminder", Outcome::Success)
-        .target(message_id)
-        .detail(format!("reminded: {sent}"))
-        .in_channel(channel.channel_id.clone());
-    state.audit.record(state.now(), source, &ev).await?;
-    Ok(sent)
-}
-
 /// Corrects (`Some` text) or withdraws (`None`) one's own message within 15 minutes of posting
 /// it; the change is shown and audited. A corrected text passes the My Number guard again.
 pub async fn change(
@@ -411,10 +340,28 @@ pub async fn change(
     {
         return Ok(Err(refused));
     }
+    let action = if body.is_some() {
+        "message.edit"
+    } else {
+        "message.withdraw"
+    };
+    // Only through the message's own channel (D8): another channel's URL finds nothing.
+    if store::one(&state.db, channel_id, message_id, author_id)
+        .await?
+        .is_none()
+    {
+        return Err(crate::error::Error::NotFound);
+    }
+    if !store::channel_active(&state.db, channel_id).await? {
+        let refused =
+            ack::refuse_ended(state, source, author, action, channel_id, message_id).await?;
+        return Ok(Err(refused));
+    }
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let changed = store::change(
         &mut tx,
+        channel_id,
         message_id,
         author_id,
         body.map(|b| b.0.as_str()),
@@ -425,22 +372,29 @@ pub async fn change(
     if !changed {
         return Ok(Err(Refused::TooLate));
     }
-    let action = if body.is_some() {
-        "message.edit"
-    } else {
-        "message.withdraw"
+    // A withdrawn message's file is gone with it (F5); the record keeps what it was.
+    let taken = match body {
+        Some(_) => None,
+        None => store::take_file(&mut tx, channel_id, message_id).await?,
     };
-    let ev = Event::new(author, action, Outcome::Success)
+    let mut ev = Event::new(author, action, Outcome::Success)
         .target(message_id)
         .in_channel(channel_id.to_string());
+    if let Some(f) = &taken {
+        ev = ev.detail(format!(
+            "file {} removed: {} · {} bytes · sha256 {}",
+            f.file_id, f.name, f.size, f.sha256
+        ));
+    }
     audit::record(&mut tx, now, source, &ev).await?;
     tx.commit().await?;
+    if let Some(f) = taken {
+        let path = crate::files::channel_file(&state.config.data_dir, &f.file_id);
+        if let Err(e) = tokio::fs::remove_file(&path).await {
+            tracing::warn!(error = %e, file = %f.file_id, "removing a withdrawn file's bytes");
+        }
+    }
     Ok(Ok(()))
-}
-
-/// A clerk's 確認依頼 in active channels, newest first.
-pub async fn open_requests(state: &AppState, clerk_id: &str) -> Result<Vec<store::OpenRequest>> {
-    Ok(store::open_requests(&state.db, clerk_id).await?)
 }
 
 /// Unread counts of a department's active channels for a clerk.

@@ -229,6 +229,8 @@ pub struct Member {
     pub email: Option<String>,
     pub read_at: Option<i64>,
     pub acked_at: Option<i64>,
+    /// 1 while the member's access to the channel is open: only they are reminded (D9).
+    pub live: i64,
 }
 
 /// Everyone a message is for — the channel's live guests and the clerks of its department —
@@ -244,7 +246,12 @@ pub async fn members(
         "select a.account_id, a.name, a.kind, g.organisation, d.name as department_name, \
          case when a.kind = 'clerk' then a.email when g.has_email = 1 then g.sign_in_name end \
          as email, \
-         r.read_at, k.acked_at from account a \
+         r.read_at, k.acked_at, \
+         case when (g.channel_id = $1 and a.status in ",
+        crate::live_statuses!(),
+        ") or (c.department_id = (select ch.department_id from channel ch \
+         where ch.channel_id = $1) and a.status = 'active') then 1 else 0 end as live \
+         from account a \
          left join guest g on g.account_id = a.account_id \
          left join clerk c on c.account_id = a.account_id \
          left join department d on d.department_id = c.department_id \
@@ -264,43 +271,12 @@ pub async fn members(
     .await
 }
 
-/// Records an acknowledgement; false if this member had already acknowledged it.
-pub async fn acknowledge(
-    conn: &mut AnyConnection,
-    message_id: &str,
-    account_id: &str,
-    now: Timestamp,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "insert into message_ack (message_id, account_id, acked_at) values ($1, $2, $3) \
-         on conflict do nothing",
-    )
-    .bind(message_id)
-    .bind(account_id)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Asks members to acknowledge a message, optionally by a date.
-pub async fn request_ack(
-    conn: &mut AnyConnection,
-    message_id: &str,
-    due: Option<Timestamp>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update message set ack_requested = 1, ack_due_at = $1 where message_id = $2")
-        .bind(due)
-        .bind(message_id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Corrects a message's text, or withdraws it (its text emptied), if it is still its author's
 /// to change; false otherwise.
+/// Only through the message's own channel, and only while that channel is active (D8).
 pub async fn change(
     conn: &mut AnyConnection,
+    channel_id: &str,
     message_id: &str,
     author_id: &str,
     body: Option<&str>,
@@ -309,27 +285,33 @@ pub async fn change(
 ) -> Result<bool, sqlx::Error> {
     let done = match body {
         Some(body) => {
-            sqlx::query(
+            sqlx::query(concat!(
                 "update message set body = $1, edited_at = $2 where message_id = $3 \
-                 and author_id = $4 and created_at >= $5 and withdrawn_at is null",
-            )
+                 and author_id = $4 and created_at >= $5 and withdrawn_at is null \
+                 and channel_id = $6 and ",
+                active_channel!("$6")
+            ))
             .bind(body)
             .bind(now)
             .bind(message_id)
             .bind(author_id)
             .bind(not_before)
+            .bind(channel_id)
             .execute(conn)
             .await?
         }
         None => {
-            sqlx::query(
+            sqlx::query(concat!(
                 "update message set body = '', withdrawn_at = $1 where message_id = $2 \
-                 and author_id = $3 and created_at >= $4 and withdrawn_at is null",
-            )
+                 and author_id = $3 and created_at >= $4 and withdrawn_at is null \
+                 and channel_id = $5 and ",
+                active_channel!("$5")
+            ))
             .bind(now)
             .bind(message_id)
             .bind(author_id)
             .bind(not_before)
+            .bind(channel_id)
             .execute(conn)
             .await?
         }
@@ -337,30 +319,51 @@ pub async fn change(
     Ok(done.rows_affected() == 1)
 }
 
-/// Open 確認依頼 a clerk's department has asked for: messages still awaiting someone's
-/// acknowledgement, with how many have acknowledged, newest first.
+/// The file a withdrawn message carried, now gone from the channel.
 #[derive(Clone, Debug, FromRow)]
-pub struct OpenRequest {
-    pub message_id: String,
-    pub channel_id: String,
-    pub channel_name: String,
-    pub body: String,
-    pub created_at: i64,
-    pub ack_due_at: Option<i64>,
-    pub ack_count: i64,
+pub struct TakenFile {
+    pub file_id: String,
+    pub name: String,
+    pub size: i64,
+    pub sha256: String,
 }
 
-pub async fn open_requests(db: &Db, author_id: &str) -> Result<Vec<OpenRequest>, sqlx::Error> {
-    sqlx::query_as::<_, OpenRequest>(
-        "select m.message_id, m.channel_id, ch.name as channel_name, m.body, m.created_at, \
-         m.ack_due_at, (select count(*) from message_ack k where k.message_id = m.message_id) \
-         as ack_count from message m join channel ch on ch.channel_id = m.channel_id \
-         where m.author_id = $1 and m.ack_requested = 1 and m.withdrawn_at is null \
-         and ch.status = 'active' order by m.seq desc limit 50",
+/// Takes a message's file out of its channel (F5): the row goes, and its size goes back to the
+/// channel's quota. The caller deletes the bytes once this commits.
+pub async fn take_file(
+    conn: &mut AnyConnection,
+    channel_id: &str,
+    message_id: &str,
+) -> Result<Option<TakenFile>, sqlx::Error> {
+    let file = sqlx::query_as::<_, TakenFile>(
+        "select file_id, name, size, sha256 from attachment \
+         where message_id = $1 and channel_id = $2",
     )
-    .bind(author_id)
-    .fetch_all(&db.pool)
-    .await
+    .bind(message_id)
+    .bind(channel_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(f) = &file {
+        sqlx::query("delete from attachment where file_id = $1")
+            .bind(&f.file_id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("update channel_quota set used_bytes = used_bytes - $1 where channel_id = $2")
+            .bind(f.size)
+            .bind(channel_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(file)
+}
+
+/// Whether a channel still takes changes (D8): active, not ended.
+pub async fn channel_active(db: &Db, channel_id: &str) -> Result<bool, sqlx::Error> {
+    let active: Option<i64> = sqlx::query_scalar(concat!("select 1 where ", active_channel!("$1")))
+        .bind(channel_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(active.is_some())
 }
 
 /// A channel with how many messages in it this reader has not seen.

@@ -105,7 +105,12 @@ pub fn refusal(ctx: &Ctx, refused: &crate::messages::Refused) -> String {
             ctx.t_with("file-too-large", [("max", max_mb.to_string())])
         }
         Refused::FileType => ctx.t("file-type"),
+        Refused::FileName => ctx.t("file-name-program"),
         Refused::Quota => ctx.t("file-quota"),
         Refused::TooLate => ctx.t("message-too-late"),
+        Refused::Ended => ctx.t("channel-ended-no-change"),
+        Refused::RemindedRecently { hours } => {
+            ctx.t_with("ack-reminded-recently", [("hours", hours.to_string())])
+        }
     }
 }

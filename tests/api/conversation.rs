@@ -192,8 +192,9 @@ async fn i1_a_message_with_a_probable_my_number_is_refused_explained_kept_and_au
         assert!(!detail.contains("5678"), "{detail}");
     }
 
-    // A 13-digit corporate number and a twelve-digit run with a wrong check digit pass (I3).
-    for body in ["法人番号 7123456789018 の件", "受付番号 123456789019"] {
+    // A 13-digit corporate number (its own check digit valid) and a twelve-digit run with a
+    // wrong check digit pass (I3).
+    for body in ["法人番号 1123456789018 の件", "受付番号 123456789019"] {
         let p = c
             .guest
             .agent

@@ -343,3 +343,118 @@ async fn i1_a_file_name_or_a_csv_holding_a_my_number_is_refused_and_audited_mask
         .await;
     assert_eq!(p.status, 303);
 }
+
+#[tokio::test]
+async fn f5_a_withdrawn_file_answers_404_everywhere_its_bytes_are_gone_and_its_size_is_returned() {
+    // SECURITY F5
+    let c = channel(Options {
+        channel_quota_mb: Some(1),
+        ..Options::default()
+    })
+    .await;
+    let nurse = c
+        .guest("佐藤 看護師", "sato@hospital.example.jp", "post_files")
+        .await;
+    let teacher = c
+        .guest("田中 教諭", "tanaka@school.example.jp", "post")
+        .await;
+    let mut big = PDF.to_vec();
+    big.resize(700 * 1024, b' ');
+    let p = nurse
+        .agent
+        .send_file(&c.files(), "間違えた資料.pdf", big.clone(), "")
+        .await;
+    assert_eq!(p.status, 303);
+    let (file_id, message_id, sha256): (String, String, String) =
+        sqlx::query_as("select file_id, message_id, sha256 from attachment")
+            .fetch_one(&c.app.state.db.pool)
+            .await
+            .expect("row");
+    let guest_link = format!("{}/{file_id}", c.files());
+    let staff_link = format!("/staff/channels/{}/files/{file_id}", c.id);
+    c.clerk
+        .agent
+        .get(&format!("/staff/channels/{}", c.id))
+        .await;
+    assert_eq!(teacher.agent.get(&guest_link).await.status, 200);
+
+    // The author withdraws the message.
+    nurse.agent.get(&c.page()).await;
+    let p = nurse
+        .agent
+        .post(&format!("{}/messages/{message_id}/withdraw", c.page()), &[])
+        .await;
+    assert_eq!(p.status, 303);
+    for (agent, link) in [
+        (&nurse.agent, &guest_link),
+        (&teacher.agent, &guest_link),
+        (&c.clerk.agent, &staff_link),
+    ] {
+        assert_eq!(agent.get(link).await.status, 404, "{link}");
+    }
+    assert_eq!(c.stored(), (0, 0), "the bytes are deleted from disk");
+    let page = teacher.agent.get(&c.page()).await;
+    assert!(!html_unescape(&page.main()).contains("間違えた資料.pdf"));
+    // Its size is back in the quota: the same file fits again.
+    let p = nurse
+        .agent
+        .send_file(&c.files(), "正しい資料.pdf", big, "")
+        .await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    // The trail keeps what it was.
+    let withdrawal = c
+        .app
+        .audit()
+        .await
+        .into_iter()
+        .find(|r| r.action == "message.withdraw")
+        .expect("withdrawal");
+    let detail = withdrawal.detail.unwrap_or_default();
+    assert!(
+        detail.contains("間違えた資料.pdf")
+            && detail.contains(&format!("{} bytes", 700 * 1024))
+            && detail.contains(&sha256),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn f1_thirty_concurrent_uploads_never_pass_the_channel_quota() {
+    // SECURITY F1
+    let c = channel(Options {
+        file_max_mb: Some(2),
+        channel_quota_mb: Some(5),
+        ..Options::default()
+    })
+    .await;
+    let nurse = c
+        .guest("佐藤 看護師", "sato@hospital.example.jp", "post_files")
+        .await;
+    let mut file = PDF.to_vec();
+    file.resize(1024 * 1024, b' ');
+    let files = c.files();
+    let sends = (0..30).map(|i| {
+        let agent = &nurse.agent;
+        let files = &files;
+        let file = file.clone();
+        async move {
+            agent
+                .send_file(files, &format!("記録{i}.pdf"), file, "")
+                .await
+                .status
+        }
+    });
+    let statuses = futures::future::join_all(sends).await;
+    let kept = statuses.iter().filter(|s| **s == 303).count();
+    assert_eq!(kept, 5, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 303 || *s == 422),
+        "{statuses:?}"
+    );
+    let stored: i64 = c
+        .app
+        .scalar("select cast(coalesce(sum(size), 0) as bigint) from attachment")
+        .await;
+    assert_eq!(stored, 5 * 1024 * 1024);
+    assert_eq!(c.stored(), (5, 0));
+}

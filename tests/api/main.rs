@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod console;
 mod conversation;
+mod file_types;
 mod files;
 mod first_use;
 mod guests;

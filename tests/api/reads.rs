@@ -590,3 +590,206 @@ async fn e1_script_like_text_in_messages_comments_corrections_and_searches_rende
         assert!(p.body.contains("&#60;script&#62;alert(1)"), "{path}");
     }
 }
+
+#[tokio::test]
+async fn d8_an_ended_channel_takes_no_change_and_a_message_is_changed_only_through_its_own_channel()
+{
+    // SECURITY D8
+    let c = channel().await;
+    let due = c.app.date_in(3);
+    let m = c
+        .clerk_posts("訪問日程を確認してください", Some(&due))
+        .await;
+    c.nurse.agent.get(&c.guest_page()).await;
+    let p = c
+        .nurse
+        .agent
+        .post(
+            &format!("{}/messages", c.guest_page()),
+            &[("body", "承知しました")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let n: String = sqlx::query_scalar("select message_id from message order by seq desc limit 1")
+        .fetch_one(&c.app.state.db.pool)
+        .await
+        .expect("message");
+
+    // Through another channel's URL: the same not-found as a message that does not exist, and
+    // nothing changes.
+    let other = c.app.create_channel(&c.clerk.agent, "別の案件", 60).await;
+    c.clerk.agent.get(&format!("/staff/channels/{other}")).await;
+    for path in [
+        format!("/staff/channels/{other}/messages/{m}/edit"),
+        format!("/staff/channels/{other}/messages/{m}/withdraw"),
+        format!("/staff/channels/{other}/messages/{m}/ack"),
+        format!("/staff/channels/{other}/messages/{m}/remind"),
+    ] {
+        let p = c.clerk.agent.post(&path, &[("body", "書き換え")]).await;
+        assert_eq!(p.status, 404, "{path}");
+    }
+    let stranger = c.guest_of_another_channel().await;
+    let theirs: String = sqlx::query_scalar(
+        "select g.channel_id from guest g join account a on a.account_id = g.account_id \
+         where a.name = '別 ゲスト'",
+    )
+    .fetch_one(&c.app.state.db.pool)
+    .await
+    .expect("channel");
+    stranger.agent.get(&format!("/c/{theirs}")).await;
+    let p = stranger
+        .agent
+        .post(&format!("/c/{theirs}/messages/{n}/withdraw"), &[])
+        .await;
+    assert_eq!(p.status, 404);
+    assert_eq!(
+        c.app
+            .scalar("select count(*) from message where withdrawn_at is not null or edited_at is not null")
+            .await,
+        0
+    );
+
+    // The channel ends: no post, edit, withdrawal, acknowledgement or reminder from anyone.
+    c.clerk.agent.get(&c.staff_page()).await;
+    let p = c
+        .clerk
+        .agent
+        .post(
+            &format!("{}/archive", c.staff_page()),
+            &[("reason", "事業終了"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let detail = format!("{}/messages/{m}", c.staff_page());
+    c.clerk.agent.get(&detail).await;
+    let mails = c.app.mails().len();
+    for (action, fields) in [
+        ("edit", vec![("body", "日程を変更しました")]),
+        ("ack", vec![]),
+        ("remind", vec![]),
+        ("withdraw", vec![]),
+    ] {
+        let p = c
+            .clerk
+            .agent
+            .post(&format!("{detail}/{action}"), &fields)
+            .await;
+        assert_eq!(p.status, 422, "{action}");
+        assert!(
+            html_unescape(&p.main()).contains("この案件は終了しているため"),
+            "{action}: {}",
+            p.main()
+        );
+    }
+    let p = c
+        .clerk
+        .agent
+        .post(
+            &format!("{}/messages", c.staff_page()),
+            &[("body", "終了後の書き込み")],
+        )
+        .await;
+    assert_eq!(p.status, 404);
+    // The nurse's access ended with the channel.
+    let p = c
+        .nurse
+        .agent
+        .post(&format!("{}/messages/{n}/withdraw", c.guest_page()), &[])
+        .await;
+    assert_ne!(p.status, 200);
+    assert_eq!(c.app.mails().len(), mails, "no reminder mailed");
+    assert_eq!(c.app.scalar("select count(*) from message_ack").await, 0);
+    assert_eq!(
+        c.app
+            .scalar("select count(*) from message where withdrawn_at is not null or edited_at is not null")
+            .await,
+        0
+    );
+    assert_eq!(
+        c.app
+            .scalar("select count(*) from message where body = '終了後の書き込み'")
+            .await,
+        0
+    );
+    let refused: Vec<String> = c
+        .app
+        .audit()
+        .await
+        .into_iter()
+        .filter(|r| r.outcome == "denied" && r.detail.as_deref() == Some("channel ended"))
+        .map(|r| {
+            assert_eq!(r.channel_id.as_deref(), Some(c.id.as_str()));
+            r.action
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            "message.edit",
+            "message.ack",
+            "message.ack_reminder",
+            "message.withdraw"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn d9_one_reminder_a_day_per_message_and_never_to_a_guest_whose_access_ended() {
+    // SECURITY D9
+    let c = channel().await;
+    let due = c.app.date_in(3);
+    let m = c.clerk_posts("書類の提出をお願いします", Some(&due)).await;
+    // The teacher's access ends: they are not reminded.
+    let teacher = c.app.guest_id(&c.teacher.sign_in_name).await;
+    c.clerk.agent.get(&format!("/staff/guests/{teacher}")).await;
+    let p = c
+        .clerk
+        .agent
+        .post(
+            &format!("/staff/guests/{teacher}/revoke"),
+            &[("reason", "異動のため"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let detail = format!("{}/messages/{m}", c.staff_page());
+    c.clerk.agent.get(&detail).await;
+    let before = c.app.mails().len();
+    let p = c.clerk.agent.post(&format!("{detail}/remind"), &[]).await;
+    assert_eq!(p.status, 200);
+    let mails = c.app.mails();
+    assert_eq!(mails.len(), before + 1);
+    assert_eq!(mails.last().expect("mail").to, "sato@hospital.example.jp");
+
+    // Five more clicks within the day send nothing more.
+    for _ in 0..5 {
+        let p = c.clerk.agent.post(&format!("{detail}/remind"), &[]).await;
+        assert_eq!(p.status, 422);
+        assert!(
+            html_unescape(&p.main()).contains("24時間以内にすでに送っています"),
+            "{}",
+            p.main()
+        );
+    }
+    assert_eq!(c.app.mails().len(), before + 1);
+    // A day later, one more.
+    c.app.clock.advance(24 * 3600);
+    let clerk = c.app.sign_in(&c.clerk).await;
+    clerk.get(&detail).await;
+    let p = clerk.post(&format!("{detail}/remind"), &[]).await;
+    assert_eq!(p.status, 200, "{}", p.main());
+    assert_eq!(c.app.mails().len(), before + 2);
+    let reminders = c
+        .app
+        .audit()
+        .await
+        .into_iter()
+        .filter(|r| r.action == "message.ack_reminder")
+        .map(|r| r.outcome)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        reminders,
+        [
+            "success", "denied", "denied", "denied", "denied", "denied", "success"
+        ]
+    );
+}

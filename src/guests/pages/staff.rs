@@ -13,7 +13,7 @@ use tower_sessions::Session;
 use crate::accounts::{StaffUser, Status};
 use crate::app::AppState;
 use crate::channels::store as channels;
-use crate::guests::lifecycle::{self, NotLive};
+use crate::guests::lifecycle::{self, NotLive, NotReissued};
 use crate::guests::pages::list::{GuestList, ListQuery};
 use crate::guests::pages::sheet::deliver;
 use crate::guests::store::{self as guest_db, ExtensionRequest, Guest};
@@ -339,8 +339,15 @@ async fn reinvite(
     };
     let link = match lifecycle::reinvite(state, user, &ctx.source, &guest, &why, reset).await? {
         Ok(link) => link,
-        Err(NotLive) => {
+        Err(NotReissued::NotLive) => {
             let m = not_live(&ctx);
+            return invalid(state, ctx, user, guest, field, m).await;
+        }
+        Err(NotReissued::TooOften) => {
+            let m = ctx.t_with(
+                "guest-reissue-too-often",
+                [("count", lifecycle::REISSUE_PER_HOUR.to_string())],
+            );
             return invalid(state, ctx, user, guest, field, m).await;
         }
     };

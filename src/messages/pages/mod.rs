@@ -201,8 +201,8 @@ async fn staff_get(
     render(&message_page(&state, ctx, &reader, &message, None, None).await?)
 }
 
-async fn ack(state: &AppState, ctx: &Ctx, reader: &Reader, message: &str) -> AppResult<Response> {
-    messages::acknowledge(
+async fn ack(state: &AppState, ctx: Ctx, reader: &Reader, message: &str) -> AppResult<Response> {
+    let acked = messages::acknowledge(
         state,
         &ctx.source,
         reader.actor.clone(),
@@ -211,7 +211,13 @@ async fn ack(state: &AppState, ctx: &Ctx, reader: &Reader, message: &str) -> App
         message,
     )
     .await?;
-    Ok(back_to(reader, message))
+    match acked {
+        Ok(_) => Ok(back_to(reader, message)),
+        Err(refused) => {
+            let error = Some(refusal(&ctx, &refused));
+            render_invalid(&message_page(state, ctx, reader, message, error, None).await?)
+        }
+    }
 }
 
 async fn guest_ack(
@@ -221,7 +227,8 @@ async fn guest_ack(
     Path((channel, message)): Path<(String, String)>,
 ) -> AppResult<Response> {
     let reader = guest_reader(&state, &ctx, &user, &channel).await?;
-    ack(&state, &ctx, &reader, &message).await
+    let ctx = with_guest(ctx, &user);
+    ack(&state, ctx, &reader, &message).await
 }
 
 async fn staff_ack(
@@ -231,7 +238,8 @@ async fn staff_ack(
     Path((channel, message)): Path<(String, String)>,
 ) -> AppResult<Response> {
     let (reader, _) = staff_reader(&state, &ctx, &user, &channel).await?;
-    ack(&state, &ctx, &reader, &message).await
+    let ctx = with_user(ctx, &user);
+    ack(&state, ctx, &reader, &message).await
 }
 
 /// Corrects (`Some` form) or withdraws (`None`) the reader's own message.
@@ -331,8 +339,16 @@ async fn staff_remind(
     let (reader, channel) = staff_reader(&state, &ctx, &user, &channel).await?;
     let sent = messages::remind(&state, &ctx.source, user.actor(), &channel, &message).await?;
     let ctx = with_user(ctx, &user);
-    let notice = Some(ctx.t_with("ack-reminded", [("count", sent.to_string())]));
-    render(&message_page(&state, ctx, &reader, &message, None, notice).await?)
+    match sent {
+        Ok(sent) => {
+            let notice = Some(ctx.t_with("ack-reminded", [("count", sent.to_string())]));
+            render(&message_page(&state, ctx, &reader, &message, None, notice).await?)
+        }
+        Err(refused) => {
+            let error = Some(refusal(&ctx, &refused));
+            render_invalid(&message_page(&state, ctx, &reader, &message, error, None).await?)
+        }
+    }
 }
 
 /// The newest page's messages alone, for the page's live updates: the same guard, the same

@@ -295,3 +295,65 @@ async fn a_browser_left_half_signed_in_can_still_accept_an_invitation() {
     let codes = agent.get("/setup/recovery-codes").await;
     assert_eq!(codes.body.matches("<li><code>").count(), 10);
 }
+
+#[tokio::test]
+async fn d9_new_invitations_for_one_guest_are_bounded_per_hour_by_mail_and_by_sheet() {
+    // SECURITY D9
+    let app = spawn_app().await;
+    let (_admin, clerk, _) = app
+        .clerk_with_department("福祉課", "s@city.example.jp")
+        .await;
+    let channel = app.create_channel(&clerk.agent, "介護連携", 60).await;
+    app.invite_guest(
+        &clerk.agent,
+        &channel,
+        "介護 太郎",
+        "k@care.example.jp",
+        "post",
+        10,
+    )
+    .await;
+    let id = app.guest_id("k@care.example.jp").await;
+    clerk.agent.get(&format!("/staff/guests/{id}")).await;
+    let before = app.mails().len();
+    let reissue = format!("/staff/guests/{id}/reissue");
+    for delivery in ["email", "print", "email", "print", "email"] {
+        let p = clerk
+            .agent
+            .post(&reissue, &[("reason", "届かない"), ("delivery", delivery)])
+            .await;
+        assert_eq!(p.status, 303, "{delivery}");
+        clerk.agent.get(&format!("/staff/guests/{id}")).await;
+    }
+    assert_eq!(app.mails().len(), before + 3);
+    for delivery in ["email", "print"] {
+        let p = clerk
+            .agent
+            .post(&reissue, &[("reason", "届かない"), ("delivery", delivery)])
+            .await;
+        assert_eq!(p.status, 422, "{delivery}");
+        assert!(
+            html_unescape(&p.main())
+                .contains("この1時間に新しい招待（メールまたは招待状）をすでに 5 回"),
+            "{}",
+            p.main()
+        );
+    }
+    assert_eq!(app.mails().len(), before + 3, "no more mail");
+    // The next hour, one more.
+    app.clock.advance(3600);
+    let clerk = app.sign_in(&clerk).await;
+    clerk.get(&format!("/staff/guests/{id}")).await;
+    let p = clerk
+        .post(&reissue, &[("reason", "届かない"), ("delivery", "email")])
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(app.mails().len(), before + 4);
+    let refused = app
+        .audit()
+        .await
+        .into_iter()
+        .filter(|r| r.action == "guest.reissue" && r.outcome == "denied")
+        .count();
+    assert_eq!(refused, 2);
+}
