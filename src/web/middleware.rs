@@ -146,6 +146,7 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
         (_, 403) => "error-403",
         (_, 404) => "error-404",
         (_, 405) => "error-405",
+        (_, 408) => "error-408",
         (_, 413) => "error-413",
         (_, 429) => "error-429",
         _ => "error-500",

@@ -5,11 +5,13 @@
 pub mod authenticator;
 pub mod confirm;
 pub mod ctx;
+pub mod deadline;
 pub mod error;
 pub mod forms;
 pub mod guard;
 pub mod input;
 pub mod lang;
+pub mod listener;
 pub mod mail;
 pub mod middleware;
 pub mod routes;
@@ -77,6 +79,7 @@ pub fn shared_layers(routes: Router<AppState>, state: AppState, store: Store) ->
         .layer(DefaultBodyLimit::max(middleware::FORM_LIMIT))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(middleware::run_to_completion))
+        .layer(axum::middleware::from_fn(deadline::deadlines))
         .layer(axum::middleware::from_fn(middleware::error_pages))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

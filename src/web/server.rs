@@ -1,7 +1,6 @@
 //! The server: builds the application (database, state, router) on its port, serves it with the
 //! background jobs, and stops gracefully.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -149,33 +148,15 @@ impl Application {
                 }
             }
         });
-        let app = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        match &self.state.config.tls {
-            Some(tls) => {
-                let rustls =
-                    axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-                        .await
-                        .context("reading the TLS certificate and key")?;
-                let handle = axum_server::Handle::new();
-                let graceful = handle.clone();
-                tokio::spawn(async move {
-                    shutdown.await;
-                    graceful.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
-                });
-                axum_server::from_tcp_rustls(self.listener, rustls)?
-                    .handle(handle)
-                    .serve(app)
-                    .await?;
+        let tls = match &self.state.config.tls {
+            Some(files) => {
+                Some(tls_acceptor(files).context("reading the TLS certificate and key")?)
             }
-            None => {
-                let listener = tokio::net::TcpListener::from_std(self.listener)?;
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await?;
-            }
-        }
+            None => None,
+        };
+        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        let caps = super::listener::Caps::for_this_process();
+        super::listener::serve(listener, tls, self.router, caps, shutdown).await;
         tracing::info!("stopped accepting; finishing background work");
         let _ = stop.send(true);
         let _ = sweeper.await;
@@ -183,6 +164,26 @@ impl Application {
         cleanup.abort();
         Ok(())
     }
+}
+
+/// The TLS side of the listener (H1): the certificate chain and key from their PEM files, TLS
+/// 1.2 and 1.3 with ring, HTTP/2 offered before HTTP/1.1.
+fn tls_acceptor(files: &crate::config::TlsFiles) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .with_context(|| format!("reading {}", files.cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("reading {}", files.cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .with_context(|| format!("reading {}", files.key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// Takes a signed checkpoint of the audit chain now (G6) and mails it to the auditor, if one

@@ -24,4 +24,5 @@ mod sessions;
 mod setup;
 mod sheet;
 mod signin;
+mod slow_clients;
 mod write_path;
