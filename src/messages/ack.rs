@@ -75,7 +75,8 @@ pub async fn remind(
         return Err(crate::error::Error::NotFound);
     }
     let channel_id = channel.channel_id.as_str();
-    if !store::channel_active(&state.db, channel_id).await? {
+    // The channel was read by the page's guard; the reminder's turn re-checks it when taken.
+    if !channel.is_active() {
         let refused = refuse_ended(
             state,
             source,

@@ -50,10 +50,11 @@ pub async fn take_reminder_turn(
     now: Timestamp,
     every: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query(concat!(
         "update message set ack_reminded_at = $1 where message_id = $2 and channel_id = $3 \
-         and (ack_reminded_at is null or ack_reminded_at <= $4)",
-    )
+         and (ack_reminded_at is null or ack_reminded_at <= $4) and ",
+        active_channel!("$3")
+    ))
     .bind(now)
     .bind(message_id)
     .bind(channel_id)

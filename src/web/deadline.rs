@@ -4,6 +4,7 @@
 //! accepted (`web::listener`). A handler cut off by a deadline still runs to its commit or
 //! rollback (`middleware::run_to_completion` sits inside); only its answer becomes the 408.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -71,8 +72,6 @@ impl HttpBody for Progress {
         self.inner.size_hint()
     }
 }
-
-use std::future::Future;
 
 /// The layer: the body's progress deadline for every request, the whole deadline for every
 /// request but a multipart upload (which may rightly take long on a slow line, as long as it
