@@ -46,6 +46,46 @@ impl Contact {
     }
 }
 
+/// The language alone, for what is drawn once and shown to many readers (SECURITY C9): kept
+/// conversations and guest lists are drawn with this, never with a request's `Ctx`, so no CSRF
+/// token, name or permission of one reader can be drawn into what another is served. It offers
+/// the words and dates such drawings use, and nothing of the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Words(Lang);
+
+impl Words {
+    pub fn new(lang: Lang) -> Self {
+        Self(lang)
+    }
+    pub fn lang(&self) -> Lang {
+        self.0
+    }
+    pub fn t(&self, key: &str) -> String {
+        self.0.t(key)
+    }
+    pub fn t_with(&self, key: &str, args: impl AsRef<[(&'static str, String)]>) -> String {
+        self.0.t_with(key, args)
+    }
+    pub fn dt(&self, t: &i64) -> String {
+        self.0.long_datetime(*t)
+    }
+    pub fn paren(&self, inner: &str) -> String {
+        self.0.paren(inner)
+    }
+    pub fn last_day(&self, t: &i64) -> String {
+        self.0.last_day(*t)
+    }
+    pub fn day_label(&self, t: &i64) -> String {
+        self.0.day_label(*t)
+    }
+    pub fn time_of_day(&self, t: &i64) -> String {
+        self.0.time_of_day(*t)
+    }
+    pub fn machine_time(&self, t: &i64) -> String {
+        crate::i18n::machine_time(*t)
+    }
+}
+
 /// The page context handed to every template.
 #[derive(Clone, Debug)]
 pub struct Ctx {
@@ -66,6 +106,10 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The language alone, to draw what other readers are shown too (C9).
+    pub fn words(&self) -> Words {
+        Words(self.lang)
+    }
     pub fn t(&self, key: &str) -> String {
         self.lang.t(key)
     }

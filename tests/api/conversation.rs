@@ -5,6 +5,8 @@ use crate::helpers::*;
 
 struct Channel {
     app: TestApp,
+    admin: Person,
+    department: String,
     clerk: Person,
     guest: GuestPerson,
     id: String,
@@ -16,7 +18,7 @@ async fn channel_with_guest() -> Channel {
     let jst = 9 * 3600;
     let midnight = ((app.now() + jst).div_euclid(86_400) + 1) * 86_400 - jst;
     app.clock.set(midnight - 20 * 60);
-    let (_admin, clerk, _) = app
+    let (admin, clerk, department) = app
         .clerk_with_department("防災危機管理課", "bousai@city.example.jp")
         .await;
     let id = app.create_channel(&clerk.agent, "在宅医療 連携", 60).await;
@@ -33,6 +35,8 @@ async fn channel_with_guest() -> Channel {
     let guest = app.enrol_guest(&link, "佐藤看護師の長い合言葉").await;
     Channel {
         app,
+        admin,
+        department,
         clerk,
         guest,
         id,
@@ -286,4 +290,99 @@ async fn a_conversation_drawn_once_for_a_channel_still_shows_each_reader_their_o
     // A 既読 changes the drawing: Sato sees that both others have now read Tanaka's post.
     let items = messages_of(&c.guest.agent.get(&guest_page).await);
     assert!(items[1].contains("既読 2"), "{}", items[1]);
+}
+
+#[tokio::test]
+async fn c9_what_is_kept_for_every_reader_carries_no_other_readers_token_or_name() {
+    // SECURITY C9
+    let c = channel_with_guest().await;
+    // A second clerk of the same department, and a second guest of the channel.
+    let link = c
+        .app
+        .add_clerk(
+            &c.admin.agent,
+            "kansatsu@city.example.jp",
+            "観察 花子",
+            &c.department,
+        )
+        .await;
+    let watcher = c
+        .app
+        .enrol(
+            &link,
+            None,
+            "kansatsu@city.example.jp",
+            "観察係のとても長い合言葉です",
+        )
+        .await;
+    let link = c
+        .app
+        .invite_guest(
+            &c.clerk.agent,
+            &c.id,
+            "田中 相談員",
+            "tanaka@hospital.example.jp",
+            "post",
+            30,
+        )
+        .await;
+    let second = c.app.enrol_guest(&link, "田中相談員の長い合言葉").await;
+    // Something to keep: messages, one asking for acknowledgement, and the guest list.
+    let staff_page = format!("/staff/channels/{}", c.id);
+    let guest_page = format!("/c/{}", c.id);
+    c.clerk.agent.get(&staff_page).await;
+    for (body, ack) in [
+        ("訪問日程のお知らせ", false),
+        ("書類を確認してください", true),
+    ] {
+        let mut fields = vec![("body", body)];
+        if ack {
+            fields.push(("ack", "1"));
+        }
+        let p = c
+            .clerk
+            .agent
+            .post(&format!("{staff_page}/messages"), &fields)
+            .await;
+        assert_eq!(p.status, 303);
+    }
+    c.guest.agent.get(&guest_page).await;
+    let p = c
+        .guest
+        .agent
+        .post(
+            &format!("{guest_page}/messages"),
+            &[("body", "承知しました")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+
+    // The watching clerk and the second guest read first: what they are shown is kept.
+    let first_staff = watcher.agent.get(&staff_page).await;
+    assert_eq!(first_staff.status, 200);
+    let watcher_token = watcher.agent.csrf();
+    let first_guest = second.agent.get(&guest_page).await;
+    assert_eq!(first_guest.status, 200);
+    let second_token = second.agent.csrf();
+    assert!(!watcher_token.is_empty() && !second_token.is_empty());
+    assert!(first_staff.body.contains(&watcher_token));
+
+    // The others read the same kept conversation and list, and see nothing of the first readers.
+    let staff = c.clerk.agent.get(&staff_page).await;
+    assert_eq!(staff.status, 200);
+    assert!(staff.body.contains(&c.clerk.agent.csrf()));
+    assert!(
+        !staff.body.contains(&watcher_token),
+        "another clerk's token"
+    );
+    assert!(!staff.body.contains("観察 花子"), "another clerk's name");
+    let guest = c.guest.agent.get(&guest_page).await;
+    assert_eq!(guest.status, 200);
+    assert!(guest.body.contains(&c.guest.agent.csrf()));
+    assert!(!guest.body.contains(&second_token), "another guest's token");
+    assert!(!guest.body.contains(&watcher_token));
+    assert!(!guest.body.contains("田中 相談員"), "another guest's name");
+    // Both conversations show the same messages.
+    assert_eq!(messages_of(&staff).len(), messages_of(&first_staff).len());
+    assert_eq!(messages_of(&guest).len(), messages_of(&first_guest).len());
 }

@@ -110,7 +110,7 @@ pub async fn channel_page(
     )
     .await?;
     messages.base = links::staff_channel(&channel.channel_id);
-    messages::pages::drawing::draw(state, &ctx, &mut messages)?;
+    messages::pages::drawing::draw(state, ctx.words(), &mut messages)?;
     Ok(ChannelPage {
         ctx: with_user(ctx, user),
         messages,

@@ -98,7 +98,7 @@ pub async fn guest_channel_page(
     )
     .await?;
     messages.base = links::guest_channel(&g.channel_id);
-    messages::pages::drawing::draw(state, &ctx, &mut messages)?;
+    messages::pages::drawing::draw(state, ctx.words(), &mut messages)?;
     Ok(ChannelPage {
         messages,
         ends_on: ctx.lang.last_day(g.channel_ends_at),

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::guests::store::{self as guest_db, Filter, Listed, Sort};
 use crate::links;
-use crate::web::ctx::Ctx;
+use crate::web::ctx::{Ctx, Words};
 use crate::web::error::AppResult;
 
 #[derive(Deserialize, Default, Clone)]
@@ -71,9 +71,17 @@ impl GuestList {
     ) -> AppResult<Self> {
         let known = channel_version.map(|v| (0, v));
         let (rows, total) = state.guest_lists.list(&state.db, &f, known).await?;
-        let drawn = state.guest_lists.drawn(&f, ctx.lang.code(), &rows, || {
-            GuestRows { ctx, rows: &rows }.render()
-        })?;
+        // Kept for every clerk who reads the list: drawn with the language alone (C9).
+        let words = ctx.words();
+        let drawn = state
+            .guest_lists
+            .drawn(&f, words.lang().code(), &rows, || {
+                GuestRows {
+                    ctx: words,
+                    rows: &rows,
+                }
+                .render()
+            })?;
         let pages = ((total + guest_db::PAGE_SIZE - 1) / guest_db::PAGE_SIZE).max(1);
         f.page = f.page.min(pages - 1);
         Ok(Self {
@@ -125,7 +133,7 @@ impl GuestList {
 #[derive(Template)]
 #[template(path = "staff/_guest_rows.html")]
 struct GuestRows<'a> {
-    ctx: &'a Ctx,
+    ctx: Words,
     rows: &'a [Listed],
 }
 

@@ -11,14 +11,14 @@ use askama::Template;
 use crate::app::AppState;
 use crate::messages::Page;
 use crate::messages::store::Message;
-use crate::web::ctx::Ctx;
+use crate::web::ctx::Words;
 use crate::web::error::AppResult;
 
 /// One message up to its acknowledgement, which the conversation adds for its reader.
 #[derive(Template)]
 #[template(path = "_message.html")]
 struct Drawing<'a> {
-    ctx: &'a Ctx,
+    ctx: Words,
     m: &'a Message,
     /// Whether the reader wrote it.
     mine: bool,
@@ -26,11 +26,12 @@ struct Drawing<'a> {
     city: Option<&'a str>,
 }
 
-/// Draws `page`'s messages in `ctx`'s language, for the page to show.
-pub fn draw(state: &AppState, ctx: &Ctx, page: &mut Page) -> AppResult<()> {
+/// Draws `page`'s messages in `words`' language, for the page to show. The drawings are kept
+/// and served to other readers, so they see the language alone, never a request (C9).
+pub fn draw(state: &AppState, words: Words, page: &mut Page) -> AppResult<()> {
     let one = |m: &Message, mine: bool| {
         Drawing {
-            ctx,
+            ctx: words,
             m,
             mine,
             base: &page.base,
@@ -38,7 +39,7 @@ pub fn draw(state: &AppState, ctx: &Ctx, page: &mut Page) -> AppResult<()> {
         }
         .render()
     };
-    let variant = format!("{} {}", ctx.lang.code(), page.base);
+    let variant = format!("{} {}", words.lang().code(), page.base);
     let shared = state.conversations.drawn(
         &page.channel_id,
         page.before.as_deref(),

@@ -370,7 +370,7 @@ async fn live(state: &AppState, ctx: Ctx, reader: &Reader) -> AppResult<Response
     )
     .await?;
     page.base = reader.base.clone();
-    drawing::draw(state, &ctx, &mut page)?;
+    drawing::draw(state, ctx.words(), &mut page)?;
     render(&Live {
         ctx,
         messages: page,
