@@ -89,7 +89,7 @@ pub async fn get_login_viewing(
     // Every view of the clerk's channel page runs this: its text is put together once.
     static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "select {OPEN_COLUMNS}, {COLUMNS}, c.version, (select cr.last_seq from channel_read cr \
+            "select {OPEN_COLUMNS}, {COLUMNS}, c.version, (select max(cr.last_seq) from channel_read cr \
              where cr.channel_id = c.channel_id and cr.account_id = l.account_id) as read_mark \
              {OPEN_FROM} left join channel c on c.channel_id = $2 \
              left join department d on d.department_id = c.department_id \

@@ -262,7 +262,7 @@ pub async fn page(
         let now = state.now();
         state
             .audit
-            .run(store::mark_read(channel_id, reader_id, mark, newest, now))
+            .run(store::mark_read(channel_id, reader_id, newest, now))
             .await?;
     }
     let older = if more {

@@ -36,7 +36,7 @@ async fn candidates(db: &Db, since: Timestamp, now: Timestamp) -> Result<Vec<Due
     let per_member = "(select max(m.seq) from message m where m.channel_id = ch.channel_id \
          and m.author_id <> a.account_id and m.created_at > $1 and m.withdrawn_at is null) \
          as newest, \
-         (select cr.last_seq from channel_read cr where cr.channel_id = ch.channel_id \
+         (select max(cr.last_seq) from channel_read cr where cr.channel_id = ch.channel_id \
           and cr.account_id = a.account_id) as mark, \
          n.notified_seq, n.notified_at";
     let recent = "ch.status = 'active' and a.notify_mail = 1 and ch.channel_id in \

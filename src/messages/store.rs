@@ -46,8 +46,8 @@ pub struct Message {
 const COLUMNS: &str = "m.message_id, m.seq, m.author_id, a.name as author_name, \
      a.kind as author_kind, g.organisation, d.name as department_name, m.body, m.created_at, \
      f.file_id, f.name as file_name, f.size as file_size, \
-     (select count(*) from message_read r where r.message_id = m.message_id \
-      and r.account_id <> m.author_id) as read_count, \
+     (select count(distinct r.account_id) from channel_read r where r.channel_id = m.channel_id \
+      and r.last_seq >= m.seq and r.account_id <> m.author_id) as read_count, \
      m.ack_requested, m.ack_due_at, \
      case when m.ack_requested = 1 then (select count(*) from message_ack k \
       where k.message_id = m.message_id) else 0 end as ack_count, \
@@ -113,7 +113,7 @@ pub async fn seen(
     reader: &str,
 ) -> Result<Option<super::Seen>, sqlx::Error> {
     let row: Option<(i64, Option<i64>)> = sqlx::query_as(
-        "select c.version, (select cr.last_seq from channel_read cr \
+        "select c.version, (select max(cr.last_seq) from channel_read cr \
          where cr.channel_id = c.channel_id and cr.account_id = $2) \
          from channel c where c.channel_id = $1",
     )
@@ -143,32 +143,17 @@ pub async fn one(
         .await
 }
 
-/// Marks as read, for `reader`, every message of the channel up to `newest` that is past their
-/// mark, and moves the mark; as statements for the write path's next batch. Reading out of
-/// order or from two devices only ever adds rows and raises the mark.
-pub fn mark_read(
-    channel_id: &str,
-    reader: &str,
-    mark: i64,
-    newest: i64,
-    now: Timestamp,
-) -> Vec<Statement> {
+/// Marks as read, for `reader`, every message of the channel up to `newest`: one row, the
+/// reader's new high-water mark with its time, as a statement for the write path's next batch.
+/// A message is read by everyone whose mark is at or past it, and was read when the first such
+/// mark was set. Reading out of order or from two devices never lowers the mark nor writes twice.
+pub fn mark_read(channel_id: &str, reader: &str, newest: i64, now: Timestamp) -> Vec<Statement> {
     vec![
         Statement::new(
-            "insert into message_read (message_id, account_id, read_at) \
-             select message_id, $1, $2 from message where channel_id = $3 and seq > $4 \
-             and seq <= $5 and author_id <> $1 on conflict do nothing",
-        )
-        .text(reader)
-        .int(now)
-        .text(channel_id)
-        .int(mark)
-        .int(newest),
-        Statement::new(
             "insert into channel_read (channel_id, account_id, last_seq, read_at) \
-             values ($1, $2, $3, $4) on conflict (channel_id, account_id) do update \
-             set last_seq = excluded.last_seq, read_at = excluded.read_at \
-             where channel_read.last_seq < excluded.last_seq",
+             select $1, $2, $3, $4 where not exists (select 1 from channel_read \
+             where channel_id = $1 and account_id = $2 and last_seq >= $3) \
+             on conflict do nothing",
         )
         .text(channel_id)
         .text(reader)
@@ -255,7 +240,9 @@ pub async fn members(
          left join guest g on g.account_id = a.account_id \
          left join clerk c on c.account_id = a.account_id \
          left join department d on d.department_id = c.department_id \
-         left join message_read r on r.message_id = $2 and r.account_id = a.account_id \
+         left join (select cr.account_id, min(cr.read_at) as read_at from channel_read cr \
+          where cr.channel_id = $1 and cr.last_seq >= (select seq from message \
+          where message_id = $2) group by cr.account_id) r on r.account_id = a.account_id \
          left join message_ack k on k.message_id = $2 and k.account_id = a.account_id \
          where a.account_id <> $3 and ((g.channel_id = $1 and a.status in ",
         crate::live_statuses!(),
@@ -384,7 +371,7 @@ pub async fn unread_counts(
     sqlx::query_as::<_, Unread>(
         "select ch.channel_id, ch.name, (select count(*) from message m \
          where m.channel_id = ch.channel_id and m.author_id <> $1 and m.seq > \
-         coalesce((select cr.last_seq from channel_read cr where cr.channel_id = ch.channel_id \
+         coalesce((select max(cr.last_seq) from channel_read cr where cr.channel_id = ch.channel_id \
          and cr.account_id = $1), 0)) as unread from channel ch \
          where ch.status = 'active' and ($2 is null or ch.department_id = $2) \
          order by unread desc, ch.name limit 200",

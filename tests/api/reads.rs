@@ -39,6 +39,20 @@ async fn channel() -> Channel {
 }
 
 impl Channel {
+    /// How many members other than its author have read message `m`: those whose read mark is at
+    /// or past it.
+    async fn readers_of(&self, m: &str) -> i64 {
+        sqlx::query_scalar(
+            "select count(distinct r.account_id) from channel_read r join message m \
+             on m.channel_id = r.channel_id and r.last_seq >= m.seq \
+             where m.message_id = $1 and r.account_id <> m.author_id",
+        )
+        .bind(m)
+        .fetch_one(&self.app.state.db.pool)
+        .await
+        .expect("readers")
+    }
+
     /// A guest of another channel of the same clerk.
     async fn guest_of_another_channel(&self) -> GuestPerson {
         let other = self
@@ -127,13 +141,13 @@ async fn opening_the_channel_marks_what_was_seen_and_both_sides_see_who_read_it_
         .agent
         .get(&format!("{}?before={m}", c.guest_page()))
         .await;
-    assert_eq!(c.app.scalar("select count(*) from message_read").await, 1);
+    assert_eq!(c.readers_of(&m).await, 1);
     let second = c.app.guest_sign_in(&c.teacher).await;
     let page = c.guest_page();
     let (a, b) = tokio::join!(c.teacher.agent.get(&page), second.get(&page));
     assert_eq!((a.status, b.status), (200, 200));
     c.nurse.agent.get(&c.guest_page()).await;
-    assert_eq!(c.app.scalar("select count(*) from message_read").await, 2);
+    assert_eq!(c.readers_of(&m).await, 2);
     // Guests see the same list, with names.
     let p = c.nurse.agent.get(&detail_guest).await;
     assert_eq!(p.status, 200);
@@ -792,4 +806,53 @@ async fn d9_one_reminder_a_day_per_message_and_never_to_a_guest_whose_access_end
             "success", "denied", "denied", "denied", "denied", "denied", "success"
         ]
     );
+}
+
+#[tokio::test]
+async fn the_first_view_of_a_channel_with_ten_thousand_messages_writes_one_row() {
+    let c = channel().await;
+    // Ten thousand messages, posted by the clerk (inserted in one go, as an import would).
+    let clerk: String =
+        sqlx::query_scalar("select account_id from account where email = 'iryo@city.example.jp'")
+            .fetch_one(&c.app.state.db.pool)
+            .await
+            .expect("clerk");
+    let mut tx = c.app.state.db.pool.begin().await.expect("tx");
+    for i in 0..10_000i64 {
+        sqlx::query(
+            "insert into message (message_id, channel_id, author_id, body, created_at) \
+             values ($1, $2, $3, $4, $5)",
+        )
+        .bind(format!("bulk{i:05}"))
+        .bind(&c.id)
+        .bind(&clerk)
+        .bind(format!("連絡 {i}"))
+        .bind(c.app.now())
+        .execute(&mut *tx)
+        .await
+        .expect("message");
+    }
+    tx.commit().await.expect("commit");
+    let rows = |app: &TestApp| {
+        let pool = app.state.db.pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar("select count(*) from channel_read")
+                .fetch_one(&pool)
+                .await
+                .expect("rows");
+            n
+        }
+    };
+    let before = rows(&c.app).await;
+    let page = c.nurse.agent.get(&c.guest_page()).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(rows(&c.app).await, before + 1, "one row for the whole view");
+    // Every one of the ten thousand is read by the nurse, the oldest as the newest.
+    assert_eq!(c.readers_of("bulk00000").await, 1);
+    assert_eq!(c.readers_of("bulk09999").await, 1);
+    // Viewing again without anything new writes nothing.
+    c.nurse.agent.get(&c.guest_page()).await;
+    assert_eq!(rows(&c.app).await, before + 1);
+    let p = c.clerk.agent.get(&c.staff_page()).await;
+    assert!(p.main().contains("既読 1"), "{}", p.main());
 }

@@ -399,7 +399,7 @@ pub async fn signed_in(
     sqlx::query_as::<_, SignedIn>(&format!(
         "select l.login_id, l.created_at as login_created_at, \
          l.last_seen_at as login_last_seen_at, l.session_rev, ch.version as channel_version, \
-         (select cr.last_seq from channel_read cr where cr.channel_id = g.channel_id \
+         (select max(cr.last_seq) from channel_read cr where cr.channel_id = g.channel_id \
           and cr.account_id = g.account_id) as read_mark, {COLUMNS} {FROM} \
          join login l on l.account_id = g.account_id \
          where l.login_id = $1 and l.ended_at is null"
