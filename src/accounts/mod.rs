@@ -1,6 +1,7 @@
 //! Accounts: sign-in, sessions (logins) and credentials.
 
 pub mod credentials;
+pub mod device;
 pub mod limit;
 pub mod lockout;
 pub mod logins;

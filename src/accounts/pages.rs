@@ -8,6 +8,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use axum::http::HeaderMap;
+
+use crate::accounts::device;
 use crate::accounts::signin::{self, CodeStep, PasswordStep};
 use crate::app::AppState;
 use crate::auth::policy::TOTP_PENDING_SECS;
@@ -17,6 +20,7 @@ use crate::web::error::{AppError, AppResult};
 use crate::web::forms::take;
 use crate::web::guard::{LOGIN_KEY, PENDING_KEY, Pending};
 use crate::web::routes::Routes;
+use crate::web::{device_cookie_name, long_cookie, request_cookie};
 
 pub fn router() -> Routes {
     Routes::new()
@@ -24,12 +28,12 @@ pub fn router() -> Routes {
         .route(
             links::STAFF_SIGN_IN,
             get(|c, s, q| sign_in_get(c, s, q, Audience::Staff))
-                .post(|st, c, s, f| sign_in_post(st, c, s, f, Audience::Staff)),
+                .post(|st, c, s, h, f| sign_in_post(st, c, s, h, f, Audience::Staff)),
         )
         .route(
             links::STAFF_SIGN_IN_CODE,
             get(|st, c, s| code_get(st, c, s, Audience::Staff))
-                .post(|st, c, s, f| code_post(st, c, s, f, Audience::Staff)),
+                .post(|st, c, s, h, f| code_post(st, c, s, h, f, Audience::Staff)),
         )
         .route(
             links::STAFF_SIGN_OUT,
@@ -38,7 +42,7 @@ pub fn router() -> Routes {
         .route(
             links::GUEST_SIGN_IN,
             get(|c, s, q| sign_in_get(c, s, q, Audience::Guest))
-                .post(|st, c, s, f| sign_in_post(st, c, s, f, Audience::Guest)),
+                .post(|st, c, s, h, f| sign_in_post(st, c, s, h, f, Audience::Guest)),
         )
         .route(
             links::GUEST_SIGN_IN_CHOOSE,
@@ -47,7 +51,7 @@ pub fn router() -> Routes {
         .route(
             links::GUEST_SIGN_IN_CODE,
             get(|st, c, s| code_get(st, c, s, Audience::Guest))
-                .post(|st, c, s, f| code_post(st, c, s, f, Audience::Guest)),
+                .post(|st, c, s, h, f| code_post(st, c, s, h, f, Audience::Guest)),
         )
         .route(
             links::GUEST_SIGN_OUT,
@@ -148,6 +152,7 @@ async fn sign_in_post(
     State(state): State<AppState>,
     ctx: Ctx,
     session: Session,
+    headers: HeaderMap,
     Form(form): Form<SignInForm>,
     audience: Audience,
 ) -> AppResult<Response> {
@@ -157,6 +162,12 @@ async fn sign_in_post(
     {
         return Err(AppError::TooManyRequests);
     }
+    let email = signin::normalise_email(&form.email);
+    let known_device = device::recognises(
+        state.config.session_key.expose(),
+        request_cookie(&headers, device_cookie_name(&state.config)).as_deref(),
+        &email,
+    );
     let step = signin::check_password(
         &state,
         &ctx.source,
@@ -164,16 +175,20 @@ async fn sign_in_post(
         audience.kind(),
         &form.email,
         &form.password,
+        known_device,
     )
     .await?;
-    let email = signin::normalise_email(&form.email);
     let opened = match step {
         PasswordStep::Opened(ids) => ids,
         PasswordStep::Ended(account_id) => {
             return ended_page(&state, ctx, &account_id, "").await;
         }
-        PasswordStep::Slowed => {
-            let error = Some(ctx.t("signin-slowed"));
+        PasswordStep::Slowed | PasswordStep::Guarded => {
+            let error = Some(ctx.t(if matches!(step, PasswordStep::Slowed) {
+                "signin-slowed"
+            } else {
+                "signin-guarded"
+            }));
             let page = SignInPage {
                 ctx,
                 audience,
@@ -216,6 +231,7 @@ async fn sign_in_post(
                 Pending {
                     account_id: account_id.clone(),
                     at: now,
+                    name: email.clone(),
                 },
             )
             .await?;
@@ -229,6 +245,7 @@ async fn sign_in_post(
             Choice {
                 account_ids: opened,
                 at: now,
+                name: email,
             },
         )
         .await?;
@@ -241,6 +258,8 @@ async fn sign_in_post(
 struct Choice {
     account_ids: Vec<String>,
     at: i64,
+    #[serde(default)]
+    name: String,
 }
 
 const CHOICE_KEY: &str = "choice";
@@ -293,6 +312,7 @@ async fn choose_post(
             Pending {
                 account_id: form.account,
                 at: c.at,
+                name: c.name,
             },
         )
         .await?;
@@ -336,6 +356,7 @@ async fn code_post(
     State(state): State<AppState>,
     ctx: Ctx,
     session: Session,
+    headers: HeaderMap,
     Form(form): Form<CodeForm>,
     audience: Audience,
 ) -> AppResult<Response> {
@@ -368,7 +389,21 @@ async fn code_post(
             session.remove::<Pending>(PENDING_KEY).await?;
             session.insert(LOGIN_KEY, &login_id).await?;
             session.insert(CSRF_KEY, new_csrf_token()).await?;
-            return Ok(Redirect::to(audience.home()).into_response());
+            let mut res = Redirect::to(audience.home()).into_response();
+            // This browser is now a known device for the name (B14).
+            if !p.name.is_empty() {
+                let cookie = device_cookie_name(&state.config);
+                let value = device::issue(
+                    state.config.session_key.expose(),
+                    request_cookie(&headers, cookie).as_deref(),
+                    &p.name,
+                );
+                let set = long_cookie(&state.config, cookie, &value, device::LIFETIME_SECS);
+                if let Ok(v) = axum::http::HeaderValue::from_str(&set) {
+                    res.headers_mut().append(axum::http::header::SET_COOKIE, v);
+                }
+            }
+            return Ok(res);
         }
         CodeStep::Locked => "signin-locked",
         CodeStep::Throttled => "signin-throttled",

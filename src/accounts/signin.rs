@@ -25,6 +25,9 @@ pub enum PasswordStep {
     Wrong,
     /// This address, or this name from it, is being slowed down (B13).
     Slowed,
+    /// The name drew too many tries this hour from browsers that are not a known device for it;
+    /// this browser is not one (B14).
+    Guarded,
     /// The password opened these accounts (several only for guests with one name in several
     /// channels, D7); the code step comes next.
     Opened(Vec<String>),
@@ -89,6 +92,7 @@ async fn guest_in_time(state: &AppState, account_id: &str) -> Result<bool> {
 }
 
 /// The password step for a name typed on the clerks' (`Kind::Clerk`) or guests' sign-in page.
+/// `known_device`: the browser carries a device cookie for this name (B14).
 pub async fn check_password(
     state: &AppState,
     source: &Source,
@@ -96,6 +100,7 @@ pub async fn check_password(
     kind: Kind,
     name: &str,
     typed: &str,
+    known_device: bool,
 ) -> Result<PasswordStep> {
     let now = state.now();
     let email = normalise_email(name);
@@ -116,6 +121,23 @@ pub async fn check_password(
             )
             .await?;
         return Ok(PasswordStep::Slowed);
+    }
+    // Tries from browsers that are not a known device for the name share one budget, from
+    // every address (B14); the owner's known devices never draw on it.
+    if !known_device {
+        let tries = throttle::take_untrusted_try(&state.db, &keys, now).await?;
+        if throttle::untrusted_spent(tries) {
+            state
+                .audit
+                .record(
+                    now,
+                    source,
+                    &Event::new(Actor::Anonymous, "sign_in.password", Outcome::Denied)
+                        .detail("name's budget for unknown devices spent"),
+                )
+                .await?;
+            return Ok(PasswordStep::Guarded);
+        }
     }
     // A clerk's address names one account; a guest's sign-in name may name one in each of
     // several channels (D7), and the password then tells which.
@@ -225,6 +247,9 @@ pub async fn check_password(
     }
     let mut tx = state.db.begin().await?;
     throttle::forget_name(&mut tx, &keys).await?;
+    if !known_device {
+        throttle::give_back_untrusted(&mut tx, &keys).await?;
+    }
     for account in &matching_usable {
         accounts::reset_password_failures(&mut tx, &account.account_id).await?;
         audit::record(

@@ -7,15 +7,18 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
 use crate::auth::policy::{
-    ADDRESS_FAILURES_PER_SLOWDOWN, NAME_FAILURES_PER_SLOWDOWN, THROTTLE_MEMORY_SECS, slow_down,
+    ADDRESS_FAILURES_PER_SLOWDOWN, NAME_FAILURES_PER_SLOWDOWN, THROTTLE_MEMORY_SECS,
+    UNTRUSTED_TRIES_PER_HOUR, slow_down,
 };
 use crate::clock::Timestamp;
 use crate::db::Db;
 
-/// The two counters one sign-in attempt touches.
+/// The counters one sign-in attempt touches.
 pub struct Keys {
     address: String,
     name_at_address: String,
+    /// Tries at the name from browsers that are not a known device for it (B14).
+    untrusted: String,
 }
 
 impl Keys {
@@ -27,6 +30,7 @@ impl Keys {
             .unwrap_or_else(|| "unknown".into());
         let name = hex::encode(Sha256::digest(name.as_bytes()));
         Self {
+            untrusted: format!("u:{name}"),
             name_at_address: format!("n:{address}:{name}"),
             address: format!("a:{address}"),
         }
@@ -91,5 +95,46 @@ pub async fn forget_name(conn: &mut AnyConnection, keys: &Keys) -> Result<(), sq
         .bind(&keys.name_at_address)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Counts a password try at a name from a browser that is not a known device for it (B14),
+/// before the password is checked, so parallel tries cannot pass the budget. The count is
+/// shared by every address and instance and starts again an hour after the last try. Returns
+/// the tries counted so far in this hour; past `UNTRUSTED_TRIES_PER_HOUR` the try is refused.
+pub async fn take_untrusted_try(db: &Db, keys: &Keys, now: Timestamp) -> Result<i64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let tries: i64 = sqlx::query_scalar(
+        "insert into sign_in_throttle (throttle_key, failures, locked_until, updated_at) \
+         values ($1, 1, 0, $2) \
+         on conflict (throttle_key) do update set \
+           failures = case when sign_in_throttle.updated_at < $3 then 1 \
+                      else sign_in_throttle.failures + 1 end, \
+           updated_at = $2 \
+         returning failures",
+    )
+    .bind(&keys.untrusted)
+    .bind(now)
+    .bind(now - 3600)
+    .fetch_one(&mut **tx)
+    .await?;
+    tx.commit().await?;
+    Ok(tries)
+}
+
+/// Whether a count from `take_untrusted_try` is past the hour's budget.
+pub fn untrusted_spent(tries: i64) -> bool {
+    tries > UNTRUSTED_TRIES_PER_HOUR
+}
+
+/// A right password gives its untrusted try back: only wrong ones spend the budget.
+pub async fn give_back_untrusted(conn: &mut AnyConnection, keys: &Keys) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update sign_in_throttle set failures = failures - 1 \
+         where throttle_key = $1 and failures > 0",
+    )
+    .bind(&keys.untrusted)
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -16,6 +16,11 @@ pub const ABSOLUTE_TIMEOUT_SECS: i64 = 12 * 60 * 60;
 pub const NAME_FAILURES_PER_SLOWDOWN: i64 = 5;
 /// Wrong passwords from one address, whatever the names, between two slow-downs (B13).
 pub const ADDRESS_FAILURES_PER_SLOWDOWN: i64 = 20;
+/// Password tries at one sign-in name from browsers that are not a known device for it, from
+/// any address, in one hour (B14); past it such tries are refused unchecked. Equal to the
+/// failures at which the owner's second notice goes out (`tell_owner`), so the owner is mailed
+/// when the budget is spent.
+pub const UNTRUSTED_TRIES_PER_HOUR: i64 = 20;
 /// A throttle counter older than this starts again from zero.
 pub const THROTTLE_MEMORY_SECS: i64 = 24 * 60 * 60;
 /// Failed passwords on one account, from anywhere, after which its owner is told by mail, and

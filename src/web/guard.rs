@@ -33,6 +33,10 @@ pub struct Ended {
 pub struct Pending {
     pub account_id: String,
     pub at: i64,
+    /// The sign-in name as typed and normalised, for the device cookie given once the second
+    /// factor passes (B14).
+    #[serde(default)]
+    pub name: String,
 }
 
 /// Why a guard turned a request away: sign in (again) at this page, or an error page.

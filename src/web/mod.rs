@@ -38,6 +38,38 @@ pub fn cookie_name(config: &Config) -> &'static str {
     }
 }
 
+/// The device cookie's name (B14): with the `__Host-` prefix whenever the session's has it.
+pub fn device_cookie_name(config: &Config) -> &'static str {
+    if config.secure_cookies() {
+        "__Host-madoguchi_device"
+    } else {
+        "madoguchi_device"
+    }
+}
+
+/// The value of the cookie `name` as the browser sent it, if it did.
+pub fn request_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A `Set-Cookie` value for a long-lived cookie only the server reads: `HttpOnly`,
+/// `SameSite=Lax`, `Path=/`, `Secure` whenever cookies are.
+pub fn long_cookie(config: &Config, name: &str, value: &str, max_age_secs: i64) -> String {
+    let secure = if config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{name}={value}; Max-Age={max_age_secs}; Path=/; HttpOnly; SameSite=Lax{secure}")
+}
+
 /// The layers every route shares: CSRF guard, input check, sessions, body limit, panic catching, error
 /// pages, security headers, request id and log — outermost last.
 pub fn shared_layers(routes: Router<AppState>, state: AppState, store: Store) -> Router {

@@ -10,6 +10,7 @@ mod conversation;
 mod file_types;
 mod files;
 mod first_use;
+mod guessing;
 mod guests;
 mod hardening;
 mod helpers;
