@@ -68,8 +68,11 @@ pub struct Config {
     pub audit_checkpoints: PathBuf,
     /// How often a checkpoint is taken while the portal runs, in seconds.
     pub audit_checkpoint_secs: u64,
-    /// Where each checkpoint is also mailed, if anywhere (an auditor's address).
-    pub auditor_email: Option<String>,
+    /// The witness's mailbox (G7): the newest checkpoint is mailed there at least hourly, at
+    /// start, at shutdown and on `audit checkpoint`.
+    pub witness_email: Option<String>,
+    /// The witness's HTTP endpoint (G7): every checkpoint is POSTed there as its signed JSON line.
+    pub witness_url: Option<String>,
     /// The municipality's name as people know it (「○○市」), shown with its clerks.
     pub municipality: Option<String>,
     /// The largest file one message may carry, in bytes (F1).
@@ -116,6 +119,8 @@ pub struct RawConfig {
     pub audit_checkpoints: Option<String>,
     pub audit_checkpoint_minutes: Option<u64>,
     pub auditor_email: Option<String>,
+    pub audit_witness_email: Option<String>,
+    pub audit_witness_url: Option<String>,
     pub municipality: Option<String>,
     pub file_max_mb: Option<u64>,
     pub channel_quota_mb: Option<u64>,
@@ -147,6 +152,8 @@ const KEYS: &[&str] = &[
     "AUDIT_CHECKPOINTS",
     "AUDIT_CHECKPOINT_MINUTES",
     "AUDITOR_EMAIL",
+    "AUDIT_WITNESS_EMAIL",
+    "AUDIT_WITNESS_URL",
     "MUNICIPALITY",
     "FILE_MAX_MB",
     "CHANNEL_QUOTA_MB",
@@ -219,6 +226,8 @@ impl RawConfig {
         overlay!(audit_checkpoints, "AUDIT_CHECKPOINTS");
         overlay!(audit_checkpoint_minutes, "AUDIT_CHECKPOINT_MINUTES", parse);
         overlay!(auditor_email, "AUDITOR_EMAIL");
+        overlay!(audit_witness_email, "AUDIT_WITNESS_EMAIL");
+        overlay!(audit_witness_url, "AUDIT_WITNESS_URL");
         overlay!(municipality, "MUNICIPALITY");
         overlay!(file_max_mb, "FILE_MAX_MB", parse);
         overlay!(channel_quota_mb, "CHANNEL_QUOTA_MB", parse);
@@ -284,14 +293,27 @@ impl RawConfig {
         if !(1..=24 * 60).contains(&checkpoint_minutes) {
             bail!("MADOGUCHI_AUDIT_CHECKPOINT_MINUTES must be between 1 and 1440");
         }
-        let auditor_email = match self.auditor_email.as_deref().map(str::trim) {
+        // MADOGUCHI_AUDITOR_EMAIL is the older name of the witness's mailbox.
+        let witness_email = match self
+            .audit_witness_email
+            .as_deref()
+            .or(self.auditor_email.as_deref())
+            .map(str::trim)
+        {
             None | Some("") => None,
             Some(a) => Some(
                 crate::accounts::Email::parse(a)
-                    .map_err(|_| anyhow::anyhow!("MADOGUCHI_AUDITOR_EMAIL is not an address"))?
+                    .map_err(|_| {
+                        anyhow::anyhow!("MADOGUCHI_AUDIT_WITNESS_EMAIL is not an address")
+                    })?
                     .as_str()
                     .to_string(),
             ),
+        };
+        let witness_url = match self.audit_witness_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => Some(u.to_string()),
+            Some(_) => bail!("MADOGUCHI_AUDIT_WITNESS_URL must start with https:// or http://"),
         };
         let invitation_hours = self.invitation_hours.unwrap_or(72);
         if !(1..=24 * 30).contains(&invitation_hours) {
@@ -328,7 +350,8 @@ impl RawConfig {
             audit_key: Secret::new(audit_key),
             audit_checkpoints,
             audit_checkpoint_secs: checkpoint_minutes * 60,
-            auditor_email,
+            witness_email,
+            witness_url,
             municipality: self
                 .municipality
                 .as_deref()

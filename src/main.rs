@@ -66,6 +66,11 @@ enum AuditCommand {
         /// The checkpoint key's public half, base64 (default: the configured key's).
         #[arg(long)]
         public_key: Option<String>,
+        /// The witness's copy of the checkpoints: a JSON-lines file (an HTTP witness's), or a
+        /// folder of the checkpoint mails saved as `.eml`. Names a log cut back, emptied or
+        /// deleted, a database rolled back, and a chain rewritten and re-signed.
+        #[arg(long)]
+        witness: Option<std::path::PathBuf>,
     },
     /// Sign the chain's head now and append it to the checkpoint log.
     Checkpoint,
@@ -102,10 +107,11 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 trail,
                 checkpoints,
                 public_key,
+                witness,
             },
     } = command
     {
-        return verify(trail, checkpoints, public_key).await;
+        return verify(trail, checkpoints, public_key, witness).await;
     }
     let config = RawConfig::from_env()?.resolve()?;
     match command {
@@ -215,6 +221,7 @@ async fn verify(
     trail: Option<std::path::PathBuf>,
     checkpoints: Option<std::path::PathBuf>,
     public_key: Option<String>,
+    witness: Option<std::path::PathBuf>,
 ) -> anyhow::Result<std::process::ExitCode> {
     let offline = trail.is_some() && checkpoints.is_some() && public_key.is_some();
     let config = if offline {
@@ -246,6 +253,19 @@ async fn verify(
             return Ok(std::process::ExitCode::from(1));
         }
     };
+    // The witness's copy first: what it holds must stand in the log as it was sent (G7).
+    if let Some(path) = &witness {
+        let held = audit::checkpoint::read_witness(path, &key)?;
+        if let Err(reason) = audit::checkpoint::compare_with_witness(&cps, &held) {
+            println!("BROKEN checkpoint log {}: {reason}", log.display());
+            return Ok(std::process::ExitCode::from(1));
+        }
+        eprintln!(
+            "{} checkpoints of the witness's copy ({}) stand in the log",
+            held.len(),
+            path.display()
+        );
+    }
     let progress = |n: i64| eprintln!("… {n} records checked");
     let verdict = match (&trail, &config) {
         (Some(path), _) => verify_trail(path, &cps, progress)?,
@@ -258,8 +278,31 @@ async fn verify(
     };
     match verdict {
         Verdict::Intact { records } => {
+            // Records with no checkpoint at all: the log was emptied or deleted (G7).
+            let covered = cps.iter().map(|cp| cp.seq).max().unwrap_or(0);
+            if records > 0 && covered == 0 {
+                println!(
+                    "BROKEN checkpoint log {}: it holds no checkpoint, yet the trail has {records} \
+                     records: the log was emptied or deleted",
+                    log.display()
+                );
+                return Ok(std::process::ExitCode::from(1));
+            }
             println!("OK: {records} records, chain intact");
             eprintln!("{} signed checkpoints match ({})", cps.len(), log.display());
+            if records > covered {
+                eprintln!(
+                    "{} records after the newest checkpoint are not covered by one yet",
+                    records - covered
+                );
+            }
+            if witness.is_none() {
+                eprintln!(
+                    "No witness copy given (--witness): a trail rolled back with its checkpoint \
+                     log, or rewritten and re-signed with this server's key, is found only \
+                     against the witness's copy."
+                );
+            }
             Ok(std::process::ExitCode::SUCCESS)
         }
         Verdict::Broken { seq, reason } => {

@@ -7,6 +7,7 @@
 //! or message bodies in a record (G3).
 
 pub mod checkpoint;
+pub mod witness;
 pub mod writer;
 
 use serde::{Deserialize, Serialize};

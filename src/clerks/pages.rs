@@ -55,6 +55,9 @@ struct HomePage {
     /// The department's channels with what this clerk has not read yet.
     unread: Vec<crate::messages::store::Unread>,
     notices_on: bool,
+    /// For an administrator while no audit witness is configured: the trail's limit, said
+    /// plainly (G7).
+    no_witness: bool,
 }
 
 impl HomePage {
@@ -93,7 +96,11 @@ async fn home_get(State(state): State<AppState>, ctx: Ctx, user: StaffUser) -> A
     let unread =
         crate::messages::unread_counts(&state, &user.account_id, department.as_deref()).await?;
     let notices_on = crate::messages::notify::enabled(&state, &user.account_id).await?;
+    let no_witness = user.is_admin()
+        && state.config.witness_email.is_none()
+        && state.config.witness_url.is_none();
     render(&HomePage {
+        no_witness,
         notices_on,
         ctx: with_user(ctx, &user),
         user,

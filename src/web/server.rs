@@ -72,6 +72,19 @@ impl Application {
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
         let bootstrap_link = clerks::bootstrap_link(&state).await?;
+        // A checkpoint at start covers what the last run wrote after its last checkpoint (a
+        // kill -9 skips the one at shutdown).
+        checkpoint_to_witness(&state, false, true)
+            .await
+            .context("taking the start's audit checkpoint")?;
+        if state.config.witness_email.is_none() && state.config.witness_url.is_none() {
+            tracing::warn!(
+                "no audit witness is configured (MADOGUCHI_AUDIT_WITNESS_EMAIL or \
+                 MADOGUCHI_AUDIT_WITNESS_URL): the audit trail is tamper-evident only against \
+                 people without access to this server; its operator could roll it back or \
+                 rewrite it unnoticed"
+            );
+        }
         let router = crate::router::router(state.clone(), store.clone());
         Ok(Self {
             listener,
@@ -119,12 +132,19 @@ impl Application {
         let checkpointer: JoinHandle<()> = tokio::spawn(async move {
             let every =
                 tokio::time::Duration::from_secs(checkpoint_state.config.audit_checkpoint_secs);
+            // The start's checkpoint was taken and mailed when the application was built.
+            let mut mailed = checkpoint_state.now();
             loop {
                 let stopping = tokio::select! {
                     _ = tokio::time::sleep(every) => false,
                     _ = checkpoint_stopped.changed() => true,
                 };
-                if let Err(e) = checkpoint_now(&checkpoint_state, stopping).await {
+                let now = checkpoint_state.now();
+                let mail = stopping || now - mailed >= crate::audit::witness::MAIL_EVERY_SECS;
+                if mail {
+                    mailed = now;
+                }
+                if let Err(e) = checkpoint_to_witness(&checkpoint_state, stopping, mail).await {
                     tracing::error!(error = format!("{e:#}"), "audit checkpoint failed");
                 }
                 if stopping {
@@ -186,33 +206,38 @@ fn tls_acceptor(files: &crate::config::TlsFiles) -> anyhow::Result<tokio_rustls:
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Takes a signed checkpoint of the audit chain now (G6) and mails it to the auditor, if one
-/// is configured. Unless `always`, an unchanged head writes nothing.
+/// Takes a signed checkpoint of the audit chain now (G7), sends it to the witness's endpoint
+/// and mails the newest checkpoint to the witness's mailbox, if they are configured. Unless
+/// `always`, an unchanged head writes nothing.
 pub async fn checkpoint_now(state: &AppState, always: bool) -> anyhow::Result<()> {
+    checkpoint_to_witness(state, always, true).await
+}
+
+/// The same, mailing only when `mail`: the mailbox gets the newest checkpoint at least hourly,
+/// the endpoint every one.
+async fn checkpoint_to_witness(state: &AppState, always: bool, mail: bool) -> anyhow::Result<()> {
+    use crate::audit::{checkpoint, witness};
     let config = &state.config;
-    let taken = crate::audit::checkpoint::take(
-        &state.db,
-        &state.audit_signer,
-        &config.audit_checkpoints,
-        state.now(),
-        always,
-    )
-    .await?;
-    if let (Some(cp), Some(auditor)) = (taken, &config.auditor_email) {
-        let line = serde_json::to_string(&cp)?;
-        let text = format!(
-            "Madoguchi audit checkpoint / 監査チェックポイント\n\n{line}\n\npublic key: {}\n",
-            state.audit_signer.public_key()
+    let log = &config.audit_checkpoints;
+    let taken = checkpoint::take(&state.db, &state.audit_signer, log, state.now(), always).await?;
+    if let (Some(cp), Some(url)) = (&taken, &config.witness_url)
+        && let Err(e) = witness::post(url, cp).await
+    {
+        // The next checkpoint carries the chain, so a missed one is caught up then.
+        tracing::error!(
+            error = format!("{e:#}"),
+            "the audit witness did not take a checkpoint"
         );
-        let mail = crate::mail::Mail {
-            to_name: "Auditor".into(),
-            to_email: auditor.clone(),
-            content: crate::mail::Content::Plain {
-                subject: format!("Madoguchi audit checkpoint {}", cp.seq),
-                text,
-            },
+    }
+    if mail && let Some(to) = &config.witness_email {
+        let newest = match taken {
+            Some(cp) => Some(cp),
+            None => checkpoint::newest(log)?,
         };
-        state.mailer.send_notice(Ok(mail), "audit checkpoint").await;
+        if let Some(cp) = newest {
+            let m = witness::mail(&cp, &state.audit_signer.public_key(), to);
+            state.mailer.send_notice(m, "audit checkpoint").await;
+        }
     }
     Ok(())
 }

@@ -375,10 +375,13 @@ async fn g4_a_checkpoint_log_edited_by_hand_fails_its_signature_check() {
         .await
         .expect("checkpoint");
     let log = app.state.config.audit_checkpoints.clone();
+    // The log holds the start's checkpoint and this one; the first line is edited.
     let text = std::fs::read_to_string(&log).expect("log");
-    let mut cp: serde_json::Value = serde_json::from_str(text.trim()).expect("json");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut cp: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
     cp["seq"] = serde_json::json!(cp["seq"].as_i64().expect("seq") - 1);
-    std::fs::write(&log, format!("{cp}\n")).expect("edit log");
+    lines[0] = cp.to_string();
+    std::fs::write(&log, format!("{}\n", lines.join("\n"))).expect("edit log");
     let (code, stdout, _) = audit_command(&app, &["verify"]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(
@@ -437,4 +440,270 @@ async fn g4_an_auditor_checks_an_exported_trail_with_the_public_key_alone() {
     let (code, stdout) = auditor(&edited_path);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("BROKEN at record"), "{stdout}");
+}
+
+/// A portal whose witness is a mailbox (the outbox here, as the auditor's mail client saves
+/// them) and, when `url` is given, an HTTP endpoint.
+async fn witnessed_app(url: Option<String>) -> TestApp {
+    spawn_app_with(Options {
+        witness_email: Some("kansa@city.example.jp".into()),
+        witness_url: url,
+        ..Options::default()
+    })
+    .await
+}
+
+/// An HTTP witness on loopback that keeps every checkpoint POSTed to it, one JSON line each.
+async fn http_witness() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let store = kept.clone();
+    let app = axum::Router::new().route(
+        "/checkpoints",
+        axum::routing::post(move |body: String| {
+            let store = store.clone();
+            async move {
+                store.lock().expect("witness").push(body);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("witness port");
+    let url = format!(
+        "http://{}/checkpoints",
+        listener.local_addr().expect("address")
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, kept)
+}
+
+/// Rolls the database back to its state at record `kept`, as an old copy put back would be.
+async fn roll_back(app: &TestApp, kept: i64, kept_hash: &str) {
+    lift_triggers(app).await;
+    sqlx::query("delete from audit_event where seq > $1")
+        .bind(kept)
+        .execute(&app.state.db.pool)
+        .await
+        .expect("delete");
+    sqlx::query("update audit_head set seq = $1, last_hash = $2 where audit_head_id = 1")
+        .bind(kept)
+        .bind(kept_hash)
+        .execute(&app.state.db.pool)
+        .await
+        .expect("head");
+}
+
+fn log_lines(app: &TestApp) -> Vec<audit::checkpoint::Checkpoint> {
+    std::fs::read_to_string(&app.state.config.audit_checkpoints)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("checkpoint"))
+        .collect()
+}
+
+fn write_log(app: &TestApp, cps: &[audit::checkpoint::Checkpoint]) {
+    let text: String = cps
+        .iter()
+        .map(|c| format!("{}\n", serde_json::to_string(c).expect("json")))
+        .collect();
+    std::fs::write(&app.state.config.audit_checkpoints, text).expect("log");
+}
+
+#[tokio::test]
+async fn g7_checkpoints_are_chained_taken_at_start_and_mailed_to_the_witness() {
+    // SECURITY G7
+    let app = witnessed_app(None).await;
+    let started = log_lines(&app);
+    assert_eq!(started.len(), 1, "a checkpoint is taken at start");
+    assert_eq!(started[0].prev.as_deref(), Some(audit::checkpoint::GENESIS));
+    let admin = app.setup_admin().await;
+    madoguchi::web::server::checkpoint_now(&app.state, true)
+        .await
+        .expect("checkpoint");
+    let cps = log_lines(&app);
+    assert_eq!(cps.len(), 2);
+    assert_eq!(cps[1].prev.as_deref(), Some(cps[0].digest().as_str()));
+    // Both reached the witness's mailbox, and the admin home says nothing of a missing witness.
+    let mails: Vec<_> = app
+        .mails()
+        .into_iter()
+        .filter(|m| m.to == "kansa@city.example.jp")
+        .collect();
+    assert_eq!(mails.len(), 2);
+    assert!(
+        mails[1]
+            .text
+            .contains(&serde_json::to_string(&cps[1]).expect("json"))
+    );
+    assert!(
+        !admin
+            .agent
+            .get("/staff")
+            .await
+            .body
+            .contains("id=\"no-witness\"")
+    );
+    let (code, stdout, _) = audit_command(
+        &app,
+        &[
+            "verify",
+            "--witness",
+            &app.dir.path().join("outbox").display().to_string(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+}
+
+#[tokio::test]
+async fn g7_without_a_witness_the_admin_home_and_verify_say_what_the_trail_cannot_catch() {
+    // SECURITY G7
+    let app = spawn_app().await;
+    let admin = app.setup_admin().await;
+    let home = admin.agent.get("/staff").await;
+    assert!(
+        html_unescape(&home.main()).contains("サーバーの管理者が巻き戻したり"),
+        "{}",
+        home.main()
+    );
+    // A clerk is not the one to act on it.
+    let dept = app.add_department(&admin.agent, "総務課").await;
+    let link = app
+        .add_clerk(&admin.agent, "c@city.example.jp", "担当 職員", &dept)
+        .await;
+    let clerk = app
+        .enrol(&link, None, "c@city.example.jp", "担当職員の長い合言葉です")
+        .await;
+    assert!(!clerk.agent.get("/staff").await.body.contains("no-witness"));
+    let (code, stdout, stderr) = audit_command(&app, &["verify"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stderr.contains("No witness copy given"), "{stderr}");
+}
+
+#[tokio::test]
+async fn g7_a_deleted_or_emptied_checkpoint_log_fails_verify_with_and_without_a_witness() {
+    // SECURITY G7
+    let app = witnessed_app(None).await;
+    app.setup_admin().await;
+    madoguchi::web::server::checkpoint_now(&app.state, true)
+        .await
+        .expect("checkpoint");
+    let outbox = app.dir.path().join("outbox").display().to_string();
+    let log = app.state.config.audit_checkpoints.clone();
+    for emptied in [true, false] {
+        if emptied {
+            std::fs::write(&log, "").expect("empty the log");
+        } else {
+            std::fs::remove_file(&log).expect("delete the log");
+        }
+        let (code, stdout, _) = audit_command(&app, &["verify"]);
+        assert_eq!(code, Some(1), "{stdout}");
+        assert!(stdout.contains("holds no checkpoint"), "{stdout}");
+        let (code, stdout, _) = audit_command(&app, &["verify", "--witness", &outbox]);
+        assert_eq!(code, Some(1), "{stdout}");
+        assert!(
+            stdout.contains("in the witness's copy but not in the checkpoint log"),
+            "{stdout}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn g7_a_rollback_with_the_log_cut_back_to_match_is_named_only_by_the_witness() {
+    // SECURITY G7
+    let app = witnessed_app(None).await;
+    app.setup_admin().await;
+    madoguchi::web::server::checkpoint_now(&app.state, true)
+        .await
+        .expect("checkpoint");
+    let (kept, kept_hash) = audit::head(&app.state.db).await.expect("head");
+    let kept_lines = log_lines(&app);
+    some_records(&app, 5).await;
+    madoguchi::web::server::checkpoint_now(&app.state, true)
+        .await
+        .expect("checkpoint");
+    // The operator puts back the earlier database and cuts the log back to match.
+    roll_back(&app, kept, &kept_hash).await;
+    write_log(&app, &kept_lines);
+    // Without the witness's copy it cannot be seen: the trail and the log agree.
+    let (code, stdout, _) = audit_command(&app, &["verify"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    // The witness's mails name it.
+    let outbox = app.dir.path().join("outbox").display().to_string();
+    let (code, stdout, _) = audit_command(&app, &["verify", "--witness", &outbox]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("checkpoint of record {}", kept + 5))
+            && stdout.contains("cut back"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn g7_a_chain_rewritten_and_re_signed_with_the_servers_key_is_named_by_the_witness() {
+    // SECURITY G7
+    let (url, received) = http_witness().await;
+    let app = witnessed_app(Some(url)).await;
+    app.setup_admin().await;
+    madoguchi::web::server::checkpoint_now(&app.state, true)
+        .await
+        .expect("checkpoint");
+    // The operator rewrites record 3, recomputes every hash after it...
+    lift_triggers(&app).await;
+    let mut prev = String::new();
+    for mut rec in app.audit().await {
+        if rec.seq == 3 {
+            rec.outcome = "denied".into();
+        }
+        if rec.seq >= 3 {
+            rec.prev_hash = prev.clone();
+            rec.hash = rec.compute_hash();
+            sqlx::query(
+                "update audit_event set outcome = $1, prev_hash = $2, hash = $3 where seq = $4",
+            )
+            .bind(&rec.outcome)
+            .bind(&rec.prev_hash)
+            .bind(&rec.hash)
+            .bind(rec.seq)
+            .execute(&app.state.db.pool)
+            .await
+            .expect("rewrite");
+        }
+        prev = rec.hash.clone();
+    }
+    sqlx::query("update audit_head set last_hash = $1 where audit_head_id = 1")
+        .bind(&prev)
+        .execute(&app.state.db.pool)
+        .await
+        .expect("head");
+    // ...and re-signs every checkpoint with the key that lies beside the database.
+    let mut resigned: Vec<audit::checkpoint::Checkpoint> = vec![];
+    let records = app.audit().await;
+    for cp in log_lines(&app) {
+        let hash = records
+            .iter()
+            .find(|r| r.seq == cp.seq)
+            .map(|r| r.hash.clone())
+            .unwrap_or(cp.hash.clone());
+        let prev = resigned
+            .last()
+            .map_or_else(|| audit::checkpoint::GENESIS.to_string(), |c| c.digest());
+        resigned.push(app.state.audit_signer.sign(cp.seq, &hash, cp.at, &prev));
+    }
+    write_log(&app, &resigned);
+    let (code, stdout, _) = audit_command(&app, &["verify"]);
+    assert_eq!(code, Some(0), "without a witness it passes: {stdout}");
+    // The endpoint's copy, as the city's log system keeps it, names it.
+    let copy = app.dir.path().join("witness.jsonl");
+    let lines = received.lock().expect("witness").join("\n");
+    assert_eq!(
+        lines.lines().count(),
+        2,
+        "the start's checkpoint and the one taken"
+    );
+    std::fs::write(&copy, lines).expect("copy");
+    let (code, stdout, _) =
+        audit_command(&app, &["verify", "--witness", &copy.display().to_string()]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("re-signed"), "{stdout}");
 }

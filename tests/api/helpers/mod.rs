@@ -144,6 +144,9 @@ pub struct Options {
     pub municipality: Option<String>,
     pub contact_phone: Option<String>,
     pub contact_email: Option<String>,
+    /// The audit witness's mailbox and endpoint (G7).
+    pub witness_email: Option<String>,
+    pub witness_url: Option<String>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -190,6 +193,8 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         municipality: opts.municipality,
         contact_phone: opts.contact_phone,
         contact_email: opts.contact_email,
+        audit_witness_email: opts.witness_email,
+        audit_witness_url: opts.witness_url,
         ..RawConfig::default()
     };
     let config = raw.resolve().expect("config");
