@@ -5,6 +5,7 @@
 //! its message, with the upload in the audit trail. Every download is recorded too.
 
 pub mod documents;
+pub mod images;
 pub mod kind;
 pub mod pages;
 pub mod store;
@@ -131,6 +132,21 @@ pub async fn post(
         }
     };
     let name = accepted.name.clone();
+    // A photo loses its place, camera serial and comments before anyone else can have it (F6).
+    let bytes = match images::strip(&accepted.content_type, &bytes) {
+        Some(clean) if clean.len() == bytes.len() => bytes,
+        Some(clean) => {
+            tokio::fs::write(&upload.path, &clean)
+                .await
+                .map_err(anyhow::Error::from)?;
+            clean
+        }
+        None => {
+            record_refused(state, source, author, channel_id, "image not well formed").await?;
+            return Ok(Err(Refused::FileType));
+        }
+    };
+    let kept_size = bytes.len() as u64;
     if let Some(text) = &accepted.text
         && let Some(refused) =
             messages::guard_my_number(state, source, &author, channel_id, "file", text).await?
@@ -143,7 +159,7 @@ pub async fn post(
     let mut tx = state.db.begin().await?;
     // The quota is reserved in the database before the bytes are kept (F1): concurrent
     // uploads queue on the channel's row, and the one that would pass the quota is refused.
-    let size = i64::try_from(upload.size).unwrap_or(i64::MAX);
+    let size = i64::try_from(kept_size).unwrap_or(i64::MAX);
     let quota = i64::try_from(state.config.channel_quota_bytes).unwrap_or(i64::MAX);
     if !store::reserve(&mut tx, channel_id, size, quota).await? {
         drop(tx);
@@ -159,7 +175,7 @@ pub async fn post(
             channel_id: channel_id.to_string(),
             name: name.clone(),
             content_type: accepted.content_type.clone(),
-            size: upload.size as i64,
+            size,
             created_at: now,
         },
         author_id,
@@ -170,7 +186,7 @@ pub async fn post(
         .target(&file_id)
         .detail(format!(
             "{name} · {} bytes · {} · sha256 {sha256}",
-            upload.size, accepted.content_type
+            kept_size, accepted.content_type
         ))
         .in_channel(channel_id.to_string());
     audit::record(&mut tx, now, source, &ev).await?;

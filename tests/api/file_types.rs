@@ -501,3 +501,75 @@ async fn i1_i3_every_way_of_writing_a_my_number_is_refused_in_messages_names_and
         );
     }
 }
+
+/// A JPEG as a phone writes it: JFIF, EXIF with the orientation, GPS and the camera's serial,
+/// XMP, a comment, then the picture.
+fn phone_photo() -> Vec<u8> {
+    let segment = |marker: u8, payload: &[u8]| {
+        let mut s = vec![0xFF, marker];
+        s.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+        s.extend_from_slice(payload);
+        s
+    };
+    let mut tiff = b"II\x2a\0\x08\0\0\0".to_vec();
+    tiff.extend_from_slice(&1u16.to_le_bytes());
+    tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0]);
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    tiff.extend_from_slice(b"GPSLatitude 35.6812 GPSLongitude 139.7671 BodySerialNumber 4711");
+    let mut jpeg = vec![0xFF, 0xD8];
+    jpeg.extend(segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0"));
+    jpeg.extend(segment(0xE1, &[b"Exif\0\0".as_slice(), &tiff].concat()));
+    jpeg.extend(segment(
+        0xE1,
+        "http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>自宅</x:xmpmeta>".as_bytes(),
+    ));
+    jpeg.extend(segment(0xFE, "佐藤家の台所".as_bytes()));
+    jpeg.extend(segment(0xDB, &[0u8; 65]));
+    jpeg.extend(segment(0xDA, &[1, 1, 0, 0, 63, 0]));
+    jpeg.extend_from_slice(&[0x12, 0x34, 0x56, 0xFF, 0xD9]);
+    jpeg
+}
+
+#[tokio::test]
+async fn f6_a_photo_is_downloaded_by_others_without_its_place_serial_or_comments() {
+    // SECURITY F6
+    let c = channel().await;
+    let photo = phone_photo();
+    let p = c.send("台所の写真.jpg", photo.clone()).await;
+    assert_eq!(p.status, 303, "{}", p.main());
+    let (file_id, size, sha256): (String, i64, String) =
+        sqlx::query_as("select file_id, size, sha256 from attachment")
+            .fetch_one(&c.app.state.db.pool)
+            .await
+            .expect("row");
+    let res = c
+        .nurse
+        .agent
+        .client
+        .get(c.nurse.agent.url(&format!("/c/{}/files/{file_id}", c.id)))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(res.status(), 200);
+    let got = res.bytes().await.expect("bytes").to_vec();
+    let text = String::from_utf8_lossy(&got);
+    for gone in [
+        "GPSLatitude",
+        "BodySerialNumber",
+        "xmpmeta",
+        "自宅",
+        "佐藤家",
+    ] {
+        assert!(!text.contains(gone), "{gone} is still in the photo");
+    }
+    // The picture and its orientation are what they were; the record describes the kept file.
+    assert!(got.ends_with(&[0x12, 0x34, 0x56, 0xFF, 0xD9]));
+    assert!(got.windows(6).any(|w| w == b"Exif\0\0"), "orientation kept");
+    assert!(got.len() < photo.len());
+    assert_eq!(size, got.len() as i64);
+    use sha2::Digest;
+    assert_eq!(sha256, hex::encode(sha2::Sha256::digest(&got)));
+    // Nothing of the original is left on disk.
+    let on_disk = std::fs::read(c.app.dir.path().join("files").join(&file_id)).expect("file");
+    assert_eq!(on_disk, got);
+}
