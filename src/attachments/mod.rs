@@ -222,3 +222,34 @@ pub async fn open(
     let path = folder(state).join(&file.file_id);
     Ok(Some((file, path)))
 }
+
+/// Deletes bytes no channel file stands for, at start: uploads a crash cut off, and the files of
+/// messages withdrawn before withdrawing deleted them (F5). Only bytes untouched for an hour go:
+/// another instance sharing the folder may be storing an upload right now (its bytes take their
+/// name just before its record commits). Returns how many were deleted.
+pub async fn remove_orphans(state: &AppState) -> Result<usize> {
+    let dir = folder(state);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(anyhow::Error::from(e).into()),
+    };
+    let kept: std::collections::HashSet<String> =
+        store::all_ids(&state.db).await?.into_iter().collect();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let settled = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= std::time::Duration::from_secs(3600));
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file && settled && !kept.contains(&name) && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

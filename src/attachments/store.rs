@@ -82,3 +82,10 @@ pub async fn reserve(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Every file id the channels hold.
+pub async fn all_ids(db: &Db) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("select file_id from attachment")
+        .fetch_all(&db.pool)
+        .await
+}

@@ -72,6 +72,10 @@ impl Application {
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
         let bootstrap_link = clerks::bootstrap_link(&state).await?;
+        let orphans = crate::attachments::remove_orphans(&state).await?;
+        if orphans > 0 {
+            tracing::info!(orphans, "deleted file bytes no channel file stands for");
+        }
         // A checkpoint at start covers what the last run wrote after its last checkpoint (a
         // kill -9 skips the one at shutdown).
         checkpoint_to_witness(&state, false, true)

@@ -458,3 +458,54 @@ async fn f1_thirty_concurrent_uploads_never_pass_the_channel_quota() {
     assert_eq!(stored, 5 * 1024 * 1024);
     assert_eq!(c.stored(), (5, 0));
 }
+
+#[tokio::test]
+async fn f5_bytes_no_file_stands_for_are_deleted_at_start() {
+    // SECURITY F5: the files of messages withdrawn before withdrawing deleted them, and an
+    // upload a crash cut off, leave nothing on disk once the portal starts again.
+    let dir = tempfile::tempdir().expect("dir");
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).expect("files");
+    // Left two hours ago; bytes written a moment ago may be another instance's upload.
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for (name, bytes) in [
+        ("0123456789abcdef0123456789abcdef", PDF),
+        ("incoming-0123456789abcdef", b"half".as_slice()),
+    ] {
+        let path = files.join(name);
+        std::fs::write(&path, bytes).expect("left behind");
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(two_hours_ago))
+            .expect("age");
+    }
+    std::fs::write(files.join("fedcba9876543210fedcba9876543210"), PDF).expect("fresh");
+    let c = channel(Options {
+        dir: Some(dir),
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(c.stored(), (1, 0), "only the bytes just written are left");
+    std::fs::remove_file(
+        c.app
+            .dir
+            .path()
+            .join("files/fedcba9876543210fedcba9876543210"),
+    )
+    .expect("fresh");
+    // A file sent afterwards is kept, and kept across a restart's sweep of the folder.
+    let nurse = c
+        .guest("佐藤 看護師", "sato@hospital.example.jp", "post_files")
+        .await;
+    let p = nurse
+        .agent
+        .send_file(&c.files(), "記録.pdf", PDF.to_vec(), "")
+        .await;
+    assert_eq!(p.status, 303);
+    let removed = madoguchi::attachments::remove_orphans(&c.app.state)
+        .await
+        .expect("sweep");
+    assert_eq!(removed, 0);
+    assert_eq!(c.stored(), (1, 0));
+}
